@@ -1,0 +1,56 @@
+# Every target does its own set-up from a fresh clone: virtualenv, Python packages, tools, images.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help test chaos up status down sweep images tools lint clean
+
+help:
+	@echo "make test      the harness's own tests (builds images, starts clusters)"
+	@echo "make chaos     the chaos scenarios (SEED=, SCENARIO=, TOPOLOGY= select)"
+	@echo "make up        start a cluster and print its endpoints; make status; make down"
+	@echo "make images    build the broker and VIP images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
+	@echo "make lint      ruff"
+	@echo "make sweep     remove anything any harness run left behind"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+# mmdebstrap bootstraps the images' root file systems from Debian's mirror (no container registry here).
+tools:
+	@command -v mmdebstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq mmdebstrap >/dev/null; }
+	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
+
+images: $(STAMP) tools
+	$(PY) -m harness images
+
+test: images lint
+	$(PY) -m pytest tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check harness tests
+	$(VENV)/bin/ruff format --check harness tests
+
+chaos: images
+	$(PY) -m pytest scenarios
+
+up: images
+	$(PY) -m harness up
+
+status: $(STAMP)
+	@$(PY) -m harness status
+
+down: $(STAMP)
+	$(PY) -m harness down
+
+sweep: $(STAMP)
+	$(PY) -m harness sweep
+
+clean: sweep
+	rm -rf $(VENV) runs

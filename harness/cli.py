@@ -1,0 +1,128 @@
+"""`python -m harness up | status | down | sweep | images`: the cluster by hand (what `make up` calls)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.cluster import RUN_LABEL, Cluster, sweep_label
+from harness.docker_env import docker_client
+from harness.errors import HarnessError
+from harness.images import ensure_images
+from harness.introspect import NodeStatus
+from harness.settings import Settings
+from harness.signals import terminate_as_interrupt
+
+
+def _current(settings: Settings) -> Path:
+    return settings.runs_dir / "current"
+
+
+def cmd_images(settings: Settings, args: argparse.Namespace) -> int:
+    broker, vip = ensure_images(docker_client(), settings.version)
+    print(f"broker image: {broker}\nvip image:    {vip}")
+    return 0
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    current = _current(settings)
+    if current.exists():
+        raise HarnessError(f"a cluster is already recorded at {current.resolve()}: run `make down` first")
+    cluster = Cluster(settings)
+    cluster.up()
+    current.parent.mkdir(parents=True, exist_ok=True)
+    current.unlink(missing_ok=True)
+    current.symlink_to(cluster.directory.name)
+    print(f"run        {cluster.run_id} (compose project {cluster.project}, ActiveMQ {settings.version})")
+    print(f"STOMP VIP  127.0.0.1:{cluster.vip_port}  (user {settings.credentials.client_user})")
+    for node in cluster.topology.nodes:
+        state = cluster.node_state(node)
+        print(f"{node.name:<14} {node.role:<7} {state:<8} STOMP 127.0.0.1:{cluster.stomp_port(node)}")
+    print(f"configs    {cluster.directory / 'config'}")
+    return 0
+
+
+def _attach(settings: Settings) -> Cluster:
+    current = _current(settings)
+    if not current.exists():
+        raise HarnessError("no cluster is up (runs/current is missing): start one with `make up`")
+    return Cluster.attach(settings, current.resolve())
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    cluster = _attach(settings)
+    print(format_status(cluster.status()))
+    return 0
+
+
+def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
+    current = _current(settings)
+    if not current.exists():
+        print("no cluster recorded; sweeping leftovers by label")
+        sweep_label(docker_client(), RUN_LABEL)
+        return 0
+    cluster = Cluster.attach(settings, current.resolve())
+    cluster.down()
+    current.unlink()
+    print(f"removed {cluster.project}; logs and configs kept in {cluster.directory}")
+    return 0
+
+
+def cmd_sweep(settings: Settings, args: argparse.Namespace) -> int:
+    sweep_label(docker_client(), RUN_LABEL)
+    _current(settings).unlink(missing_ok=True)
+    print("removed every container, network and volume labelled by the harness")
+    return 0
+
+
+def format_status(statuses: list[NodeStatus]) -> str:
+    rows = [("node", "state", "stomp", "queue", "size", "enq", "deq", "cons", "bridges")]
+    for status in statuses:
+        bridges = (
+            ", ".join(f"{'<->' if b.created_by_duplex else '->'} {b.remote}" for b in status.bridges) or "-"
+        )
+        stomp = "yes" if status.serves_stomp else "-"
+        user_queues = [q for q in status.queues if not q.name.startswith("ActiveMQ.")]
+        if not user_queues:
+            rows.append((status.node, status.state, stomp, "-", "", "", "", "", bridges))
+        for index, queue in enumerate(user_queues):
+            first = index == 0
+            rows.append(
+                (
+                    status.node if first else "",
+                    status.state if first else "",
+                    stomp if first else "",
+                    queue.name,
+                    str(queue.size),
+                    str(queue.enqueued),
+                    str(queue.dequeued),
+                    str(queue.consumers),
+                    bridges if first else "",
+                )
+            )
+        if status.error:
+            rows.append(("", "", "", f"error: {status.error}", "", "", "", "", ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+COMMANDS = {"images": cmd_images, "up": cmd_up, "status": cmd_status, "down": cmd_down, "sweep": cmd_sweep}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    args = parser.parse_args(argv)
+    terminate_as_interrupt()
+    try:
+        settings = Settings.from_env()
+        return COMMANDS[args.command](settings, args)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the cluster being started was removed", file=sys.stderr)
+        return 130

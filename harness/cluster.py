@@ -1,0 +1,263 @@
+"""The cluster under test: bring up, tear down, and reach each node.
+
+`Cluster` is a plain context manager usable outside pytest. Bring-up returns only when the cluster is in the
+state the topology promises; any failure on the way (including Ctrl-C and SIGTERM) collects the logs and
+removes every container, network and volume of the run before the error propagates.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from harness import introspect
+from harness.compose import Compose
+from harness.docker_env import docker_client
+from harness.errors import ClusterNotReady, HarnessError
+from harness.images import ensure_images
+from harness.render import render_run
+from harness.settings import Settings
+from harness.topology import Node, Topology
+from harness.wait import WaitTimeout, wait_until
+
+RUN_LABEL = "io.amq-chaos.run"
+PROJECT_PREFIX = "amqchaos"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What `make status` / `make down` need to find a cluster started by an earlier command."""
+
+    run_id: str
+    project: str
+    directory: str
+    version: str
+    group: str
+    vip_port: int
+    broker_image: str
+    vip_image: str
+
+    def save(self) -> None:
+        Path(self.directory, "cluster.json").write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> RunInfo:
+        path = directory / "cluster.json"
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise HarnessError(f"no cluster recorded in {directory}: start one with `make up`") from None
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise HarnessError(f"{path} is malformed: {exc}") from None
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def ensure_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise HarnessError(
+                f"VIP port 127.0.0.1:{port} is already in use: set VIP_PORT to a free port"
+            ) from None
+
+
+class Cluster:
+    def __init__(
+        self,
+        settings: Settings,
+        run_id: str | None = None,
+        client: docker.DockerClient | None = None,
+        log=print,
+    ) -> None:
+        self.settings = settings
+        self.topology: Topology = settings.topology
+        self.run_id = run_id or new_run_id()
+        self.project = f"{PROJECT_PREFIX}-{self.run_id.split('-')[-1]}"
+        self.directory = settings.runs_dir / self.run_id
+        self.client = client or docker_client()
+        self.log = log
+        self.info: RunInfo | None = None
+        self._compose: Compose | None = None
+
+    # ----------------------------------------------------------------------------------------- lifecycle
+    @classmethod
+    def attach(cls, settings: Settings, directory: Path, log=print) -> Cluster:
+        info = RunInfo.load(directory)
+        cluster = cls(settings, run_id=info.run_id, log=log)
+        cluster.topology = Topology(group=info.group)
+        cluster.directory = Path(info.directory)
+        cluster.project = info.project
+        cluster.info = info
+        return cluster
+
+    def up(self) -> Cluster:
+        ensure_port_free(self.settings.vip_port)
+        broker_image, vip_image = ensure_images(self.client, self.settings.version, self.log)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        rendered = render_run(self.settings, self.run_id, self.directory, broker_image, vip_image)
+        self.info = RunInfo(
+            run_id=self.run_id,
+            project=self.project,
+            directory=str(self.directory),
+            version=self.settings.version,
+            group=self.topology.group,
+            vip_port=self.settings.vip_port,
+            broker_image=broker_image,
+            vip_image=vip_image,
+        )
+        self.info.save()
+        started = time.monotonic()
+        try:
+            self.compose.up(timeout=self.settings.ready_timeout + 60)
+            self.wait_ready(self.settings.ready_timeout)
+        except BaseException:
+            self.down()
+            raise
+        self.log(f"cluster {self.project} ready in {time.monotonic() - started:.1f}s ({rendered.directory})")
+        return self
+
+    def down(self) -> None:
+        """Collect logs, then remove everything the run created. Each step runs even if one before failed."""
+        errors: list[str] = []
+        for step in (self.collect_logs, self._compose_down, self.sweep):
+            try:
+                step()
+            except Exception as exc:
+                errors.append(f"{step.__name__}: {exc}")
+        if errors:
+            raise HarnessError("teardown incomplete: " + "; ".join(errors))
+
+    def __enter__(self) -> Cluster:
+        return self.up()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.down()
+
+    @property
+    def compose(self) -> Compose:
+        if self._compose is None:
+            env = self.settings.credentials.as_env()
+            self._compose = Compose(self.project, self.directory / "docker-compose.yml", env)
+        return self._compose
+
+    def _compose_down(self) -> None:
+        if (self.directory / "docker-compose.yml").exists():
+            self.compose.down()
+
+    def sweep(self) -> None:
+        """Remove whatever still carries this run's label (compose may have died half-way)."""
+        sweep_label(self.client, f"{RUN_LABEL}={self.run_id}")
+
+    def collect_logs(self) -> None:
+        logs = self.directory / "logs"
+        for container in self._containers():
+            logs.mkdir(parents=True, exist_ok=True)
+            service = container.labels.get("com.docker.compose.service", container.name)
+            (logs / f"{service}.log").write_bytes(container.logs(timestamps=True))
+
+    # ------------------------------------------------------------------------------------------- nodes
+    def _containers(self) -> list[Container]:
+        return self.client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={self.run_id}"})
+
+    def container(self, service: str) -> Container:
+        found = self.client.containers.list(
+            all=True,
+            filters={"label": [f"{RUN_LABEL}={self.run_id}", f"com.docker.compose.service={service}"]},
+        )
+        if not found:
+            raise HarnessError(f"no container for {service} in run {self.run_id}")
+        return found[0]
+
+    def stomp_port(self, node: Node | str) -> int:
+        """Host port (on 127.0.0.1) of the node's STOMP connector; refused where the node has none."""
+        name = node if isinstance(node, str) else node.name
+        container = self.container(name)
+        container.reload()
+        bindings = container.attrs["NetworkSettings"]["Ports"].get("61613/tcp") or []
+        if not bindings:
+            raise HarnessError(f"{name} has no published STOMP port (is it running?)")
+        return int(bindings[0]["HostPort"])
+
+    @property
+    def vip_port(self) -> int:
+        return self.info.vip_port if self.info else self.settings.vip_port
+
+    def exec(self, node: Node | str, *command: str, timeout: float = 60) -> tuple[int, str]:
+        name = node if isinstance(node, str) else node.name
+        return introspect.exec_in(self.container(name), list(command), timeout=timeout)
+
+    def node_state(self, node: Node | str) -> str:
+        name = node if isinstance(node, str) else node.name
+        return introspect.node_state(self.container(name))
+
+    def status(self) -> list[introspect.NodeStatus]:
+        with ThreadPoolExecutor(max_workers=len(self.topology.nodes)) as pool:
+            return list(pool.map(self.node_status, self.topology.nodes))
+
+    def node_status(self, node: Node) -> introspect.NodeStatus:
+        return introspect.node_status(node, self.container(node.name))
+
+    def live_nodes(self) -> set[str]:
+        return {status.node for status in self.status() if status.state == "live"}
+
+    # -------------------------------------------------------------------------------------- readiness
+    def missing_bridges(self, statuses: list[introspect.NodeStatus]) -> set[tuple[str, str]]:
+        live = {s.node for s in statuses if s.state == "live"}
+        present = {(s.node, b.remote) for s in statuses for b in s.bridges if not b.created_by_duplex}
+        return self.topology.promised_bridges(live) - present
+
+    def readiness_problems(self) -> list[str]:
+        """Empty when every pair has one live and one waiting node, masters serve STOMP, and every bridge the
+        topology promises for the live nodes is up."""
+        statuses = self.status()
+        problems: list[str] = []
+        for pair in self.topology.pairs:
+            states = sorted(s.state for s in statuses if s.node.split("-mq")[1].startswith(pair))
+            if states != ["live", "waiting"]:
+                problems.append(f"pair {pair} is {'/'.join(states)} (want live/waiting)")
+        for status in statuses:
+            if (
+                status.state == "live"
+                and self.topology.node(status.node).is_master
+                and not status.serves_stomp
+            ):
+                problems.append(f"{status.node} does not answer STOMP")
+        problems.extend(f"bridge {a} -> {b} is not up" for a, b in sorted(self.missing_bridges(statuses)))
+        return problems
+
+    def wait_ready(self, timeout: float) -> None:
+        problems: list[str] = []
+
+        def ready() -> bool:
+            problems[:] = self.readiness_problems()
+            return not problems
+
+        try:
+            wait_until(ready, timeout=timeout, what="the cluster to be ready", interval=1.0)
+        except WaitTimeout:
+            raise ClusterNotReady(
+                f"cluster not ready after {timeout:.0f}s: {'; '.join(problems) or 'see logs'}"
+                f" (logs in {self.directory / 'logs'})"
+            ) from None
+
+
+def sweep_label(client: docker.DockerClient, label: str) -> None:
+    for container in client.containers.list(all=True, filters={"label": label}):
+        container.remove(force=True, v=True)
+    for network in client.networks.list(filters={"label": label}):
+        network.remove()
+    for volume in client.volumes.list(filters={"label": label}):
+        volume.remove(force=True)

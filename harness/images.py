@@ -1,0 +1,176 @@
+"""Registry-free images: bootstrap a root file system from Debian's mirror, `docker import` it, then layer
+the project's files on top with a Dockerfile that has no network step.
+
+Images are tagged with a hash of everything that goes into them, so an image built from the same inputs is
+found and reused instead of rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from harness.errors import HarnessError
+from harness.settings import BROKER_SUITES, ROOT
+
+IMAGES_DIR = ROOT / "images"
+BROKER_PACKAGES = (
+    "default-jre-headless",
+    "activemq",
+    "libxstream-java",
+    "libjettison-java",
+    "libxpp3-java",
+    "iproute2",
+    "iptables",
+    "procps",
+)
+VIP_SUITE = "bookworm"
+VIP_PACKAGES = ("haproxy", "iproute2", "iptables", "procps")
+LABEL = "io.amq-chaos.inputs"
+
+
+@dataclass(frozen=True)
+class ImageRecipe:
+    name: str  # "broker" or "vip"
+    suite: str
+    packages: tuple[str, ...]
+    dockerfile: str
+    files: tuple[str, ...]  # paths under images/ copied by the Dockerfile
+
+    def rootfs_digest(self) -> str:
+        return _digest([self.suite, *sorted(self.packages)])
+
+    def digest(self) -> str:
+        contents = [(IMAGES_DIR / f).read_bytes().decode() for f in (self.dockerfile, *self.files)]
+        return _digest([self.rootfs_digest(), *contents])
+
+    def rootfs_tag(self) -> str:
+        return f"amq-chaos/rootfs:{self.suite}-{self.name}-{self.rootfs_digest()}"
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
+_BROKER_FILES = tuple(
+    f"bin/{name}" for name in ("stomp-ping", "amq-entrypoint", "amq-node-state", "amq-healthcheck", "amq-jmx")
+)
+
+
+def broker_recipe(version: str) -> ImageRecipe:
+    if version not in BROKER_SUITES:
+        raise HarnessError(
+            f"unknown ACTIVEMQ_VERSION {version!r}: choose one of {', '.join(sorted(BROKER_SUITES))}"
+        )
+    return ImageRecipe("broker", BROKER_SUITES[version], BROKER_PACKAGES, "broker.Dockerfile", _BROKER_FILES)
+
+
+def vip_recipe() -> ImageRecipe:
+    return ImageRecipe("vip", VIP_SUITE, VIP_PACKAGES, "vip.Dockerfile", ("bin/stomp-ping",))
+
+
+def image_tag(recipe: ImageRecipe, version: str | None = None) -> str:
+    flavour = version or recipe.suite
+    return f"amq-chaos/{recipe.name}:{flavour}-{recipe.digest()}"
+
+
+def debian_mirror() -> str:
+    """The Debian mirror this machine's apt already uses (DEBIAN_MIRROR overrides)."""
+    if os.environ.get("DEBIAN_MIRROR"):
+        return os.environ["DEBIAN_MIRROR"]
+    candidates: list[str] = []
+    sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    for path in sources:
+        if not path.is_file() or path.suffix not in ("", ".list", ".sources"):
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            words = line.split()
+            if path.suffix == ".sources" and words[:1] == ["URIs:"]:
+                candidates.extend(words[1:])
+            elif words[:1] == ["deb"]:
+                candidates.extend(w for w in words[1:] if "://" in w)
+    for uri in candidates:
+        if uri.rstrip("/").endswith("/debian"):
+            return uri
+    raise HarnessError("no Debian mirror found in /etc/apt sources: set DEBIAN_MIRROR to one")
+
+
+def _bootstrap(recipe: ImageRecipe, client: docker.DockerClient, log: callable) -> str:
+    tag = recipe.rootfs_tag()
+    if _image_exists(client, tag):
+        return tag
+    if shutil.which("mmdebstrap") is None:
+        raise HarnessError("mmdebstrap is not installed: run `make images` (it installs it) or apt-get it")
+    with tempfile.TemporaryDirectory(prefix="amq-chaos-rootfs-") as tmp:
+        tarball = Path(tmp) / "rootfs.tar"
+        log(f"bootstrapping {recipe.suite} root file system for {recipe.name} ({', '.join(recipe.packages)})")
+        command = [
+            "mmdebstrap",
+            "--quiet",
+            "--variant=apt",
+            f"--include={','.join(recipe.packages)}",
+            # no documentation (man pages stay: the JRE postinst links into /usr/share/man)
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            recipe.suite,
+            str(tarball),
+            debian_mirror(),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
+            raise HarnessError(f"mmdebstrap {recipe.suite} failed: {tail[0]}")
+        log(f"importing {tag}")
+        repository, _, version = tag.partition(":")
+        client.api.import_image_from_file(str(tarball), repository=repository, tag=version)
+    return tag
+
+
+def _image_exists(client: docker.DockerClient, tag: str) -> bool:
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def ensure_image(
+    client: docker.DockerClient, recipe: ImageRecipe, version: str | None = None, log: callable = print
+) -> str:
+    """Return the tag of the image for `recipe`, building it only if no image from the same inputs exists."""
+    tag = image_tag(recipe, version)
+    if _image_exists(client, tag):
+        return tag
+    started = time.monotonic()
+    rootfs = _bootstrap(recipe, client, log)
+    log(f"building {tag}")
+    try:
+        client.images.build(
+            path=str(IMAGES_DIR),
+            dockerfile=recipe.dockerfile,
+            tag=tag,
+            buildargs={"ROOTFS": rootfs},
+            labels={LABEL: recipe.digest()},
+            pull=False,
+            rm=True,
+            forcerm=True,
+        )
+    except docker.errors.BuildError as exc:
+        raise HarnessError(f"building {tag} failed: {exc.msg}") from exc
+    log(f"built {tag} in {time.monotonic() - started:.0f}s")
+    return tag
+
+
+def ensure_images(client: docker.DockerClient, version: str, log: callable = print) -> tuple[str, str]:
+    """(broker tag, vip tag) for `version`, built if needed."""
+    return ensure_image(client, broker_recipe(version), version, log), ensure_image(
+        client, vip_recipe(), None, log
+    )

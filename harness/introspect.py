@@ -1,0 +1,157 @@
+"""What each node is doing, read from inside its container (Debian's broker has no Jolokia).
+
+- life-cycle state: the broker's own log (`amq-node-state`), because a waiting slave opens no port;
+- STOMP: a CONNECT on the node's own loopback (`stomp-ping`);
+- queues and network bridges: the ActiveMQ console over JMX inside the container (`amq-jmx query`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import docker.errors
+from docker.models.containers import Container
+
+from harness.topology import Node
+
+BRIDGE_QUERY = "type=Broker,brokerName=*,connector=*,networkConnectorName=*,networkBridge=*"
+QUEUE_QUERY = "type=Broker,brokerName=*,destinationType=Queue,destinationName=*"
+QUEUE_VIEW = "Name,QueueSize,EnqueueCount,DequeueCount,ConsumerCount,ForwardCount"
+BRIDGE_VIEW = "RemoteBrokerName,RemoteAddress,LocalAddress,CreatedByDuplex,EnqueueCounter,DequeueCounter"
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    name: str
+    size: int
+    enqueued: int
+    dequeued: int
+    consumers: int
+    forwarded: int
+
+
+@dataclass(frozen=True)
+class Bridge:
+    remote: str  # remote broker name
+    remote_address: str
+    created_by_duplex: bool  # accepted from a peer's duplex connector rather than started by our own
+    enqueued: int
+    dequeued: int
+
+
+@dataclass
+class NodeStatus:
+    node: str
+    state: str  # down | frozen | starting | waiting | live | stopping | unknown
+    serves_stomp: bool = False
+    queues: list[QueueStats] = field(default_factory=list)
+    bridges: list[Bridge] = field(default_factory=list)
+    error: str | None = None
+
+    def queue(self, name: str) -> QueueStats | None:
+        return next((q for q in self.queues if q.name == name), None)
+
+
+def exec_in(container: Container, command: list[str], timeout: float = 60) -> tuple[int, str]:
+    """Run `command` in the container with a deadline (coreutils' timeout: docker exec has none)."""
+    result = container.exec_run(["timeout", "--kill-after=2", str(int(timeout)), *command], demux=False)
+    return result.exit_code, (result.output or b"").decode(errors="replace")
+
+
+def node_state(container: Container) -> str:
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return "down"
+    status = container.status
+    if status == "paused":
+        return "frozen"
+    if status != "running":
+        return "down"
+    code, out = exec_in(container, ["amq-node-state"], timeout=10)
+    return out.strip() if code == 0 and out.strip() else "unknown"
+
+
+def node_status(node: Node, container: Container) -> NodeStatus:
+    status = NodeStatus(node=node.name, state=node_state(container))
+    if status.state != "live":
+        return status
+    code, _ = exec_in(container, ["stomp-ping", "127.0.0.1", "61613"], timeout=10)
+    status.serves_stomp = code == 0
+    code, out = exec_in(
+        container,
+        ["amq-jmx", "query", "--objname", QUEUE_QUERY, "--view", QUEUE_VIEW],
+        timeout=60,
+    )
+    if code != 0:
+        status.error = f"JMX queue query failed ({code}): {out.strip().splitlines()[-1:] or ''}"
+        return status
+    status.queues = parse_queues(out)
+    code, out = exec_in(
+        container,
+        ["amq-jmx", "query", "--objname", BRIDGE_QUERY, "--view", BRIDGE_VIEW],
+        timeout=60,
+    )
+    if code != 0:
+        status.error = f"JMX bridge query failed ({code}): {out.strip().splitlines()[-1:] or ''}"
+        return status
+    status.bridges = parse_bridges(out)
+    return status
+
+
+def parse_mbeans(output: str) -> list[dict[str, str]]:
+    """Split `activemq query` output ("Key = value" lines, one blank line between MBeans) into records."""
+    records: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    for line in output.splitlines():
+        key, sep, value = line.partition(" = ")
+        if sep and key and " " not in key.strip():
+            current[key.strip()] = value.strip()
+        elif not line.strip() and current:
+            records.append(current)
+            current = {}
+    if current:
+        records.append(current)
+    return records
+
+
+def _int(record: dict[str, str], key: str) -> int:
+    try:
+        return int(record.get(key, "0"))
+    except ValueError:
+        return 0
+
+
+def parse_queues(output: str) -> list[QueueStats]:
+    return sorted(
+        (
+            QueueStats(
+                name=r["Name"],
+                size=_int(r, "QueueSize"),
+                enqueued=_int(r, "EnqueueCount"),
+                dequeued=_int(r, "DequeueCount"),
+                consumers=_int(r, "ConsumerCount"),
+                forwarded=_int(r, "ForwardCount"),
+            )
+            for r in parse_mbeans(output)
+            if "Name" in r
+        ),
+        key=lambda q: q.name,
+    )
+
+
+def parse_bridges(output: str) -> list[Bridge]:
+    return sorted(
+        (
+            Bridge(
+                remote=r["RemoteBrokerName"],
+                remote_address=r.get("RemoteAddress", ""),
+                created_by_duplex=r.get("CreatedByDuplex", "false").lower() == "true",
+                enqueued=_int(r, "EnqueueCounter"),
+                dequeued=_int(r, "DequeueCounter"),
+            )
+            for r in parse_mbeans(output)
+            if r.get("RemoteBrokerName")
+        ),
+        key=lambda b: (b.remote, b.created_by_duplex),
+    )

@@ -1,0 +1,74 @@
+"""Renders one run's configuration (compose file, broker XML per node, HAProxy) from compose/templates/.
+
+The rendered folder is the run's artifact and the input of `docker compose`: what ran is what was kept.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from harness.settings import CREDENTIAL_VARS, ROOT, Settings
+from harness.topology import Node
+
+TEMPLATES = ROOT / "compose" / "templates"
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def discovery_uri(group: str) -> str:
+    return f"multicast://224.1.2.3:6255?group={group}"
+
+
+def render_broker(node: Node) -> str:
+    return _env.get_template("activemq.xml.j2").render(node=node, discovery_uri=discovery_uri(node.group))
+
+
+def render_haproxy(backends: list[Node]) -> str:
+    return _env.get_template("haproxy.cfg.j2").render(backends=backends)
+
+
+@dataclass(frozen=True)
+class RenderedRun:
+    directory: Path
+    compose_file: Path
+
+
+def render_run(
+    settings: Settings, run_id: str, directory: Path, broker_image: str, vip_image: str
+) -> RenderedRun:
+    topology = settings.topology
+    config = directory / "config"
+    if config.exists():
+        shutil.rmtree(config)
+    for node in topology.nodes:
+        node_dir = config / node.name
+        node_dir.mkdir(parents=True)
+        (node_dir / "activemq.xml").write_text(render_broker(node))
+        shutil.copy(TEMPLATES / "log4j.properties", node_dir / "log4j.properties")
+    backends = topology.masters
+    (config / "vip").mkdir()
+    (config / "vip" / "haproxy.cfg").write_text(render_haproxy(backends))
+    compose_file = directory / "docker-compose.yml"
+    compose_file.write_text(
+        _env.get_template("docker-compose.yml.j2").render(
+            run_id=run_id,
+            nodes=topology.nodes,
+            backends=backends,
+            pairs=topology.pairs,
+            broker_image=broker_image,
+            vip_image=vip_image,
+            vip_port=settings.vip_port,
+            heap=settings.heap,
+            credential_vars=CREDENTIAL_VARS,
+        )
+    )
+    return RenderedRun(directory=directory, compose_file=compose_file)

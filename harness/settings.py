@@ -1,0 +1,116 @@
+"""Everything a run can be configured with, read once from the environment and `.env`, validated.
+
+Precedence: process environment > `.env` in the repository root > defaults. Each bad value is reported as
+one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.topology import Topology
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Debian suite that carries each broker version (TOPOLOGY.md); the image is built from that suite.
+BROKER_SUITES: dict[str, str] = {"5.16.1": "bullseye", "5.17.2": "bookworm", "5.17.6": "trixie"}
+DEFAULT_VERSION = "5.17.2"
+CREDENTIAL_VARS = ("AMQ_NETWORK_USER", "AMQ_NETWORK_PASSWORD", "AMQ_CLIENT_USER", "AMQ_CLIENT_PASSWORD")
+_ENV_LINE = re.compile(r"^(?P<key>[A-Z_][A-Z0-9_]*)=(?P<value>.*)$")
+_HEAP = re.compile(r"^[0-9]+[mg]$")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _ENV_LINE.match(line)
+        if match is None:
+            raise HarnessError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
+        values[match["key"]] = match["value"].strip().strip("'\"")
+    return values
+
+
+@dataclass(frozen=True)
+class Credentials:
+    network_user: str
+    network_password: str
+    client_user: str
+    client_password: str
+
+    def as_env(self) -> dict[str, str]:
+        return dict(
+            zip(
+                CREDENTIAL_VARS,
+                (self.network_user, self.network_password, self.client_user, self.client_password),
+                strict=True,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    version: str = DEFAULT_VERSION
+    topology: Topology = field(default_factory=Topology)
+    vip_port: int = 61613
+    credentials: Credentials = field(
+        default_factory=lambda: Credentials("network", "network-test-secret", "client", "client-test-secret")
+    )
+    heap: str = "256m"
+    ready_timeout: float = 240.0
+    runs_dir: Path = ROOT / "runs"
+
+    @property
+    def suite(self) -> str:
+        return BROKER_SUITES[self.version]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+        env = {**read_dotenv(dotenv or ROOT / ".env"), **(os.environ if environ is None else environ)}
+        version = env.get("ACTIVEMQ_VERSION") or DEFAULT_VERSION
+        if version not in BROKER_SUITES:
+            raise HarnessError(
+                f"unknown ACTIVEMQ_VERSION {version!r}: choose one of {', '.join(sorted(BROKER_SUITES))}"
+            )
+        missing = [name for name in CREDENTIAL_VARS if not env.get(name)]
+        if missing:
+            raise HarnessError(
+                f"missing credentials {', '.join(missing)}: set them in .env or the environment"
+            )
+        heap = env.get("AMQ_HEAP") or "256m"
+        if not _HEAP.match(heap):
+            raise HarnessError(f"AMQ_HEAP={heap!r} is not a JVM heap size such as 256m")
+        return cls(
+            version=version,
+            topology=Topology(group=env.get("AMQ_GROUP") or "chaos"),
+            vip_port=_port(env.get("VIP_PORT") or "61613"),
+            credentials=Credentials(*(env[name] for name in CREDENTIAL_VARS)),
+            heap=heap,
+            ready_timeout=_positive_float("READY_TIMEOUT", env.get("READY_TIMEOUT") or "240"),
+            runs_dir=Path(env.get("RUNS_DIR") or ROOT / "runs").resolve(),
+        )
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise HarnessError(f"VIP_PORT={text!r} is not a TCP port (1-65535)")
+    return int(text)
+
+
+def _positive_float(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise HarnessError(f"{name}={text!r} must be a positive number of seconds")
+    return value

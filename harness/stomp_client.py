@@ -1,0 +1,193 @@
+"""A STOMP connection that tracks receipts and deliveries, for probes and tests.
+
+Thin over stomp.py: what it adds is waiting on what the broker answered (receipts, messages) with deadlines,
+and the identity of the broker behind the connection (its session id carries the broker's host name).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import stomp
+import stomp.exception
+
+from harness.errors import HarnessError
+from harness.wait import WaitTimeout
+
+
+@dataclass
+class Delivery:
+    destination: str
+    headers: dict[str, str]
+    body: str
+    received_at: float  # time.monotonic()
+
+
+@dataclass
+class _State:
+    lock: threading.Condition = field(default_factory=threading.Condition)
+    receipts: set[str] = field(default_factory=set)
+    deliveries: list[Delivery] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    disconnected: bool = False
+    connected_headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Listener(stomp.ConnectionListener):
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def on_connected(self, frame: stomp.utils.Frame) -> None:
+        with self.state.lock:
+            self.state.connected_headers = dict(frame.headers)
+
+    def on_receipt(self, frame: stomp.utils.Frame) -> None:
+        with self.state.lock:
+            self.state.receipts.add(frame.headers.get("receipt-id", ""))
+            self.state.lock.notify_all()
+
+    def on_message(self, frame: stomp.utils.Frame) -> None:
+        delivery = Delivery(
+            frame.headers.get("destination", ""), dict(frame.headers), frame.body, time.monotonic()
+        )
+        with self.state.lock:
+            self.state.deliveries.append(delivery)
+            self.state.lock.notify_all()
+
+    def on_error(self, frame: stomp.utils.Frame) -> None:
+        with self.state.lock:
+            self.state.errors.append(frame.headers.get("message", frame.body)[:300])
+            self.state.lock.notify_all()
+
+    def on_disconnected(self) -> None:
+        with self.state.lock:
+            self.state.disconnected = True
+            self.state.lock.notify_all()
+
+
+class StompSession:
+    def __init__(self, host: str, port: int, user: str, password: str, *, timeout: float = 10.0) -> None:
+        self.address = (host, port)
+        self._state = _State()
+        self._conn = stomp.Connection12(
+            [(host, port)], heartbeats=(0, 0), reconnect_attempts_max=1, timeout=timeout
+        )
+        self._conn.set_listener("harness", _Listener(self._state))
+        try:
+            self._conn.connect(user, password, wait=True, headers={"host": "localhost"})
+        except (stomp.exception.StompException, OSError) as exc:
+            raise HarnessError(f"STOMP connect to {host}:{port} failed: {exc!r}") from exc
+        if not self._conn.is_connected():
+            raise HarnessError(f"STOMP connect to {host}:{port} refused: {self._state.errors[-1:]}")
+        self._subscriptions = 0
+
+    def __enter__(self) -> StompSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn.is_connected():
+            with contextlib.suppress(stomp.exception.StompException, OSError):
+                self._conn.disconnect()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn.is_connected()
+
+    @property
+    def broker_session(self) -> str:
+        """The broker's session id from CONNECTED, e.g. ID:chaos-mq01-a-40231-...: names the broker."""
+        with self._state.lock:
+            return self._state.connected_headers.get("session", "")
+
+    @property
+    def broker_name(self) -> str:
+        """Host name of the broker behind this connection (through the VIP: the one it routed us to)."""
+        match = re.match(r"^ID:(.+)-\d+-\d+-\d+:\d+$", self.broker_session)
+        return match.group(1) if match else ""
+
+    def send(
+        self, queue: str, body: str, headers: dict[str, str] | None = None, *, receipt: bool = True
+    ) -> str:
+        """Send a persistent message; returns its receipt id ("" when no receipt was asked for)."""
+        receipt_id = uuid.uuid4().hex if receipt else ""
+        all_headers = {"persistent": "true", **(headers or {})}
+        if receipt:
+            all_headers["receipt"] = receipt_id
+        self._conn.send(destination=f"/queue/{queue}", body=body, headers=all_headers)
+        return receipt_id
+
+    def wait_receipts(self, receipt_ids: list[str], timeout: float) -> None:
+        wanted = set(receipt_ids)
+        self._wait(lambda: wanted <= self._state.receipts, timeout, f"{len(wanted)} receipts")
+
+    def subscribe(
+        self, queue: str, *, ack: str = "client-individual", headers: dict[str, str] | None = None
+    ) -> str:
+        self._subscriptions += 1
+        sub_id = f"sub-{self._subscriptions}"
+        self._conn.subscribe(destination=f"/queue/{queue}", id=sub_id, ack=ack, headers=headers or {})
+        return sub_id
+
+    def ack(self, delivery: Delivery) -> None:
+        self._conn.ack(delivery.headers["ack"])
+
+    def deliveries(self) -> list[Delivery]:
+        with self._state.lock:
+            return list(self._state.deliveries)
+
+    def wait_deliveries(self, count: int, timeout: float) -> list[Delivery]:
+        self._wait(lambda: len(self._state.deliveries) >= count, timeout, f"{count} deliveries")
+        return self.deliveries()
+
+    def _wait(self, predicate, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        with self._state.lock:
+            while not predicate():
+                if self._state.errors:
+                    raise HarnessError(
+                        f"broker sent ERROR while waiting for {what}: {self._state.errors[-1]}"
+                    )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WaitTimeout(
+                        f"timed out after {timeout:.0f}s waiting for {what} from {self.address}"
+                    )
+                self._state.lock.wait(remaining)
+
+    def destination_statistics(self, queue: str, timeout: float = 10.0) -> dict[str, object]:
+        """Ask the statistics broker plugin about `queue`; returns its JSON map (size, consumerCount...)."""
+        reply = f"harness.stats.{uuid.uuid4().hex}"
+        self.subscribe(reply, ack="auto", headers={"transformation": "jms-map-json"})
+        before = len(self.deliveries())
+        self._conn.send(
+            destination=f"/queue/ActiveMQ.Statistics.Destination.{queue}",
+            body="",
+            headers={"reply-to": f"/queue/{reply}"},
+        )
+        answer = self.wait_deliveries(before + 1, timeout)[before]
+        return _flatten_map_json(json.loads(answer.body))
+
+
+def _flatten_map_json(document: dict) -> dict[str, object]:
+    """jms-map-json wraps the map as {"map": {"entry": [{"string": [key, value]} | {"string": key, "long": v}]}}."""
+    entries = document.get("map", {}).get("entry", [])
+    if isinstance(entries, dict):
+        entries = [entries]
+    flat: dict[str, object] = {}
+    for entry in entries:
+        if "string" in entry and isinstance(entry["string"], list):
+            key, value = entry["string"][0], entry["string"][1]
+        else:
+            key = entry.get("string")
+            value = next((v for k, v in entry.items() if k != "string"), None)
+        flat[str(key)] = value
+    return flat

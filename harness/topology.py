@@ -1,0 +1,88 @@
+"""Node names, roles and the bridges the topology promises (TOPOLOGY.md), as plain data."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from harness.errors import HarnessError
+
+# The seed's ERB template derives everything from the host name: <group>-mq<NN>-<a|b>.
+NODE_NAME = re.compile(r"^(?P<group>[a-z][a-z0-9]*)-mq(?P<pair>[0-9]+)-(?P<letter>[ab])$")
+GROUP_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+
+
+@dataclass(frozen=True, order=True)
+class Node:
+    name: str
+    group: str
+    pair: str
+    letter: str
+
+    @classmethod
+    def parse(cls, name: str) -> Node:
+        match = NODE_NAME.match(name)
+        if match is None:
+            raise HarnessError(f"node name {name!r} does not follow <group>-mq<NN>-<a|b>")
+        return cls(name=name, **match.groupdict())
+
+    @property
+    def is_master(self) -> bool:
+        """Configured as master ("a"). Which node of a pair is *live* is a runtime fact, not this."""
+        return self.letter == "a"
+
+    @property
+    def role(self) -> str:
+        return "master" if self.is_master else "slave"
+
+    @property
+    def pair_name(self) -> str:
+        return f"{self.group}-mq{self.pair}"
+
+
+@dataclass(frozen=True)
+class Topology:
+    group: str = "chaos"
+    pairs: tuple[str, ...] = ("01", "02")
+
+    def __post_init__(self) -> None:
+        if not GROUP_NAME.match(self.group):
+            raise HarnessError(
+                f"group name {self.group!r} must be lowercase letters and digits, starting with a letter"
+            )
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [Node.parse(f"{self.group}-mq{pair}-{letter}") for pair in self.pairs for letter in "ab"]
+
+    @property
+    def masters(self) -> list[Node]:
+        return [node for node in self.nodes if node.is_master]
+
+    @property
+    def slaves(self) -> list[Node]:
+        return [node for node in self.nodes if not node.is_master]
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise HarnessError(f"unknown node {name!r}; nodes are {', '.join(n.name for n in self.nodes)}")
+
+    def partner(self, node: Node) -> Node:
+        return self.node(f"{node.pair_name}-{'b' if node.is_master else 'a'}")
+
+    def promised_bridges(self, live: set[str]) -> set[tuple[str, str]]:
+        """Bridges (connector owner, remote broker) that must be up when exactly `live` nodes serve.
+
+        Every live node's multicast connector finds every live node that advertises (masters only: the
+        discoveryUri sits on their openwire connector) in the other pair. A node never bridges to its own
+        pair: its partner is either dead or waiting on the shared lock.
+        """
+        live_nodes = [node for node in self.nodes if node.name in live]
+        return {
+            (local.name, remote.name)
+            for local in live_nodes
+            for remote in live_nodes
+            if remote.is_master and remote.pair != local.pair
+        }

@@ -1,0 +1,12 @@
+# Layered on a root file system bootstrapped from Debian's mirror (see harness/images.py); no step here
+# touches the network.
+ARG ROOTFS
+FROM ${ROOTFS}
+# The statistics plugin answers in JSON through xstream/jettison, which Debian ships but does not link
+# into the broker's class path.
+RUN ln -sf /usr/share/java/xstream.jar /usr/share/java/jettison.jar /usr/share/java/xpp3.jar \
+        /usr/share/activemq/lib/optional/ \
+ && mkdir -p /etc/amq /var/lib/amq /kahadb
+COPY bin/stomp-ping bin/amq-entrypoint bin/amq-node-state bin/amq-healthcheck bin/amq-jmx /usr/local/bin/
+ENV LANG=C.UTF-8
+ENTRYPOINT ["/usr/local/bin/amq-entrypoint"]

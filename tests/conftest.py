@@ -1,0 +1,56 @@
+"""Fixtures for the harness's own tests. Docker-backed fixtures skip only where no engine is reachable."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from harness.cluster import Cluster
+from harness.errors import HarnessError
+from harness.settings import ROOT, Settings
+from harness.signals import terminate_as_interrupt
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    terminate_as_interrupt()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def docker_available() -> None:
+    from harness.docker_env import docker_client
+
+    try:
+        docker_client()
+    except HarnessError as exc:
+        if os.environ.get("CI"):
+            raise  # in CI Docker is part of the machine: a missing engine is a failure, not a skip
+        pytest.skip(str(exc))
+
+
+def test_settings(**overrides: object) -> Settings:
+    base = Settings.from_env()
+    return dataclasses.replace(base, vip_port=free_port(), runs_dir=ROOT / "runs" / "tests", **overrides)
+
+
+@pytest.fixture(scope="session")
+def cluster(docker_available: None) -> Iterator[Cluster]:
+    """One healthy cluster shared by the tests that leave it healthy."""
+    with Cluster(test_settings()) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh_cluster(docker_available: None) -> Iterator[Cluster]:
+    """A cluster of the test's own, for tests that break it."""
+    with Cluster(test_settings()) as running:
+        yield running

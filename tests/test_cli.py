@@ -1,0 +1,147 @@
+"""`python -m harness` as a person runs it: one-line errors on bad input, and up/status/down that leaves
+nothing behind."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cluster import RUN_LABEL
+from harness.settings import ROOT
+from tests.conftest import free_port
+
+
+def harness(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def labelled_leftovers(run_dir: Path) -> list[str]:
+    import docker
+
+    client = docker.from_env()
+    run_id = run_dir.name
+    label = {"label": f"{RUN_LABEL}={run_id}"}
+    return (
+        [c.name for c in client.containers.list(all=True, filters=label)]
+        + [n.name for n in client.networks.list(filters=label)]
+        + [v.name for v in client.volumes.list(filters=label)]
+    )
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
+
+
+def test_unknown_version_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    done = harness("up", ACTIVEMQ_VERSION="5.5.0", RUNS_DIR=str(tmp_path))
+    assert_one_line_error(done, "unknown ACTIVEMQ_VERSION '5.5.0'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreachable_docker_engine(tmp_path: Path) -> None:
+    done = harness("up", DOCKER_HOST="unix:///nonexistent/docker.sock", RUNS_DIR=str(tmp_path))
+    assert_one_line_error(done, "Docker engine not reachable at unix:///nonexistent/docker.sock")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_malformed_dotenv_value(tmp_path: Path) -> None:
+    done = harness("status", VIP_PORT="sixty", RUNS_DIR=str(tmp_path))
+    assert_one_line_error(done, "VIP_PORT='sixty' is not a TCP port")
+
+
+def test_status_without_a_cluster(tmp_path: Path) -> None:
+    done = harness("status", RUNS_DIR=str(tmp_path))
+    assert_one_line_error(done, "no cluster is up")
+
+
+@pytest.mark.docker
+def test_taken_vip_port_is_refused_and_nothing_runs(docker_available: None, tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        done = harness("up", VIP_PORT=str(port), RUNS_DIR=str(tmp_path))
+    assert_one_line_error(done, f"VIP port 127.0.0.1:{port} is already in use")
+    assert not (tmp_path / "current").exists()
+
+
+@pytest.mark.docker
+def test_up_status_down_leaves_nothing_behind(docker_available: None, tmp_path: Path) -> None:
+    env = {"VIP_PORT": str(free_port()), "RUNS_DIR": str(tmp_path)}
+    up = harness("up", **env)
+    assert up.returncode == 0, up.stderr
+    run_dir = (tmp_path / "current").resolve()
+    try:
+        assert f"STOMP VIP  127.0.0.1:{env['VIP_PORT']}" in up.stdout
+        assert labelled_leftovers(run_dir)  # the run's resources carry its label, so the check below means it
+        status = harness("status", **env)
+        assert status.returncode == 0, status.stderr
+        rows = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines()[1:] if line.strip()}
+        assert rows == {
+            "chaos-mq01-a": "live",
+            "chaos-mq01-b": "waiting",
+            "chaos-mq02-a": "live",
+            "chaos-mq02-b": "waiting",
+        }
+        assert "-> chaos-mq02-a" in status.stdout and "-> chaos-mq01-a" in status.stdout
+        assert (run_dir / "config" / "chaos-mq01-a" / "activemq.xml").exists()
+    finally:
+        down = harness("down", **env)
+    assert down.returncode == 0, down.stderr
+    assert labelled_leftovers(run_dir) == []
+    assert not (tmp_path / "current").exists()
+    assert sorted(p.name for p in (run_dir / "logs").iterdir()) == [
+        "chaos-mq01-a.log",
+        "chaos-mq01-b.log",
+        "chaos-mq02-a.log",
+        "chaos-mq02-b.log",
+        "vip.log",
+    ]
+
+
+@pytest.mark.docker
+def test_interrupted_bring_up_removes_what_it_started(docker_available: None, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import docker
+
+    env = {**os.environ, "VIP_PORT": str(free_port()), "RUNS_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    client = docker.from_env()
+    deadline = time.monotonic() + 120
+    run_dirs: list[Path] = []
+    # interrupt as soon as the first container of this run exists, i.e. in the middle of bring-up
+    while time.monotonic() < deadline and process.poll() is None:
+        run_dirs = [p for p in tmp_path.iterdir() if p.is_dir()]
+        if run_dirs and client.containers.list(
+            all=True, filters={"label": f"{RUN_LABEL}={run_dirs[0].name}"}
+        ):
+            break
+        time.sleep(0.2)
+    assert run_dirs and process.poll() is None, "bring-up finished or never started containers"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=180)
+    assert process.returncode == 130, stderr
+    assert labelled_leftovers(run_dirs[0]) == []

@@ -1,0 +1,140 @@
+"""The cluster on Docker: messages cross the bridges exactly once, introspection tells the truth, and the
+waiting node of a pair takes over with the stored messages."""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import pytest
+
+from harness.cluster import Cluster
+from harness.stomp_client import StompSession
+from harness.wait import wait_until
+
+pytestmark = pytest.mark.docker
+
+MESSAGES = 1000
+
+
+def session(cluster: Cluster, node: str) -> StompSession:
+    creds = cluster.settings.credentials
+    return StompSession("127.0.0.1", cluster.stomp_port(node), creds.client_user, creds.client_password)
+
+
+def send_numbered(producer: StompSession, queue: str, count: int) -> None:
+    """Persistent sends with receipts, pipelined: every receipt must come back."""
+    receipts = [producer.send(queue, f"{queue}:{i}", {"harness-id": f"{queue}:{i}"}) for i in range(count)]
+    producer.wait_receipts(receipts, timeout=120)
+
+
+def receive_all(consumer: StompSession, count: int, timeout: float) -> collections.Counter[str]:
+    deliveries = consumer.wait_deliveries(count, timeout=timeout)
+    for delivery in deliveries:
+        consumer.ack(delivery)
+    return collections.Counter(d.headers["harness-id"] for d in deliveries)
+
+
+@pytest.mark.parametrize(("producer_node", "consumer_node"), [("mq01-a", "mq02-a"), ("mq02-a", "mq01-a")])
+def test_every_message_crosses_the_bridge_exactly_once(
+    cluster: Cluster, producer_node: str, consumer_node: str
+) -> None:
+    group = cluster.topology.group
+    queue = f"cross.{producer_node}.to.{consumer_node}"
+    with (
+        session(cluster, f"{group}-{consumer_node}") as consumer,
+        session(cluster, f"{group}-{producer_node}") as producer,
+    ):
+        consumer.subscribe(queue)
+        # the consumer's demand must reach the producer's broker before the sends, or they stay local;
+        # it arrives as one network consumer per bridge (both masters run a duplex bridge, so two)
+        wait_until(
+            lambda: producer.destination_statistics(queue)["consumerCount"] >= 1,
+            timeout=30,
+            what=f"network demand for {queue} on {producer_node}",
+        )
+        send_numbered(producer, queue, MESSAGES)
+        received = receive_all(consumer, MESSAGES, timeout=120)
+        time.sleep(0)  # deliveries beyond MESSAGES would show up in the count below
+        assert sorted(received) == sorted(f"{queue}:{i}" for i in range(MESSAGES))
+        assert set(received.values()) == {1}, "duplicates delivered"
+        assert {d.headers["destination"] for d in consumer.deliveries()} == {f"/queue/{queue}"}
+
+    def drained() -> bool:
+        statuses = {s.node: s for s in cluster.status()}
+        return all(
+            (q := statuses[f"{group}-{n}"].queue(queue)) is None or q.size == 0
+            for n in (producer_node, consumer_node)
+        )
+
+    wait_until(drained, timeout=30, what=f"{queue} to be empty on both masters")
+    # exactly MESSAGES crossed, no more: the producer's broker forwarded them all over its bridge
+    producer_status = next(s for s in cluster.status() if s.node == f"{group}-{producer_node}")
+    assert producer_status.queue(queue).forwarded == MESSAGES
+
+
+def test_introspection_shows_the_promised_bridges_and_roles(cluster: Cluster) -> None:
+    statuses = {s.node: s for s in cluster.status()}
+    group = cluster.topology.group
+    a1, a2 = f"{group}-mq01-a", f"{group}-mq02-a"
+    assert {n: s.state for n, s in statuses.items()} == {
+        a1: "live",
+        f"{group}-mq01-b": "waiting",
+        a2: "live",
+        f"{group}-mq02-b": "waiting",
+    }
+    assert statuses[a1].serves_stomp and statuses[a2].serves_stomp
+    # each master runs its own duplex bridge to the other and holds the responder end of the other's
+    for local, remote in ((a1, a2), (a2, a1)):
+        bridges = {(b.remote, b.created_by_duplex) for b in statuses[local].bridges}
+        assert bridges == {(remote, False), (remote, True)}
+    assert statuses[f"{group}-mq01-b"].bridges == []
+    assert cluster.readiness_problems() == []
+
+
+def test_statistics_plugin_answers_over_stomp(cluster: Cluster) -> None:
+    with session(cluster, f"{cluster.topology.group}-mq01-a") as probe:
+        receipts = [probe.send("stats.probe", str(i)) for i in range(3)]
+        probe.wait_receipts(receipts, timeout=10)
+        stats = probe.destination_statistics("stats.probe")
+    assert stats["size"] == 3
+    assert stats["brokerName"] == f"{cluster.topology.group}-mq01-a"
+
+
+def test_vip_routes_only_to_masters(cluster: Cluster) -> None:
+    creds = cluster.settings.credentials
+    seen = set()
+    for _ in range(6):
+        with StompSession("127.0.0.1", cluster.vip_port, creds.client_user, creds.client_password) as via_vip:
+            seen.add(via_vip.broker_name)
+    assert seen == {m.name for m in cluster.topology.masters}
+
+
+def test_waiting_node_takes_over_with_the_stored_messages(fresh_cluster: Cluster) -> None:
+    cluster = fresh_cluster
+    group = cluster.topology.group
+    master, slave, other = f"{group}-mq01-a", f"{group}-mq01-b", f"{group}-mq02-a"
+    queue = "failover.stored"
+    stored = 200
+    with session(cluster, master) as producer:
+        send_numbered(producer, queue, stored)  # receipted: on disk on the shared store, no consumer anywhere
+
+    killed = time.monotonic()
+    cluster.container(master).kill(signal="SIGKILL")
+    wait_until(lambda: cluster.node_state(slave) == "live", timeout=60, what=f"{slave} to take the lock")
+    takeover = time.monotonic() - killed
+    status = cluster.node_status(cluster.topology.node(slave))
+    assert status.queue(queue) is not None and status.queue(queue).size == stored
+
+    # the slave has no client connectors: its messages reach consumers only through its drain bridge
+    wait_until(
+        lambda: not cluster.missing_bridges(cluster.status()),
+        timeout=60,
+        what=f"{slave}'s bridge to {other}",
+    )
+    with session(cluster, other) as consumer:
+        consumer.subscribe(queue)
+        received = receive_all(consumer, stored, timeout=120)
+    assert sorted(received) == sorted(f"{queue}:{i}" for i in range(stored))
+    assert set(received.values()) == {1}
+    print(f"takeover of {slave} after SIGKILL of {master}: {takeover:.1f}s")

@@ -1,0 +1,103 @@
+"""The rendered configuration has exactly the connectors each role of the topology calls for."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.render import discovery_uri, render_broker, render_run
+from harness.settings import Settings
+from harness.topology import Node, Topology
+
+NS = {"amq": "http://activemq.apache.org/schema/core"}
+
+
+def broker_element(node: Node) -> ET.Element:
+    root = ET.fromstring(render_broker(node))
+    broker = root.find("amq:broker", NS)
+    assert broker is not None
+    return broker
+
+
+@pytest.mark.parametrize("name", ["chaos-mq01-a", "chaos-mq02-a", "east-mq07-a"])
+def test_master_has_duplex_connector_openwire_and_stomp(name: str) -> None:
+    node = Node.parse(name)
+    broker = broker_element(node)
+    assert broker.get("brokerName") == name
+    connectors = broker.findall("amq:networkConnectors/amq:networkConnector", NS)
+    assert len(connectors) == 1
+    (connector,) = connectors
+    assert connector.get("uri") == f"multicast://224.1.2.3:6255?group={node.group}"
+    assert connector.get("duplex") == "true"
+    assert connector.get("networkTTL") == "3"
+    assert connector.get("name") == f"{name}-{node.group}"
+    transports = broker.findall("amq:transportConnectors/amq:transportConnector", NS)
+    assert [(t.get("name"), t.get("uri")) for t in transports] == [
+        ("openwire", "nio://0.0.0.0:61616"),
+        ("stomp+nio", "stomp+nio://0.0.0.0:61613"),
+    ]
+    # only the openwire connector is advertised for discovery
+    assert [t.get("discoveryUri") for t in transports] == [discovery_uri(node.group), None]
+
+
+@pytest.mark.parametrize("name", ["chaos-mq01-b", "chaos-mq02-b"])
+def test_slave_has_only_a_non_duplex_connector(name: str) -> None:
+    broker = broker_element(Node.parse(name))
+    (connector,) = broker.findall("amq:networkConnectors/amq:networkConnector", NS)
+    assert connector.get("duplex") == "false"
+    assert connector.get("uri") == "multicast://224.1.2.3:6255?group=chaos"
+    assert broker.findall("amq:transportConnectors", NS) == []
+
+
+@pytest.mark.parametrize("name", ["chaos-mq01-a", "chaos-mq01-b"])
+def test_every_node_has_statistics_plugin_auth_and_shared_store(name: str) -> None:
+    broker = broker_element(Node.parse(name))
+    assert broker.find("amq:plugins/amq:statisticsBrokerPlugin", NS) is not None
+    users = broker.findall("amq:plugins/amq:simpleAuthenticationPlugin/amq:users/amq:authenticationUser", NS)
+    assert [(u.get("username"), u.get("groups")) for u in users] == [
+        ("${AMQ_NETWORK_USER}", "network"),
+        ("${AMQ_CLIENT_USER}", "clients"),
+    ]
+    (connector,) = broker.findall("amq:networkConnectors/amq:networkConnector", NS)
+    assert connector.get("userName") == "${AMQ_NETWORK_USER}"
+    entries = broker.findall(".//amq:authorizationEntry", NS)
+    assert any(e.get("queue") == ">" and "network" in e.get("write", "") for e in entries)
+    assert any(e.get("topic") == ">" and "network" in e.get("write", "") for e in entries)
+    assert broker.find("amq:persistenceAdapter/amq:kahaDB", NS).get("directory") == "/kahadb"
+
+
+def test_rendered_run_keeps_secrets_out_and_ports_on_loopback(tmp_path: Path) -> None:
+    settings = Settings.from_env()
+    rendered = render_run(settings, "unit", tmp_path, "broker:x", "vip:y")
+    secrets = [settings.credentials.network_password, settings.credentials.client_password]
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert not any(secret in text for secret in secrets), path
+    compose = yaml.safe_load(rendered.compose_file.read_text())
+    services = compose["services"]
+    assert sorted(services) == sorted([*(n.name for n in Topology().nodes), "vip"])
+    for name, service in services.items():
+        for port in service["ports"]:
+            assert port.startswith("127.0.0.1:"), (name, port)
+    assert services["vip"]["ports"] == [f"127.0.0.1:{settings.vip_port}:61613"]
+    # each pair shares one KahaDB volume
+    assert "kahadb-01:/kahadb" in services["chaos-mq01-a"]["volumes"]
+    assert "kahadb-01:/kahadb" in services["chaos-mq01-b"]["volumes"]
+    assert "kahadb-02:/kahadb" in services["chaos-mq02-b"]["volumes"]
+    assert services["chaos-mq01-b"]["depends_on"] == {"chaos-mq01-a": {"condition": "service_healthy"}}
+    for service in services.values():
+        assert service["healthcheck"]["test"]
+        assert service["labels"] == {"io.amq-chaos.run": "unit"}
+
+
+def test_vip_balances_over_masters_with_a_stomp_check(tmp_path: Path) -> None:
+    render_run(Settings.from_env(), "unit", tmp_path, "broker:x", "vip:y")
+    cfg = (tmp_path / "config" / "vip" / "haproxy.cfg").read_text()
+    servers = [line.split()[1] for line in cfg.splitlines() if line.strip().startswith("server ")]
+    assert servers == ["chaos-mq01-a", "chaos-mq02-a"]
+    assert "tcp-check expect string CONNECTED" in cfg
+    assert "inter 1s fall 2 rise 2" in cfg

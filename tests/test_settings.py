@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.images import broker_recipe, image_tag
+from harness.settings import Settings
+
+CREDS = {
+    "AMQ_NETWORK_USER": "n",
+    "AMQ_NETWORK_PASSWORD": "np",
+    "AMQ_CLIENT_USER": "c",
+    "AMQ_CLIENT_PASSWORD": "cp",
+}
+
+
+def settings(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env({**CREDS, **env}, dotenv=tmp_path / "none")
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    assert (s.version, s.suite, s.vip_port, s.topology.group) == ("5.17.2", "bookworm", 61613, "chaos")
+
+
+@pytest.mark.parametrize(("version", "suite"), [("5.16.1", "bullseye"), ("5.17.6", "trixie")])
+def test_each_version_maps_to_its_debian_suite(tmp_path: Path, version: str, suite: str) -> None:
+    assert settings(tmp_path, ACTIVEMQ_VERSION=version).suite == suite
+
+
+def test_unknown_version_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError) as info:
+        settings(tmp_path, ACTIVEMQ_VERSION="5.5.0")
+    assert str(info.value) == "unknown ACTIVEMQ_VERSION '5.5.0': choose one of 5.16.1, 5.17.2, 5.17.6"
+    with pytest.raises(HarnessError, match="unknown ACTIVEMQ_VERSION"):
+        broker_recipe("6.0.0")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VIP_PORT": "70000"}, "VIP_PORT='70000' is not a TCP port"),
+        ({"VIP_PORT": "abc"}, "VIP_PORT='abc' is not a TCP port"),
+        ({"AMQ_HEAP": "lots"}, "AMQ_HEAP='lots' is not a JVM heap size"),
+        ({"READY_TIMEOUT": "-1"}, "READY_TIMEOUT='-1' must be a positive number"),
+        ({"AMQ_GROUP": "a-b"}, "group name 'a-b'"),
+    ],
+)
+def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(HarnessError, match=message.replace("(", r"\(")):
+        settings(tmp_path, **env)
+
+
+def test_missing_credentials(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="missing credentials AMQ_CLIENT_PASSWORD"):
+        Settings.from_env(
+            {k: v for k, v in CREDS.items() if k != "AMQ_CLIENT_PASSWORD"}, dotenv=tmp_path / "x"
+        )
+
+
+def test_malformed_dotenv_line_is_located(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# comment\nAMQ_CLIENT_USER=c\nthis is not a setting\n")
+    with pytest.raises(HarnessError, match=r"\.env:3: expected KEY=VALUE"):
+        Settings.from_env({}, dotenv=dotenv)
+
+
+def test_dotenv_is_overridden_by_environment(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("\n".join(f"{k}={v}" for k, v in CREDS.items()) + "\nVIP_PORT=1234\n")
+    assert Settings.from_env({"VIP_PORT": "4321"}, dotenv=dotenv).vip_port == 4321
+
+
+def test_image_tag_changes_with_version_and_is_stable() -> None:
+    assert image_tag(broker_recipe("5.17.2"), "5.17.2") == image_tag(broker_recipe("5.17.2"), "5.17.2")
+    assert image_tag(broker_recipe("5.17.2"), "5.17.2") != image_tag(broker_recipe("5.16.1"), "5.16.1")

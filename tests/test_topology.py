@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.topology import Node, Topology
+
+
+def test_node_name_gives_group_pair_and_role() -> None:
+    node = Node.parse("chaos-mq02-b")
+    assert (node.group, node.pair, node.letter, node.role) == ("chaos", "02", "b", "slave")
+    assert node.pair_name == "chaos-mq02"
+
+
+@pytest.mark.parametrize("bad", ["chaos-mq01-c", "mq01-a", "chaos-mqxx-a", "Chaos-mq01-a"])
+def test_malformed_node_names_are_rejected(bad: str) -> None:
+    with pytest.raises(HarnessError, match="does not follow"):
+        Node.parse(bad)
+
+
+def test_bad_group_is_one_clear_error() -> None:
+    with pytest.raises(HarnessError, match="group name"):
+        Topology(group="Bad-Group")
+
+
+def test_promised_bridges_at_bring_up_are_master_to_master() -> None:
+    topology = Topology()
+    live = {"chaos-mq01-a", "chaos-mq02-a"}
+    assert topology.promised_bridges(live) == {
+        ("chaos-mq01-a", "chaos-mq02-a"),
+        ("chaos-mq02-a", "chaos-mq01-a"),
+    }
+
+
+def test_after_failover_the_slave_drains_to_the_other_master_only() -> None:
+    topology = Topology()
+    live = {"chaos-mq01-b", "chaos-mq02-a"}
+    # 01-b advertises nothing (no transport connectors), so 02-a's connector finds no one
+    assert topology.promised_bridges(live) == {("chaos-mq01-b", "chaos-mq02-a")}
