@@ -34,8 +34,8 @@ test: images lint
 	$(PY) -m pytest tests
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check harness tests
-	$(VENV)/bin/ruff format --check harness tests
+	$(VENV)/bin/ruff check harness tests benchmarks
+	$(VENV)/bin/ruff format --check harness tests benchmarks
 
 chaos: images
 	$(PY) -m pytest scenarios

@@ -66,12 +66,21 @@ def new_run_id() -> str:
 
 def ensure_port_free(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # connections of an earlier run may linger in TIME_WAIT; only a listener makes the port taken
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
             raise HarnessError(
                 f"VIP port 127.0.0.1:{port} is already in use: set VIP_PORT to a free port"
             ) from None
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (for a VIP that must not collide with another run)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class Cluster:

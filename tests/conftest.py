@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
 
-from harness.cluster import Cluster
+from harness.cluster import Cluster, free_port
 from harness.errors import HarnessError
 from harness.settings import ROOT, Settings
 from harness.signals import terminate_as_interrupt
@@ -17,12 +16,6 @@ from harness.signals import terminate_as_interrupt
 
 def pytest_configure(config: pytest.Config) -> None:
     terminate_as_interrupt()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cluster import RUN_LABEL
+from harness.cluster import RUN_LABEL, free_port
 from harness.settings import ROOT
-from tests.conftest import free_port
 
 
 def harness(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:

@@ -100,4 +100,4 @@ def test_vip_balances_over_masters_with_a_stomp_check(tmp_path: Path) -> None:
     servers = [line.split()[1] for line in cfg.splitlines() if line.strip().startswith("server ")]
     assert servers == ["chaos-mq01-a", "chaos-mq02-a"]
     assert "tcp-check expect string CONNECTED" in cfg
-    assert "inter 1s fall 2 rise 2" in cfg
+    assert "inter 500ms fall 2 rise 2" in cfg
