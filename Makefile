@@ -34,11 +34,11 @@ test: images lint
 	$(PY) -m pytest tests
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check harness tests benchmarks
-	$(VENV)/bin/ruff format --check harness tests benchmarks
+	$(VENV)/bin/ruff check harness tests scenarios benchmarks
+	$(VENV)/bin/ruff format --check harness tests scenarios benchmarks
 
 chaos: images
-	$(PY) -m pytest scenarios
+	$(PY) -m pytest scenarios -p no:cacheprovider
 
 up: images
 	$(PY) -m harness up

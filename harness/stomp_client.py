@@ -12,6 +12,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import stomp
@@ -37,6 +38,15 @@ class _State:
     errors: list[str] = field(default_factory=list)
     disconnected: bool = False
     connected_headers: dict[str, str] = field(default_factory=dict)
+    callbacks: dict[str, Callable[[Delivery], None]] = field(default_factory=dict)
+
+
+class BrokerError(HarnessError):
+    """The broker answered with an ERROR frame: the operation certainly did not happen."""
+
+
+class Disconnected(HarnessError):
+    """The connection dropped: an operation in flight may or may not have happened."""
 
 
 class _Listener(stomp.ConnectionListener):
@@ -56,6 +66,10 @@ class _Listener(stomp.ConnectionListener):
         delivery = Delivery(
             frame.headers.get("destination", ""), dict(frame.headers), frame.body, time.monotonic()
         )
+        callback = self.state.callbacks.get(frame.headers.get("subscription", ""))
+        if callback is not None:
+            callback(delivery)  # a workload consumer records and acks; nothing is kept here
+            return
         with self.state.lock:
             self.state.deliveries.append(delivery)
             self.state.lock.notify_all()
@@ -72,11 +86,20 @@ class _Listener(stomp.ConnectionListener):
 
 
 class StompSession:
-    def __init__(self, host: str, port: int, user: str, password: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        *,
+        timeout: float = 10.0,
+        heartbeats: tuple[int, int] = (0, 0),
+    ) -> None:
         self.address = (host, port)
         self._state = _State()
         self._conn = stomp.Connection12(
-            [(host, port)], heartbeats=(0, 0), reconnect_attempts_max=1, timeout=timeout
+            [(host, port)], heartbeats=heartbeats, reconnect_attempts_max=1, timeout=timeout
         )
         self._conn.set_listener("harness", _Listener(self._state))
         try:
@@ -86,6 +109,7 @@ class StompSession:
         if not self._conn.is_connected():
             raise HarnessError(f"STOMP connect to {host}:{port} refused: {self._state.errors[-1:]}")
         self._subscriptions = 0
+        self._error_mark = 0
 
     def __enter__(self) -> StompSession:
         return self
@@ -122,18 +146,30 @@ class StompSession:
         all_headers = {"persistent": "true", **(headers or {})}
         if receipt:
             all_headers["receipt"] = receipt_id
+        with self._state.lock:
+            self._error_mark = len(self._state.errors)  # an ERROR from here on answers this send
         self._conn.send(destination=f"/queue/{queue}", body=body, headers=all_headers)
         return receipt_id
 
     def wait_receipts(self, receipt_ids: list[str], timeout: float) -> None:
         wanted = set(receipt_ids)
-        self._wait(lambda: wanted <= self._state.receipts, timeout, f"{len(wanted)} receipts")
+        self._wait(
+            lambda: wanted <= self._state.receipts, timeout, f"{len(wanted)} receipts", self._error_mark
+        )
 
     def subscribe(
-        self, queue: str, *, ack: str = "client-individual", headers: dict[str, str] | None = None
+        self,
+        queue: str,
+        *,
+        ack: str = "client-individual",
+        headers: dict[str, str] | None = None,
+        on_delivery: Callable[[Delivery], None] | None = None,
     ) -> str:
+        """Subscribe; deliveries go to `on_delivery` if given (from stomp.py's receiver thread), else are kept."""
         self._subscriptions += 1
         sub_id = f"sub-{self._subscriptions}"
+        if on_delivery is not None:
+            self._state.callbacks[sub_id] = on_delivery
         self._conn.subscribe(destination=f"/queue/{queue}", id=sub_id, ack=ack, headers=headers or {})
         return sub_id
 
@@ -148,20 +184,34 @@ class StompSession:
         self._wait(lambda: len(self._state.deliveries) >= count, timeout, f"{count} deliveries")
         return self.deliveries()
 
-    def _wait(self, predicate, timeout: float, what: str) -> None:
+    def _wait(self, predicate, timeout: float, what: str, errors_before: int | None = None) -> None:
         deadline = time.monotonic() + timeout
         with self._state.lock:
+            if errors_before is None:
+                errors_before = len(self._state.errors)
             while not predicate():
-                if self._state.errors:
-                    raise HarnessError(
-                        f"broker sent ERROR while waiting for {what}: {self._state.errors[-1]}"
-                    )
+                if len(self._state.errors) > errors_before:
+                    raise BrokerError(f"broker sent ERROR while waiting for {what}: {self._state.errors[-1]}")
+                if self._state.disconnected:
+                    raise Disconnected(f"connection to {self.address} lost while waiting for {what}")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise WaitTimeout(
                         f"timed out after {timeout:.0f}s waiting for {what} from {self.address}"
                     )
                 self._state.lock.wait(remaining)
+
+    def browse(self, queue: str, timeout: float = 10.0) -> list[Delivery]:
+        """Every message on `queue` on this broker, without consuming (ActiveMQ's STOMP queue browser)."""
+        sub_id = self.subscribe(queue, ack="auto", headers={"browser": "true"})
+        before = len(self.deliveries())
+        self._wait(
+            lambda: any(d.headers.get("browser") == "end" for d in self._state.deliveries[before:]),
+            timeout,
+            f"the end of a browse of {queue}",
+        )
+        self._conn.unsubscribe(id=sub_id)
+        return [d for d in self.deliveries()[before:] if d.headers.get("browser") != "end"]
 
     def destination_statistics(self, queue: str, timeout: float = 10.0) -> dict[str, object]:
         """Ask the statistics broker plugin about `queue`; returns its JSON map (size, consumerCount...)."""

@@ -1,0 +1,93 @@
+"""The run's history: an append-only JSON-lines file of every operation and fault, in Jepsen's manner.
+
+Line 1 is a header (`"type": "header"`) with the run's seed and configuration. Every other line is an event:
+
+    {"i": 17, "t": 3.204118, "p": "producer-0", "type": "ok", "f": "send", "id": "p0-12", "broker": "chaos-mq01-a"}
+
+- `i` is the position in the file, `t` seconds since the run started (monotonic clock), `p` the process
+  (producer-N, consumer-N, nemesis, harness);
+- `type`: invoke (an operation begins), ok (it happened), fail (it certainly did not happen), info (it may or
+  may not have happened: a send whose receipt never came);
+- `f`: send, deliver, connect, fault, heal, phase; further keys are the operation's value.
+
+Events go to disk as they happen (line-buffered), so a killed run still leaves its evidence and memory stays
+flat however long the run is. Checkers read the file back with `read_history`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+Event = dict[str, Any]
+TYPES = frozenset({"invoke", "ok", "fail", "info"})
+
+
+class History:
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("w", buffering=1, encoding="utf-8")
+        self._lock = threading.Lock()
+        self._index = 0
+        self._started = time.monotonic()
+        self._closed = False
+        self._file.write(json.dumps({"type": "header", **header}, sort_keys=True) + "\n")
+
+    def now(self) -> float:
+        return time.monotonic() - self._started
+
+    def append(self, process: str, type_: str, f: str, **value: Any) -> Event:
+        if type_ not in TYPES:
+            raise ValueError(f"event type {type_!r} is not one of {sorted(TYPES)}")
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("history is closed")
+            event = {
+                "i": self._index,
+                "t": round(self.now(), 6),
+                "p": process,
+                "type": type_,
+                "f": f,
+                **value,
+            }
+            self._index += 1
+            self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
+        return event
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._file.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as lines:
+        header = json.loads(lines.readline())
+    if header.get("type") != "header":
+        raise ValueError(f"{path} does not start with a history header")
+    return header
+
+
+def read_history(path: Path) -> Iterator[Event]:
+    """Events in order, header skipped. A torn last line (the run was killed mid-write) is ignored."""
+    with path.open(encoding="utf-8") as lines:
+        lines.readline()
+        for line in lines:
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                if line.endswith("\n"):
+                    raise
+                return

@@ -1,0 +1,249 @@
+"""One chaos scenario run: load -> faults -> heal -> recovery -> drain -> final state -> checkers.
+
+A scenario composes this in a few lines:
+
+    with ChaosRun(cluster, "kill-live-master", seed, directory) as run:
+        run.load(200)
+        run.nemesis.inject("kill", "live:random")
+        run.load(200)
+    result = run.result   # verdicts, counts, artifacts in `directory`
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.checkers import FinalState, Ledger, Verdict, check_all, merged_validity
+from harness.cluster import Cluster
+from harness.history import History, read_history
+from harness.nemesis import Nemesis
+from harness.stomp_client import StompSession
+from harness.wait import WaitTimeout, wait_until
+from harness.workload import Workload, WorkloadConfig
+
+
+@dataclass
+class ScenarioResult:
+    scenario: str
+    topology: str
+    seed: int
+    directory: str
+    counts: dict[str, int]
+    verdicts: list[Verdict]
+    expected: dict[str, str] = field(default_factory=dict)  # checker -> why the seed design violates it
+    recovery_seconds: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def violated(self) -> set[str]:
+        return {v.checker for v in self.verdicts if v.valid is False}
+
+    @property
+    def unknown(self) -> set[str]:
+        return {v.checker for v in self.verdicts if v.valid is None}
+
+    @property
+    def expected_and_seen(self) -> set[str]:
+        return self.violated & self.expected.keys()
+
+    @property
+    def expected_not_seen(self) -> set[str]:
+        return self.expected.keys() - self.violated
+
+    @property
+    def unexpected(self) -> set[str]:
+        """Violations nobody declared, and checkers that could not decide (unknown is never a pass)."""
+        return (self.violated - self.expected.keys()) | self.unknown
+
+    @property
+    def ok(self) -> bool:
+        return not self.unexpected
+
+    def verdict(self, name: str) -> Verdict:
+        return next(v for v in self.verdicts if v.checker == name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "topology": self.topology,
+            "seed": self.seed,
+            "counts": self.counts,
+            "valid": merged_validity(self.verdicts),
+            "verdicts": [v.to_json() for v in self.verdicts],
+            "expected": self.expected,
+            "expected_and_seen": sorted(self.expected_and_seen),
+            "expected_not_seen": sorted(self.expected_not_seen),
+            "unexpected": sorted(self.unexpected),
+            "recovery_seconds": self.recovery_seconds,
+            "notes": self.notes,
+        }
+
+
+class ChaosRun:
+    def __init__(
+        self,
+        cluster: Cluster,
+        scenario: str,
+        seed: int,
+        directory: Path,
+        *,
+        topology: str = "seed",
+        workload: WorkloadConfig | None = None,
+        expected: dict[str, str] | None = None,
+        recovery_timeout: float = 120.0,
+        drain_timeout: float = 60.0,
+    ) -> None:
+        self.cluster = cluster
+        self.scenario = scenario
+        self.seed = seed
+        self.directory = directory
+        self.topology = topology
+        self.config = workload or WorkloadConfig(queue=f"chaos.{scenario}")
+        self.expected = expected or {}
+        self.recovery_timeout = recovery_timeout
+        self.drain_timeout = drain_timeout
+        # one stream per scenario: its choices do not depend on which other scenarios ran before it
+        self.rng = random.Random(f"{seed}:{scenario}")
+        self.history = History(
+            directory / "history.jsonl",
+            {
+                "seed": seed,
+                "scenario": scenario,
+                "topology": topology,
+                "activemq_version": cluster.settings.version,
+                "workload": asdict(self.config),
+                "cluster": cluster.project,
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+        )
+        self.nemesis = Nemesis(cluster, self.history, self.rng)
+        self.workload = Workload(self.history, self._connect, self.config)
+        self.result: ScenarioResult | None = None
+
+    def _connect(self, **kwargs: Any) -> StompSession:
+        creds = self.cluster.settings.credentials
+        return StompSession(
+            "127.0.0.1", self.cluster.vip_port, creds.client_user, creds.client_password, **kwargs
+        )
+
+    def phase(self, name: str, **value: Any) -> None:
+        self.history.append("harness", "ok", "phase", phase=name, **value)
+
+    def __enter__(self) -> ChaosRun:
+        self.phase("load")
+        self.workload.start()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self.result = self.finish()
+        finally:
+            self.workload.stop()
+            self.nemesis.heal()
+            self.history.close()
+
+    def load(self, acknowledged: int, timeout: float = 120.0) -> None:
+        """Wait until `acknowledged` more sends have their receipts (the workload keeps running)."""
+        target = self.workload.snapshot().acknowledged + acknowledged
+        wait_until(
+            lambda: self.workload.snapshot().acknowledged >= target,
+            timeout=timeout,
+            what=f"{acknowledged} more acknowledged sends",
+            interval=0.2,
+            describe=lambda: str(self.workload.snapshot()),
+        )
+
+    def await_takeover(self, victim: str, timeout: float = 60.0) -> str:
+        """Wait until the partner of `victim` holds the pair's store (observable: its log says started)."""
+        partner = self.cluster.topology.partner(self.cluster.topology.node(victim)).name
+        wait_until(
+            lambda: self.cluster.node_state(partner) == "live",
+            timeout=timeout,
+            what=f"{partner} to take over from {victim}",
+            interval=0.3,
+        )
+        self.phase("took-over", node=partner, after=victim)
+        return partner
+
+    def finish(self) -> ScenarioResult:
+        notes: list[str] = []
+        self.nemesis.heal()
+        self.workload.stop_producers()
+        self.phase("healed")
+        healed_at = time.monotonic()
+        recovery: float | None = None
+        try:
+            self.cluster.wait_ready(self.recovery_timeout)
+            recovery = time.monotonic() - healed_at
+            self.phase("recovered", seconds=round(recovery, 3))
+        except WaitTimeout as exc:
+            notes.append(str(exc))
+            self.phase("not-recovered", error=str(exc)[:300])
+        except Exception as exc:  # ClusterNotReady: record and go on to drain and check what is there
+            notes.append(str(exc))
+            self.phase("not-recovered", error=str(exc)[:300])
+        try:
+            wait_until(
+                lambda: self.workload.undelivered() == 0,
+                timeout=self.drain_timeout,
+                what="every acknowledged message to be delivered",
+                interval=0.5,
+            )
+        except WaitTimeout:
+            notes.append(
+                f"{self.workload.undelivered()} acknowledged messages undelivered at the drain deadline"
+            )
+        self.phase("drain-deadline")
+        final = self.final_state()
+        self.phase("final-state", queues=final.queues, unbrowsable=final.unbrowsable)
+        self.workload.stop_consumers()
+        self.history.close()
+        ledger = Ledger.from_history(read_history(self.history.path))
+        verdicts = check_all(ledger, final)
+        counters = self.workload.snapshot()
+        result = ScenarioResult(
+            scenario=self.scenario,
+            topology=self.topology,
+            seed=self.seed,
+            directory=str(self.directory),
+            counts={
+                "acknowledged": len(ledger.acknowledged),
+                "delivered": sum(len(d) for d in ledger.deliveries.values()),
+                "indeterminate": len(ledger.indeterminate),
+                "failed": len(ledger.failed),
+                "invoked": counters.invoked,
+            },
+            verdicts=verdicts,
+            expected=self.expected,
+            recovery_seconds=recovery,
+            notes=notes,
+        )
+        (self.directory / "verdicts.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        return result
+
+    def final_state(self) -> FinalState:
+        """Workload-queue depth on every live broker; ids read by browsing where the broker speaks STOMP."""
+        final = FinalState()
+        creds = self.cluster.settings.credentials
+        for status in self.cluster.status():
+            if status.state != "live":
+                continue
+            queue = status.queue(self.config.queue)
+            size = queue.size if queue else 0
+            final.queues[status.node] = {self.config.queue: size}
+            if size == 0:
+                continue
+            if not status.serves_stomp:
+                final.unbrowsable.append(status.node)
+                continue
+            port = self.cluster.stomp_port(status.node)
+            with StompSession("127.0.0.1", port, creds.client_user, creds.client_password) as browser:
+                for message in browser.browse(self.config.queue):
+                    final.located[message.headers.get("harness-id", "?")] = status.node
+        return final

@@ -1,0 +1,214 @@
+"""The client: producers and consumers over STOMP through the VIP, recording every operation in the history.
+
+- A send is `invoke`d, then `ok` when its receipt arrives (the broker has written it to KahaDB), `fail` on an
+  ERROR frame, `info` when the receipt never comes or the connection drops (it may or may not be stored).
+- A consumer records each delivery (id, broker, redelivered) *before* acking it (client-individual acks).
+- Every connection records which broker the VIP routed it to. After a failure a client reconnects through
+  the VIP with back-off; if it cannot for `reconnect_deadline` seconds it gives up and says so.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.errors import HarnessError
+from harness.history import History
+from harness.stomp_client import BrokerError, Delivery, StompSession
+from harness.wait import WaitTimeout
+
+Connect = Callable[..., StompSession]
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    producers: int = 2
+    consumers: int = 2
+    # acknowledged sends per second per producer, at most: loads 2 cores without saturating them
+    rate: float = 50.0
+    queue: str = "chaos.work"
+    receipt_timeout: float = 5.0
+    reconnect_deadline: float = 90.0
+    prefetch: int = 20
+    heartbeat_ms: int = 2000
+
+
+@dataclass
+class Counters:
+    invoked: int = 0
+    acknowledged: int = 0
+    failed: int = 0
+    indeterminate: int = 0
+    delivered: int = 0
+
+
+class Workload:
+    def __init__(self, history: History, connect: Connect, config: WorkloadConfig) -> None:
+        self.history = history
+        self.connect = connect
+        self.config = config
+        self.counters = Counters()
+        self._lock = threading.Lock()
+        self._stop_producers = threading.Event()
+        self._stop_consumers = threading.Event()
+        self._producers: list[threading.Thread] = []
+        self._consumers: list[threading.Thread] = []
+        # ids, for the drain phase to know when every acknowledged send has arrived
+        self.acknowledged_ids: set[str] = set()
+        self.delivered_ids: set[str] = set()
+
+    # ------------------------------------------------------------------------------------------ control
+    def start(self) -> None:
+        for n in range(self.config.consumers):
+            self._consumers.append(self._thread(f"consumer-{n}", self._consume))
+        for n in range(self.config.producers):
+            self._producers.append(self._thread(f"producer-{n}", self._produce))
+
+    def _thread(self, name: str, target: Callable[[str], None]) -> threading.Thread:
+        thread = threading.Thread(target=target, args=(name,), name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def stop_producers(self, timeout: float = 30) -> None:
+        self._stop_producers.set()
+        for thread in self._producers:
+            thread.join(timeout)
+
+    def stop_consumers(self, timeout: float = 30) -> None:
+        self._stop_consumers.set()
+        for thread in self._consumers:
+            thread.join(timeout)
+
+    def stop(self) -> None:
+        self.stop_producers()
+        self.stop_consumers()
+
+    def snapshot(self) -> Counters:
+        with self._lock:
+            return Counters(**vars(self.counters))
+
+    def undelivered(self) -> int:
+        with self._lock:
+            return len(self.acknowledged_ids - self.delivered_ids)
+
+    def _count(self, field: str) -> None:
+        with self._lock:
+            setattr(self.counters, field, getattr(self.counters, field) + 1)
+
+    # --------------------------------------------------------------------------------------- connecting
+    def _session(self, process: str, stop: threading.Event, **kwargs: object) -> StompSession | None:
+        """Connect through the VIP with back-off; None once stopped or past the reconnect deadline."""
+        deadline = time.monotonic() + self.config.reconnect_deadline
+        delay = 0.1
+        while not stop.is_set():
+            try:
+                session = self.connect(
+                    heartbeats=(self.config.heartbeat_ms, self.config.heartbeat_ms), **kwargs
+                )
+            except HarnessError as exc:
+                self.history.append(process, "fail", "connect", error=str(exc)[:200])
+            else:
+                self.history.append(process, "ok", "connect", broker=session.broker_name)
+                return session
+            if time.monotonic() > deadline:
+                self.history.append(process, "info", "give-up", reason="reconnect deadline passed")
+                return None
+            stop.wait(delay)
+            delay = min(delay * 2, 2.0)
+        return None
+
+    # ---------------------------------------------------------------------------------------- producers
+    def _produce(self, process: str) -> None:
+        prefix = "p" + process.rsplit("-", 1)[1]
+        interval = 1.0 / self.config.rate if self.config.rate > 0 else 0.0
+        session: StompSession | None = None
+        seq = 0
+        next_send = time.monotonic()
+        while not self._stop_producers.is_set():
+            if session is None:
+                session = self._session(process, self._stop_producers)
+                if session is None:
+                    return
+            message_id = f"{prefix}-{seq}"
+            seq += 1
+            self.history.append(process, "invoke", "send", id=message_id)
+            self._count("invoked")
+            try:
+                receipt = session.send(self.config.queue, message_id, {"harness-id": message_id})
+                session.wait_receipts([receipt], timeout=self.config.receipt_timeout)
+            except BrokerError as exc:
+                self.history.append(process, "fail", "send", id=message_id, error=str(exc)[:200])
+                self._count("failed")
+                session = self._drop(session)
+            except (HarnessError, WaitTimeout, OSError, Exception) as exc:  # stomp.py raises its own too
+                self.history.append(
+                    process, "info", "send", id=message_id, error=f"{type(exc).__name__}: {exc}"[:200]
+                )
+                self._count("indeterminate")
+                session = self._drop(session)
+            else:
+                self.history.append(process, "ok", "send", id=message_id, broker=session.broker_name)
+                with self._lock:
+                    self.counters.acknowledged += 1
+                    self.acknowledged_ids.add(message_id)
+            next_send = max(next_send + interval, time.monotonic() - 1.0)
+            self._stop_producers.wait(max(0.0, next_send - time.monotonic()))
+        if session is not None:
+            session.close()
+
+    @staticmethod
+    def _drop(session: StompSession) -> None:
+        session.close()
+        return None
+
+    # ---------------------------------------------------------------------------------------- consumers
+    def _consume(self, process: str) -> None:
+        while not self._stop_consumers.is_set():
+            holder: dict[str, StompSession] = {}
+
+            def on_delivery(delivery: Delivery, holder: dict[str, StompSession] = holder) -> None:
+                session = holder.get("session")
+                self.history.append(
+                    process,
+                    "ok",
+                    "deliver",
+                    id=delivery.headers.get("harness-id", "?"),
+                    broker=session.broker_name if session else "?",
+                    redelivered=delivery.headers.get("redelivered") == "true",
+                )
+                with self._lock:
+                    self.counters.delivered += 1
+                    self.delivered_ids.add(delivery.headers.get("harness-id", "?"))
+                if session is not None:
+                    try:
+                        session.ack(delivery)
+                    except Exception as exc:  # the connection died; the broker will redeliver
+                        self.history.append(
+                            process,
+                            "info",
+                            "ack",
+                            id=delivery.headers.get("harness-id", "?"),
+                            error=repr(exc)[:200],
+                        )
+
+            session = self._session(process, self._stop_consumers)
+            if session is None:
+                return
+            holder["session"] = session
+            try:
+                session.subscribe(
+                    self.config.queue,
+                    headers={"activemq.prefetchSize": str(self.config.prefetch)},
+                    on_delivery=on_delivery,
+                )
+            except Exception as exc:
+                self.history.append(process, "fail", "subscribe", error=repr(exc)[:200])
+                session.close()
+                continue
+            while session.connected and not self._stop_consumers.is_set():
+                self._stop_consumers.wait(0.2)
+            if not self._stop_consumers.is_set():
+                self.history.append(process, "info", "disconnected", broker=session.broker_name)
+            session.close()

@@ -1,0 +1,210 @@
+"""The chaos suite's pytest plugin: seed, selection, a fresh cluster per scenario, artifacts and summary.
+
+Options (each also read from the environment, as `make chaos` passes them):
+  --seed / SEED          integer; every random choice of every scenario derives from it (default: random)
+  --scenario / SCENARIO  run only this scenario (its name, e.g. kill-live-master)
+  --topology / TOPOLOGY  seed (the original design)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.checkers import Verdict
+from harness.cluster import Cluster
+from harness.errors import HarnessError
+from harness.run import ChaosRun, ScenarioResult
+from harness.settings import ROOT, Settings
+from harness.signals import terminate_as_interrupt
+
+TOPOLOGIES = ("seed",)
+RESULTS = pytest.StashKey[list[ScenarioResult]]()
+RUN_DIR = pytest.StashKey[Path]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chaos")
+    group.addoption("--seed", default=os.environ.get("SEED", ""), help="run seed (integer); default random")
+    group.addoption("--scenario", default=os.environ.get("SCENARIO", ""), help="run only this scenario")
+    group.addoption("--topology", default=os.environ.get("TOPOLOGY", "seed"), help="seed")
+
+
+def _seed(config: pytest.Config) -> int:
+    text = str(config.getoption("--seed")).strip()
+    if not text:
+        return secrets.randbelow(10**9)
+    if not text.isdigit():
+        raise pytest.UsageError(f"SEED={text!r} is not a non-negative integer")
+    return int(text)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    terminate_as_interrupt()
+    topology = config.getoption("--topology")
+    if topology not in TOPOLOGIES:
+        raise pytest.UsageError(f"TOPOLOGY={topology!r} is not one of: {', '.join(TOPOLOGIES)}")
+    try:
+        settings = Settings.from_env()
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    seed = _seed(config)
+    config.option.seed = str(seed)
+    run_dir = settings.runs_dir / "chaos" / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    latest = run_dir.parent / "latest"
+    latest.unlink(missing_ok=True)
+    latest.symlink_to(run_dir.name)
+    config.stash[RUN_DIR] = run_dir
+    config.stash[RESULTS] = []
+    if not config.option.xmlpath:
+        config.option.xmlpath = str(run_dir / "junit.xml")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    settings = Settings.from_env()
+    return [
+        f"chaos seed: {config.option.seed}   (replay: SEED={config.option.seed} make chaos)",
+        f"topology: {config.getoption('--topology')}   ActiveMQ {settings.version}   run folder: {config.stash[RUN_DIR]}",
+    ]
+
+
+def scenario_name(item: pytest.Item) -> str:
+    return item.originalname.removeprefix("test_").replace("_", "-")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = config.getoption("--scenario")
+    if not wanted:
+        return
+    names = sorted({scenario_name(item) for item in items})
+    if wanted not in names:
+        raise pytest.UsageError(f"unknown SCENARIO {wanted!r}; scenarios are: {', '.join(names)}")
+    items[:] = [item for item in items if scenario_name(item) == wanted]
+
+
+@pytest.fixture
+def chaos(request: pytest.FixtureRequest) -> Iterator[Callable[..., ChaosRun]]:
+    """`chaos(expected={...})` -> a ChaosRun on a fresh cluster of this scenario's own."""
+    config = request.config
+    scenario = scenario_name(request.node)
+    directory = config.stash[RUN_DIR] / scenario
+    settings = dataclasses.replace(Settings.from_env(), runs_dir=directory)
+    seed = int(config.option.seed)
+    topology = config.getoption("--topology")
+    runs: list[ChaosRun] = []
+    with Cluster(settings) as cluster:
+
+        def make(expected: dict[str, dict[str, str]] | None = None, **kwargs: object) -> ChaosRun:
+            run = ChaosRun(
+                cluster,
+                scenario,
+                seed,
+                directory,
+                topology=topology,
+                expected=(expected or {}).get(topology, {}),
+                **kwargs,
+            )
+            runs.append(run)
+            return run
+
+        yield make
+    for run in runs:
+        if run.result is not None:
+            config.stash[RESULTS].append(run.result)
+
+
+def assert_as_declared(result: ScenarioResult) -> None:
+    """The scenario passes when every violation it shows is one it declared for this topology."""
+    if result.ok:
+        return
+    lines = [f"{result.scenario} on {result.topology} (seed {result.seed}): undeclared violations"]
+    for verdict in result.verdicts:
+        if verdict.checker in result.unexpected:
+            lines.append(f"  {verdict.checker}: {describe(verdict)}")
+    lines.append(f"  evidence: {result.directory}/verdicts.json, history.jsonl")
+    pytest.fail("\n".join(lines), pytrace=False)
+
+
+def describe(verdict: Verdict) -> str:
+    state = {True: "ok", False: "VIOLATED", None: "UNKNOWN"}[verdict.valid]
+    counts = ", ".join(f"{k}={v}" for k, v in verdict.counts.items())
+    return f"{state} ({counts}){' - ' + verdict.note if verdict.note else ''}"
+
+
+def _cell(result: ScenarioResult, checker: str) -> str:
+    verdict = next((v for v in result.verdicts if v.checker == checker), None)
+    if verdict is None:
+        return "-"
+    number = {"lost": "lost", "duplicated": "extra-deliveries", "stuck": "messages", "unexpected": "ids"}[
+        checker
+    ]
+    text = str(verdict.counts.get(number, 0)) if verdict.valid is not None else "?"
+    if verdict.valid is not True:
+        text += " (expected)" if checker in result.expected else " !"
+    return text
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    results = config.stash.get(RESULTS, [])
+    run_dir = config.stash.get(RUN_DIR, None)
+    if run_dir is None:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section(f"chaos summary (seed {config.option.seed})")
+    header = (
+        "scenario",
+        "topology",
+        "ack/deliv/indet",
+        "lost",
+        "dup",
+        "unexpected",
+        "stuck",
+        "recovery",
+        "verdict",
+    )
+    rows = [header]
+    for r in results:
+        c = r.counts
+        rows.append(
+            (
+                r.scenario,
+                r.topology,
+                f"{c['acknowledged']}/{c['delivered']}/{c['indeterminate']}",
+                _cell(r, "lost"),
+                _cell(r, "duplicated"),
+                _cell(r, "unexpected"),
+                _cell(r, "stuck"),
+                f"{r.recovery_seconds:.1f}s" if r.recovery_seconds is not None else "none",
+                "ok" if r.ok else "FAIL",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for r in results:
+        if r.expected_and_seen:
+            write(f"expected and seen   {r.scenario}: {', '.join(sorted(r.expected_and_seen))}")
+        if r.expected_not_seen:
+            write(f"expected, not seen  {r.scenario}: {', '.join(sorted(r.expected_not_seen))}")
+        if r.unexpected:
+            write(f"UNEXPECTED          {r.scenario}: {', '.join(sorted(r.unexpected))}")
+            write(f"  replay: SEED={r.seed} SCENARIO={r.scenario} TOPOLOGY={r.topology} make chaos")
+    write(f"artifacts: {run_dir}")
+    (run_dir / "summary.json").write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
+
+
+@pytest.fixture
+def declared() -> Callable[[ScenarioResult], None]:
+    return assert_as_declared
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    os.chdir(ROOT)
