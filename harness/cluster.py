@@ -7,6 +7,7 @@ removes every container, network and volume of the run before the error propagat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import socket
@@ -21,6 +22,7 @@ from docker.models.containers import Container
 
 from harness import introspect
 from harness.compose import Compose
+from harness.designs import design
 from harness.docker_env import docker_client
 from harness.errors import ClusterNotReady, HarnessError
 from harness.images import ensure_images
@@ -45,6 +47,7 @@ class RunInfo:
     vip_port: int
     broker_image: str
     vip_image: str
+    design: str = "seed"
 
     def save(self) -> None:
         Path(self.directory, "cluster.json").write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -105,7 +108,7 @@ class Cluster:
     @classmethod
     def attach(cls, settings: Settings, directory: Path, log=print) -> Cluster:
         info = RunInfo.load(directory)
-        cluster = cls(settings, run_id=info.run_id, log=log)
+        cluster = cls(dataclasses.replace(settings, design=design(info.design)), run_id=info.run_id, log=log)
         cluster.topology = Topology(group=info.group)
         cluster.directory = Path(info.directory)
         cluster.project = info.project
@@ -126,6 +129,7 @@ class Cluster:
             vip_port=self.settings.vip_port,
             broker_image=broker_image,
             vip_image=vip_image,
+            design=self.settings.design.name,
         )
         self.info.save()
         started = time.monotonic()
@@ -226,7 +230,7 @@ class Cluster:
     def missing_bridges(self, statuses: list[introspect.NodeStatus]) -> set[tuple[str, str]]:
         live = {s.node for s in statuses if s.state == "live"}
         present = {(s.node, b.remote) for s in statuses for b in s.bridges if not b.created_by_duplex}
-        return self.topology.promised_bridges(live) - present
+        return self.topology.promised_bridges(live, self.settings.design.slave_drain_connector) - present
 
     def readiness_problems(self) -> list[str]:
         """Empty when every pair has one live and one waiting node, masters serve STOMP, and every bridge the

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import jinja2
 
+from harness.designs import DESIGNS, Design
 from harness.settings import CREDENTIAL_VARS, ROOT, Settings
 from harness.topology import Node
 
@@ -28,8 +29,10 @@ def discovery_uri(group: str) -> str:
     return f"multicast://224.1.2.3:6255?group={group}"
 
 
-def render_broker(node: Node) -> str:
-    return _env.get_template("activemq.xml.j2").render(node=node, discovery_uri=discovery_uri(node.group))
+def render_broker(node: Node, design: Design = DESIGNS["seed"]) -> str:
+    return _env.get_template("activemq.xml.j2").render(
+        node=node, design=design, discovery_uri=discovery_uri(node.group)
+    )
 
 
 def render_haproxy(backends: list[Node]) -> str:
@@ -52,7 +55,7 @@ def render_run(
     for node in topology.nodes:
         node_dir = config / node.name
         node_dir.mkdir(parents=True)
-        (node_dir / "activemq.xml").write_text(render_broker(node))
+        (node_dir / "activemq.xml").write_text(render_broker(node, settings.design))
         shutil.copy(TEMPLATES / "log4j.properties", node_dir / "log4j.properties")
     backends = topology.masters
     (config / "vip").mkdir()

@@ -97,6 +97,8 @@ class ChaosRun:
         expected: dict[str, str] | None = None,
         recovery_timeout: float = 120.0,
         drain_timeout: float = 60.0,
+        workload_class: type[Workload] | None = None,
+        start_consumers: bool = True,
     ) -> None:
         self.cluster = cluster
         self.scenario = scenario
@@ -122,8 +124,9 @@ class ChaosRun:
             },
         )
         self.nemesis = Nemesis(cluster, self.history, self.rng)
-        self.workload = Workload(self.history, self._connect, self.config)
+        self.workload = (workload_class or Workload)(self.history, self._connect, self.config)
         self.result: ScenarioResult | None = None
+        self.start_consumers = start_consumers
 
     def _connect(self, **kwargs: Any) -> StompSession:
         creds = self.cluster.settings.credentials
@@ -136,7 +139,9 @@ class ChaosRun:
 
     def __enter__(self) -> ChaosRun:
         self.phase("load")
-        self.workload.start()
+        if self.start_consumers:
+            self.workload.start_consumers()
+        self.workload.start_producers()
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -176,6 +181,8 @@ class ChaosRun:
         self.nemesis.heal()
         self.workload.stop_producers()
         self.phase("healed")
+        if not self.start_consumers:
+            self.workload.start_consumers()
         healed_at = time.monotonic()
         recovery: float | None = None
         try:

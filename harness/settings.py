@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.designs import Design, design
 from harness.errors import HarnessError
 from harness.topology import Topology
 
@@ -61,6 +62,7 @@ class Credentials:
 class Settings:
     version: str = DEFAULT_VERSION
     topology: Topology = field(default_factory=Topology)
+    design: Design = field(default_factory=lambda: design("seed"))
     vip_port: int = 61613
     credentials: Credentials = field(
         default_factory=lambda: Credentials("network", "network-test-secret", "client", "client-test-secret")
@@ -92,6 +94,7 @@ class Settings:
         return cls(
             version=version,
             topology=Topology(group=env.get("AMQ_GROUP") or "chaos"),
+            design=design(env.get("TOPOLOGY") or "seed"),
             vip_port=_port(env.get("VIP_PORT") or "61613"),
             credentials=Credentials(*(env[name] for name in CREDENTIAL_VARS)),
             heap=heap,

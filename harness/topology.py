@@ -72,7 +72,7 @@ class Topology:
     def partner(self, node: Node) -> Node:
         return self.node(f"{node.pair_name}-{'b' if node.is_master else 'a'}")
 
-    def promised_bridges(self, live: set[str]) -> set[tuple[str, str]]:
+    def promised_bridges(self, live: set[str], slave_connectors: bool = True) -> set[tuple[str, str]]:
         """Bridges (connector owner, remote broker) that must be up when exactly `live` nodes serve.
 
         Every live node's multicast connector finds every live node that advertises (masters only: the
@@ -83,6 +83,7 @@ class Topology:
         return {
             (local.name, remote.name)
             for local in live_nodes
+            if local.is_master or slave_connectors
             for remote in live_nodes
             if remote.is_master and remote.pair != local.pair
         }

@@ -58,11 +58,18 @@ class Workload:
         # ids, for the drain phase to know when every acknowledged send has arrived
         self.acknowledged_ids: set[str] = set()
         self.delivered_ids: set[str] = set()
+        self._reconnect_requests: dict[str, threading.Event] = {}
 
     # ------------------------------------------------------------------------------------------ control
     def start(self) -> None:
+        self.start_consumers()
+        self.start_producers()
+
+    def start_consumers(self) -> None:
         for n in range(self.config.consumers):
             self._consumers.append(self._thread(f"consumer-{n}", self._consume))
+
+    def start_producers(self) -> None:
         for n in range(self.config.producers):
             self._producers.append(self._thread(f"producer-{n}", self._produce))
 
@@ -164,34 +171,42 @@ class Workload:
         return None
 
     # ---------------------------------------------------------------------------------------- consumers
+    def handle_delivery(self, process: str, session: StompSession | None, delivery: Delivery) -> None:
+        """Record the delivery, then ack it. Runs on the connection's receiver thread."""
+        message_id = delivery.headers.get("harness-id", "?")
+        self.record_delivery(process, session, delivery)
+        if session is not None:
+            try:
+                session.ack(delivery)
+            except Exception as exc:  # the connection died; the broker will redeliver
+                self.history.append(process, "info", "ack", id=message_id, error=repr(exc)[:200])
+
+    def record_delivery(self, process: str, session: StompSession | None, delivery: Delivery) -> None:
+        message_id = delivery.headers.get("harness-id", "?")
+        self.history.append(
+            process,
+            "ok",
+            "deliver",
+            id=message_id,
+            broker=session.broker_name if session else "?",
+            redelivered=delivery.headers.get("redelivered") == "true",
+        )
+        with self._lock:
+            self.counters.delivered += 1
+            self.delivered_ids.add(message_id)
+
+    def request_reconnect(self, process: str) -> None:
+        """Make the consumer drop its connection (unacked messages go back to the broker) and reconnect."""
+        self._reconnect_requests.setdefault(process, threading.Event()).set()
+
     def _consume(self, process: str) -> None:
+        reconnect = self._reconnect_requests.setdefault(process, threading.Event())
         while not self._stop_consumers.is_set():
+            reconnect.clear()
             holder: dict[str, StompSession] = {}
 
             def on_delivery(delivery: Delivery, holder: dict[str, StompSession] = holder) -> None:
-                session = holder.get("session")
-                self.history.append(
-                    process,
-                    "ok",
-                    "deliver",
-                    id=delivery.headers.get("harness-id", "?"),
-                    broker=session.broker_name if session else "?",
-                    redelivered=delivery.headers.get("redelivered") == "true",
-                )
-                with self._lock:
-                    self.counters.delivered += 1
-                    self.delivered_ids.add(delivery.headers.get("harness-id", "?"))
-                if session is not None:
-                    try:
-                        session.ack(delivery)
-                    except Exception as exc:  # the connection died; the broker will redeliver
-                        self.history.append(
-                            process,
-                            "info",
-                            "ack",
-                            id=delivery.headers.get("harness-id", "?"),
-                            error=repr(exc)[:200],
-                        )
+                self.handle_delivery(process, holder.get("session"), delivery)
 
             session = self._session(process, self._stop_consumers)
             if session is None:
@@ -207,7 +222,7 @@ class Workload:
                 self.history.append(process, "fail", "subscribe", error=repr(exc)[:200])
                 session.close()
                 continue
-            while session.connected and not self._stop_consumers.is_set():
+            while session.connected and not self._stop_consumers.is_set() and not reconnect.is_set():
                 self._stop_consumers.wait(0.2)
             if not self._stop_consumers.is_set():
                 self.history.append(process, "info", "disconnected", broker=session.broker_name)

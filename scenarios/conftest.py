@@ -3,7 +3,7 @@
 Options (each also read from the environment, as `make chaos` passes them):
   --seed / SEED          integer; every random choice of every scenario derives from it (default: random)
   --scenario / SCENARIO  run only this scenario (its name, e.g. kill-live-master)
-  --topology / TOPOLOGY  seed (the original design)
+  --topology / TOPOLOGY  seed (the original design as written)
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import pytest
 
 from harness.checkers import Verdict
 from harness.cluster import Cluster
+from harness.designs import PUBLIC, design
 from harness.errors import HarnessError
 from harness.run import ChaosRun, ScenarioResult
 from harness.settings import ROOT, Settings
 from harness.signals import terminate_as_interrupt
 
-TOPOLOGIES = ("seed",)
 RESULTS = pytest.StashKey[list[ScenarioResult]]()
 RUN_DIR = pytest.StashKey[Path]()
 
@@ -49,9 +49,10 @@ def _seed(config: pytest.Config) -> int:
 def pytest_configure(config: pytest.Config) -> None:
     terminate_as_interrupt()
     topology = config.getoption("--topology")
-    if topology not in TOPOLOGIES:
-        raise pytest.UsageError(f"TOPOLOGY={topology!r} is not one of: {', '.join(TOPOLOGIES)}")
     try:
+        if topology not in PUBLIC:
+            design(topology)  # raises with the list of designs
+            raise HarnessError(f"unknown TOPOLOGY {topology!r}: choose one of {', '.join(PUBLIC)}")
         settings = Settings.from_env()
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -96,9 +97,9 @@ def chaos(request: pytest.FixtureRequest) -> Iterator[Callable[..., ChaosRun]]:
     config = request.config
     scenario = scenario_name(request.node)
     directory = config.stash[RUN_DIR] / scenario
-    settings = dataclasses.replace(Settings.from_env(), runs_dir=directory)
-    seed = int(config.option.seed)
     topology = config.getoption("--topology")
+    settings = dataclasses.replace(Settings.from_env(), runs_dir=directory, design=design(topology))
+    seed = int(config.option.seed)
     runs: list[ChaosRun] = []
     with Cluster(settings) as cluster:
 

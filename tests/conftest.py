@@ -30,7 +30,7 @@ def docker_available() -> None:
         pytest.skip(str(exc))
 
 
-def test_settings(**overrides: object) -> Settings:
+def cluster_settings(**overrides: object) -> Settings:
     base = Settings.from_env()
     return dataclasses.replace(base, vip_port=free_port(), runs_dir=ROOT / "runs" / "tests", **overrides)
 
@@ -38,12 +38,12 @@ def test_settings(**overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def cluster(docker_available: None) -> Iterator[Cluster]:
     """One healthy cluster shared by the tests that leave it healthy."""
-    with Cluster(test_settings()) as running:
+    with Cluster(cluster_settings()) as running:
         yield running
 
 
 @pytest.fixture
 def fresh_cluster(docker_available: None) -> Iterator[Cluster]:
     """A cluster of the test's own, for tests that break it."""
-    with Cluster(test_settings()) as running:
+    with Cluster(cluster_settings()) as running:
         yield running
