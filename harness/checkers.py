@@ -39,6 +39,8 @@ class Ledger:
     failed: set[str] = field(default_factory=set)
     deliveries: dict[str, list[Delivery]] = field(default_factory=lambda: collections.defaultdict(list))
     drain_deadline: float | None = None
+    probes: dict[tuple[str, str], float | None] = field(default_factory=dict)  # direction -> recovery s
+    unprobeable: list[str] = field(default_factory=list)
 
     @classmethod
     def from_history(cls, events: Iterable[Event]) -> Ledger:
@@ -63,6 +65,13 @@ class Ledger:
                     ledger.failed.add(message_id)
             elif f == "phase" and event.get("phase") == "drain-deadline":
                 ledger.drain_deadline = event["t"]
+            elif f == "probe":
+                if "dst" not in event:
+                    ledger.unprobeable.append(event["src"])
+                elif event["type"] == "invoke":
+                    ledger.probes[(event["src"], event["dst"])] = None
+                elif event["type"] == "ok":
+                    ledger.probes[(event["src"], event["dst"])] = event["seconds"]
         # a receipt that arrived after all (a late ok after an info) settles the send
         ledger.indeterminate -= ledger.acknowledged.keys()
         return ledger
@@ -210,11 +219,26 @@ def check_stuck(ledger: Ledger, final: FinalState) -> Verdict:
     return Verdict("stuck", not stuck, {"messages": total, "brokers": len(stuck)}, evidence)
 
 
+def check_bridges_resumed(ledger: Ledger, final: FinalState) -> Verdict:
+    """After the heal, every probed direction delivered a probe; recovery seconds per direction."""
+    resumed = {f"{a}->{b}": s for (a, b), s in sorted(ledger.probes.items()) if s is not None}
+    stalled = [f"{a}->{b}" for (a, b), s in sorted(ledger.probes.items()) if s is None]
+    counts = {"directions": len(ledger.probes), "not-resumed": len(stalled)}
+    if resumed:
+        counts["slowest-ms"] = int(max(resumed.values()) * 1000)
+    note = ""
+    if ledger.unprobeable:
+        note = f"not probeable (no client connector): {', '.join(sorted(set(ledger.unprobeable)))}"
+    evidence = {"recovery_seconds": resumed, "not_resumed": stalled}
+    return Verdict("bridges-resumed", not stalled, counts, evidence, note)
+
+
 CHECKERS: dict[str, Callable[[Ledger, FinalState], Verdict]] = {
     "lost": check_lost,
     "duplicated": check_duplicated,
     "unexpected": check_unexpected,
     "stuck": check_stuck,
+    "bridges-resumed": check_bridges_resumed,
 }
 
 

@@ -204,6 +204,16 @@ class Cluster:
             raise HarnessError(f"{name} has no published STOMP port (is it running?)")
         return int(bindings[0]["HostPort"])
 
+    def address(self, service: str) -> str:
+        """The container's address on the cluster network."""
+        container = self.container(service)
+        container.reload()
+        networks = container.attrs["NetworkSettings"]["Networks"]
+        addresses = [n["IPAddress"] for n in networks.values() if n.get("IPAddress")]
+        if not addresses:
+            raise HarnessError(f"{service} has no address (is it running?)")
+        return addresses[0]
+
     @property
     def vip_port(self) -> int:
         return self.info.vip_port if self.info else self.settings.vip_port
@@ -232,13 +242,12 @@ class Cluster:
         present = {(s.node, b.remote) for s in statuses for b in s.bridges if not b.created_by_duplex}
         return self.topology.promised_bridges(live, self.settings.design.slave_drain_connector) - present
 
-    def readiness_problems(self) -> list[str]:
-        """Empty when every pair has one live and one waiting node, masters serve STOMP, and every bridge the
-        topology promises for the live nodes is up."""
-        statuses = self.status()
+    def pair_problems(self, statuses: list[introspect.NodeStatus]) -> list[str]:
+        """Empty when every pair has one live and one waiting node and every live master answers STOMP."""
         problems: list[str] = []
         for pair in self.topology.pairs:
-            states = sorted(s.state for s in statuses if s.node.split("-mq")[1].startswith(pair))
+            members = [s for s in statuses if self.topology.node(s.node).pair == pair]
+            states = sorted(s.state for s in members)
             if states != ["live", "waiting"]:
                 problems.append(f"pair {pair} is {'/'.join(states)} (want live/waiting)")
         for status in statuses:
@@ -248,8 +257,23 @@ class Cluster:
                 and not status.serves_stomp
             ):
                 problems.append(f"{status.node} does not answer STOMP")
+        return problems
+
+    def readiness_problems(self) -> list[str]:
+        """Empty when the pairs are live/waiting and every bridge the topology promises for the live nodes is up."""
+        statuses = self.status()
+        problems = self.pair_problems(statuses)
         problems.extend(f"bridge {a} -> {b} is not up" for a, b in sorted(self.missing_bridges(statuses)))
         return problems
+
+    def wait_pairs(self, timeout: float) -> None:
+        wait_until(
+            lambda: not self.pair_problems(self.status()),
+            timeout=timeout,
+            what="every pair to have a live and a waiting node",
+            interval=0.5,
+            describe=lambda: "; ".join(self.pair_problems(self.status())),
+        )
 
     def wait_ready(self, timeout: float) -> None:
         problems: list[str] = []

@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from harness.cluster import Cluster
 from harness.errors import HarnessError
 from harness.history import History
+from harness.partition import Grudge, complete, isolate
 
 # fault -> heal; None when the fault heals itself (a restart)
 FAULTS: dict[str, str | None] = {"kill": "start", "stop": "start", "restart": None, "freeze": "thaw"}
+PARTITION_HEAL = "unpartition"
 
 
 @dataclass
 class ActiveFault:
     fault: str
     target: str
+    grudge: Grudge | None = None
 
 
 class Nemesis:
@@ -62,8 +65,105 @@ class Nemesis:
         """Heal the faults in force (on `node` only, if given), most recent first."""
         for active in reversed(list(self.active)):
             if node is None or active.target == node:
-                self._apply(FAULTS[active.fault] or "", active.target, active.target)
+                if active.grudge is not None:
+                    self._unpartition(active)
+                else:
+                    self._apply(FAULTS[active.fault] or "", active.target, active.target)
                 self.active.remove(active)
+
+    # ---------------------------------------------------------------------------------------- partitions
+    @property
+    def rule_tag(self) -> str:
+        # every rule carries the run's id; the rules live in the containers' own network namespaces, so
+        # removing the containers (teardown, or the label sweep after an interrupted run) removes them too
+        return f"amqchaos-{self.cluster.run_id}"
+
+    def partition(self, grudge: Grudge, name: str, *, never_heal: bool = False) -> None:
+        """Apply `grudge`: each node drops (no RST) every packet from the nodes it holds a grudge against.
+
+        `never_heal` leaves it in force through the run's heal phase (negative controls); teardown still
+        removes it with the containers.
+        """
+        description = {node: sorted(dropped) for node, dropped in sorted(grudge.items()) if dropped}
+        self.history.append(
+            "nemesis",
+            "invoke",
+            "fault",
+            action="partition",
+            target=name,
+            grudge=description,
+            never_heal=never_heal,
+        )
+        try:
+            for node, dropped in grudge.items():
+                for peer in sorted(dropped):
+                    self._iptables(node, "-A", self.cluster.address(peer))
+        except Exception as exc:
+            self.history.append(
+                "nemesis", "fail", "fault", action="partition", target=name, error=repr(exc)[:200]
+            )
+            raise
+        self.history.append("nemesis", "ok", "fault", action="partition", target=name)
+        if not never_heal:
+            self.active.append(ActiveFault("partition", name, grudge))
+
+    def partition_pairs(self) -> None:
+        """Each pair drops the other pair's packets; the VIP still reaches everyone (the client path is up)."""
+        pairs = [
+            [n.name for n in self.cluster.topology.nodes if n.pair == p] for p in self.cluster.topology.pairs
+        ]
+        self.partition(complete(pairs), "between the pairs")
+
+    def isolate(self, target: str, from_: str = "both", *, never_heal: bool = False) -> str:
+        """Cut one node off from its peers (the other brokers), its clients (the VIP), or both."""
+        if from_ not in ("peers", "clients", "both"):
+            raise HarnessError(f"isolate from {from_!r}: choose peers, clients or both")
+        node = self.resolve(target)
+        others = [] if from_ == "clients" else [n.name for n in self.cluster.topology.nodes]
+        if from_ != "peers":
+            others.append("vip")
+        self.partition(isolate(node, others), f"{node} from {from_}", never_heal=never_heal)
+        return node
+
+    def _unpartition(self, active: ActiveFault) -> None:
+        self.history.append("nemesis", "invoke", "heal", action=PARTITION_HEAL, target=active.target)
+        errors = []
+        for node in active.grudge or {}:
+            try:
+                self._flush(node)
+            except Exception as exc:  # a node that died meanwhile took its rules with it
+                errors.append(f"{node}: {exc!r}"[:200])
+        self.history.append(
+            "nemesis", "ok", "heal", action=PARTITION_HEAL, target=active.target, errors=errors
+        )
+
+    def _iptables(self, node: str, op: str, source: str) -> None:
+        code, out = self.cluster.exec(
+            node,
+            "iptables",
+            op,
+            "INPUT",
+            "-s",
+            source,
+            "-j",
+            "DROP",
+            "-m",
+            "comment",
+            "--comment",
+            self.rule_tag,
+        )
+        if code != 0:
+            raise HarnessError(f"iptables on {node} failed: {out.strip()[:200]}")
+
+    def _flush(self, node: str) -> None:
+        code, out = self.cluster.exec(node, "iptables", "-S", "INPUT")
+        if code != 0:
+            raise HarnessError(f"iptables -S on {node} failed: {out.strip()[:200]}")
+        for line in out.splitlines():
+            if self.rule_tag in line and line.startswith("-A "):
+                args = line.split()
+                args[0] = "-D"
+                self.cluster.exec(node, "iptables", *args)
 
     def _apply(self, action: str, node: str, named_as: str) -> None:
         phase = "fault" if action in FAULTS else "heal"

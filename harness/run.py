@@ -22,6 +22,7 @@ from harness.checkers import FinalState, Ledger, Verdict, check_all, merged_vali
 from harness.cluster import Cluster
 from harness.history import History, read_history
 from harness.nemesis import Nemesis
+from harness.probes import probe_bridges
 from harness.stomp_client import StompSession
 from harness.wait import WaitTimeout, wait_until
 from harness.workload import Workload, WorkloadConfig
@@ -97,6 +98,7 @@ class ChaosRun:
         expected: dict[str, str] | None = None,
         recovery_timeout: float = 120.0,
         drain_timeout: float = 60.0,
+        probe_timeout: float = 60.0,
         workload_class: type[Workload] | None = None,
         start_consumers: bool = True,
     ) -> None:
@@ -109,6 +111,7 @@ class ChaosRun:
         self.expected = expected or {}
         self.recovery_timeout = recovery_timeout
         self.drain_timeout = drain_timeout
+        self.probe_timeout = probe_timeout
         # one stream per scenario: its choices do not depend on which other scenarios ran before it
         self.rng = random.Random(f"{seed}:{scenario}")
         self.history = History(
@@ -181,18 +184,19 @@ class ChaosRun:
         self.nemesis.heal()
         self.workload.stop_producers()
         self.phase("healed")
+        healed_at = time.monotonic()
         if not self.start_consumers:
             self.workload.start_consumers()
-        healed_at = time.monotonic()
         recovery: float | None = None
         try:
+            self.cluster.wait_pairs(self.recovery_timeout)
+            probe_bridges(
+                self.cluster, self.history, healed_at, healed_at + self.probe_timeout, self.scenario
+            )
             self.cluster.wait_ready(self.recovery_timeout)
             recovery = time.monotonic() - healed_at
             self.phase("recovered", seconds=round(recovery, 3))
-        except WaitTimeout as exc:
-            notes.append(str(exc))
-            self.phase("not-recovered", error=str(exc)[:300])
-        except Exception as exc:  # ClusterNotReady: record and go on to drain and check what is there
+        except Exception as exc:  # not recovered: record it and go on to drain and check what is there
             notes.append(str(exc))
             self.phase("not-recovered", error=str(exc)[:300])
         try:

@@ -47,3 +47,21 @@ def test_freeze_master(chaos, declared) -> None:
         run.nemesis.heal()
         run.load(LOAD)
     declared(run.result)
+
+
+def test_partition_pairs(chaos, declared) -> None:
+    """The pairs cannot reach each other while the VIP reaches both: bridges stall, clients carry on."""
+    with chaos() as run:
+        run.load(LOAD)
+        run.nemesis.partition_pairs()
+        run.load(LOAD)
+    declared(run.result)
+
+
+def test_isolate_master(chaos, declared) -> None:
+    """A live master loses its peers and its clients (packets dropped, no reset), then comes back."""
+    with chaos() as run:
+        run.load(LOAD)
+        run.nemesis.isolate("live:random", "both")
+        run.load(LOAD)
+    declared(run.result)

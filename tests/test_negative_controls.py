@@ -139,3 +139,26 @@ def test_slave_without_drain_connector_strands_messages(cluster_of: Cluster) -> 
     assert stranded == stored_on_pair_01
     # 01-b has no STOMP connector, so the ids cannot be read: lost must say "unknown", never pass
     assert run.result.verdict("lost").valid is None
+
+
+def test_bridge_blocked_and_never_healed_is_not_resumed(cluster_of: Cluster) -> None:
+    group = cluster_of.topology.group
+    a1, a2 = f"{group}-mq01-a", f"{group}-mq02-a"
+    run = ChaosRun(
+        cluster_of,
+        "control-bridge",
+        1,
+        CONTROLS / "bridge",
+        probe_timeout=15,
+        recovery_timeout=20,
+        drain_timeout=5,
+    )
+    with run:
+        run.load(50)
+        # a silent link between the masters: their bridges stay "connected" and carry nothing
+        run.nemesis.partition(
+            {a1: frozenset({a2}), a2: frozenset({a1})}, "the bridge between the pairs", never_heal=True
+        )
+    verdict = run.result.verdict("bridges-resumed")
+    assert verdict.valid is False
+    assert sorted(verdict.evidence["not_resumed"]) == [f"{a1}->{a2}", f"{a2}->{a1}"]

@@ -37,3 +37,23 @@ def test_after_failover_the_slave_drains_to_the_other_master_only() -> None:
     live = {"chaos-mq01-b", "chaos-mq02-a"}
     # 01-b advertises nothing (no transport connectors), so 02-a's connector finds no one
     assert topology.promised_bridges(live) == {("chaos-mq01-b", "chaos-mq02-a")}
+
+
+def test_complete_partition_between_the_pairs() -> None:
+    from harness.partition import complete
+
+    grudge = complete([{"a1", "b1"}, {"a2", "b2"}])
+    assert grudge == {
+        "a1": frozenset({"a2", "b2"}),
+        "b1": frozenset({"a2", "b2"}),
+        "a2": frozenset({"a1", "b1"}),
+        "b2": frozenset({"a1", "b1"}),
+    }
+
+
+def test_isolating_one_node_is_symmetric_and_leaves_the_rest_connected() -> None:
+    from harness.partition import isolate, merge
+
+    grudge = isolate("a1", ["a1", "a2", "vip"])
+    assert grudge == {"a1": frozenset({"a2", "vip"}), "a2": frozenset({"a1"}), "vip": frozenset({"a1"})}
+    assert merge(grudge, {"a2": frozenset({"b2"})})["a2"] == frozenset({"a1", "b2"})
