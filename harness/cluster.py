@@ -240,7 +240,7 @@ class Cluster:
     def missing_bridges(self, statuses: list[introspect.NodeStatus]) -> set[tuple[str, str]]:
         live = {s.node for s in statuses if s.state == "live"}
         present = {(s.node, b.remote) for s in statuses for b in s.bridges if not b.created_by_duplex}
-        return self.topology.promised_bridges(live, self.settings.design.slave_drain_connector) - present
+        return self.topology.promised_bridges(live, self.settings.design) - present
 
     def pair_problems(self, statuses: list[introspect.NodeStatus]) -> list[str]:
         """Empty when every pair has one live and one waiting node and every live master answers STOMP."""

@@ -1,25 +1,79 @@
-"""Configurations of the topology that a run can render: the seed design as written, and variants.
+"""Configurations of the topology that a run can render: the seed design as written, the hardened one, and
+variants for negative controls.
 
-TOPOLOGY selects a public design; variants whose name starts with "control-" exist for negative controls
-(a deliberately broken cluster that a checker must catch) and are not offered to users.
+TOPOLOGY selects a public design. Variants whose name starts with "control-" exist for negative controls (a
+deliberately broken cluster that a checker must catch) and are not offered to users.
+
+What `hardened` changes, and why (ActiveMQ documentation and source, checked on 5.17.2 where marked in
+TOPOLOGY.md):
+- `conditionalNetworkBridgeFilterFactory replayWhenNoConsumers`: a bridge never forwards a message back
+  toward a broker already on its path, so messages forwarded to a master stay there when its consumers move to
+  the other master (the seed strands them). With replay they flow back.
+- `lockAcquireSleepInterval` 1 s (default 10 s) and `lockKeepAlivePeriod` 2 s: the waiting node takes over in
+  about a second, and a master that lost its lock stops instead of serving on.
+- `maxInactivityDuration` 5 s on bridges (default 30 s): a frozen or silently partitioned peer is dropped in
+  seconds and the bridge is rebuilt, instead of staying "connected" and passing nothing for 30 s.
+- one duplex bridge between the pairs (pair 01's nodes run the connector, pair 02's accept it) instead of one
+  from each master: a consumer is one network consumer, not two competing ones.
+- every node has client connectors and advertises itself; the VIP balances over all four (a waiting node
+  refuses connections, so the VIP's check keeps it out until it takes over). A slave that took over is then
+  reachable by clients and by the other pair's bridge, instead of only draining outward.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.topology import Node
 
 
 @dataclass(frozen=True)
 class Design:
     name: str
-    # the slave's non-duplex connector that drains a taken-over store to the other pair's master
+    # the seed slave's non-duplex connector that drains a taken-over store to the other pair's master
     slave_drain_connector: bool = True
+    # slaves get the masters' transport connectors (serve clients, advertise) once they hold the lock
+    slave_client_connectors: bool = False
+    # only the first pair's nodes run a (duplex) network connector; the other pairs accept it
+    single_duplex_bridge: bool = False
+    replay_when_no_consumers: bool = False
+    lock_acquire_sleep_ms: int | None = None
+    lock_keepalive_ms: int | None = None
+    bridge_inactivity_ms: int | None = None
+    vip_over_all_nodes: bool = False
+
+    def serves_clients(self, node: Node) -> bool:
+        """Has the openwire (advertised) and STOMP transport connectors."""
+        return node.is_master or self.slave_client_connectors
+
+    def advertises(self, node: Node) -> bool:
+        return self.serves_clients(node)
+
+    def has_network_connector(self, node: Node, first_pair: str) -> bool:
+        if self.single_duplex_bridge:
+            return node.pair == first_pair
+        return node.is_master or self.slave_drain_connector
+
+    def duplex(self, node: Node) -> bool:
+        return self.single_duplex_bridge or node.is_master
 
 
 DESIGNS: dict[str, Design] = {
     "seed": Design("seed"),
+    "hardened": Design(
+        "hardened",
+        slave_client_connectors=True,
+        single_duplex_bridge=True,
+        replay_when_no_consumers=True,
+        lock_acquire_sleep_ms=1000,
+        lock_keepalive_ms=2000,
+        bridge_inactivity_ms=5000,
+        vip_over_all_nodes=True,
+    ),
     "control-no-slave-drain": Design("control-no-slave-drain", slave_drain_connector=False),
 }
 PUBLIC = tuple(name for name in DESIGNS if not name.startswith("control-"))

@@ -29,9 +29,18 @@ def discovery_uri(group: str) -> str:
     return f"multicast://224.1.2.3:6255?group={group}"
 
 
-def render_broker(node: Node, design: Design = DESIGNS["seed"]) -> str:
+def render_broker(node: Node, design: Design = DESIGNS["seed"], first_pair: str = "01") -> str:
+    inactivity = design.bridge_inactivity_ms
     return _env.get_template("activemq.xml.j2").render(
-        node=node, design=design, discovery_uri=discovery_uri(node.group)
+        node=node,
+        design=design,
+        discovery_uri=discovery_uri(node.group),
+        network_connector=design.has_network_connector(node, first_pair),
+        # options for the transports a discovery agent creates carry the "discovered." prefix
+        discovered_options=f"&amp;discovered.wireFormat.maxInactivityDuration={inactivity}"
+        if inactivity
+        else "",
+        transport_options=f"?wireFormat.maxInactivityDuration={inactivity}" if inactivity else "",
     )
 
 
@@ -55,9 +64,9 @@ def render_run(
     for node in topology.nodes:
         node_dir = config / node.name
         node_dir.mkdir(parents=True)
-        (node_dir / "activemq.xml").write_text(render_broker(node, settings.design))
+        (node_dir / "activemq.xml").write_text(render_broker(node, settings.design, topology.pairs[0]))
         shutil.copy(TEMPLATES / "log4j.properties", node_dir / "log4j.properties")
-    backends = topology.masters
+    backends = topology.nodes if settings.design.vip_over_all_nodes else topology.masters
     (config / "vip").mkdir()
     (config / "vip" / "haproxy.cfg").write_text(render_haproxy(backends))
     compose_file = directory / "docker-compose.yml"

@@ -20,9 +20,11 @@ from typing import Any
 
 from harness.checkers import FinalState, Ledger, Verdict, check_all, merged_validity
 from harness.cluster import Cluster
+from harness.errors import HarnessError
 from harness.history import History, read_history
 from harness.nemesis import Nemesis
 from harness.probes import probe_bridges
+from harness.schedule import Step
 from harness.stomp_client import StompSession
 from harness.wait import WaitTimeout, wait_until
 from harness.workload import Workload, WorkloadConfig
@@ -166,6 +168,36 @@ class ChaosRun:
             interval=0.2,
             describe=lambda: str(self.workload.snapshot()),
         )
+
+    def play(self, steps: list[Step]) -> None:
+        """Apply a schedule: each step's fault at its offset, healed after its hold; waits on the clock only
+        between steps, which is what a schedule is."""
+        started = time.monotonic()
+        self.phase("schedule", steps=[step.to_json() for step in steps])
+        for step in steps:
+            self._sleep_until(started + step.offset)
+            try:
+                if step.fault == "partition-pairs":
+                    self.nemesis.partition_pairs()
+                elif step.fault == "isolate":
+                    self.nemesis.isolate(step.target, "both")
+                else:
+                    self.nemesis.inject(step.fault, step.target)
+            except HarnessError as exc:  # e.g. no live node in the pair right now: recorded, schedule goes on
+                self.history.append(
+                    "nemesis", "info", "fault", action=step.fault, target=step.target, error=str(exc)[:200]
+                )
+                continue
+            self._sleep_until(time.monotonic() + step.hold)
+            self.nemesis.heal()
+            try:
+                self.cluster.wait_pairs(self.recovery_timeout)
+            except Exception as exc:
+                self.phase("not-recovered", error=str(exc)[:300])
+
+    @staticmethod
+    def _sleep_until(moment: float) -> None:
+        time.sleep(max(0.0, moment - time.monotonic()))
 
     def await_takeover(self, victim: str, timeout: float = 60.0) -> str:
         """Wait until the partner of `victim` holds the pair's store (observable: its log says started)."""

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.designs import Design
 
 # The seed's ERB template derives everything from the host name: <group>-mq<NN>-<a|b>.
 NODE_NAME = re.compile(r"^(?P<group>[a-z][a-z0-9]*)-mq(?P<pair>[0-9]+)-(?P<letter>[ab])$")
@@ -72,18 +76,19 @@ class Topology:
     def partner(self, node: Node) -> Node:
         return self.node(f"{node.pair_name}-{'b' if node.is_master else 'a'}")
 
-    def promised_bridges(self, live: set[str], slave_connectors: bool = True) -> set[tuple[str, str]]:
+    def promised_bridges(self, live: set[str], design: Design) -> set[tuple[str, str]]:
         """Bridges (connector owner, remote broker) that must be up when exactly `live` nodes serve.
 
-        Every live node's multicast connector finds every live node that advertises (masters only: the
-        discoveryUri sits on their openwire connector) in the other pair. A node never bridges to its own
-        pair: its partner is either dead or waiting on the shared lock.
+        Every live node with a network connector finds, by multicast discovery, every live node that
+        advertises (has the openwire connector with the discoveryUri) in another pair. A node never bridges
+        to its own pair: its partner is either dead or waiting on the shared lock.
         """
+        first_pair = self.pairs[0]
         live_nodes = [node for node in self.nodes if node.name in live]
         return {
             (local.name, remote.name)
             for local in live_nodes
-            if local.is_master or slave_connectors
+            if design.has_network_connector(local, first_pair)
             for remote in live_nodes
-            if remote.is_master and remote.pair != local.pair
+            if design.advertises(remote) and remote.pair != local.pair
         }

@@ -34,7 +34,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chaos")
     group.addoption("--seed", default=os.environ.get("SEED", ""), help="run seed (integer); default random")
     group.addoption("--scenario", default=os.environ.get("SCENARIO", ""), help="run only this scenario")
-    group.addoption("--topology", default=os.environ.get("TOPOLOGY", "seed"), help="seed")
+    group.addoption(
+        "--topology",
+        default=os.environ.get("TOPOLOGY", ""),
+        help=f"one of {', '.join(PUBLIC)}; default: each, so the summary compares them",
+    )
 
 
 def _seed(config: pytest.Config) -> int:
@@ -50,8 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     terminate_as_interrupt()
     topology = config.getoption("--topology")
     try:
-        if topology not in PUBLIC:
-            design(topology)  # raises with the list of designs
+        if topology and topology not in PUBLIC:
             raise HarnessError(f"unknown TOPOLOGY {topology!r}: choose one of {', '.join(PUBLIC)}")
         settings = Settings.from_env()
     except HarnessError as exc:
@@ -69,12 +72,27 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.xmlpath = str(run_dir / "junit.xml")
 
 
+def topologies(config: pytest.Config) -> list[str]:
+    chosen = config.getoption("--topology")
+    return [chosen] if chosen else list(PUBLIC)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = Settings.from_env()
     return [
         f"chaos seed: {config.option.seed}   (replay: SEED={config.option.seed} make chaos)",
-        f"topology: {config.getoption('--topology')}   ActiveMQ {settings.version}   run folder: {config.stash[RUN_DIR]}",
+        f"topologies: {', '.join(topologies(config))}   ActiveMQ {settings.version}   run folder: {config.stash[RUN_DIR]}",
     ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "chaos" in metafunc.fixturenames:
+        metafunc.parametrize("topology", topologies(metafunc.config))
+
+
+@pytest.fixture
+def topology() -> str:
+    return "seed"
 
 
 def scenario_name(item: pytest.Item) -> str:
@@ -92,12 +110,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def chaos(request: pytest.FixtureRequest) -> Iterator[Callable[..., ChaosRun]]:
+def chaos(request: pytest.FixtureRequest, topology: str) -> Iterator[Callable[..., ChaosRun]]:
     """`chaos(expected={...})` -> a ChaosRun on a fresh cluster of this scenario's own."""
     config = request.config
     scenario = scenario_name(request.node)
-    directory = config.stash[RUN_DIR] / scenario
-    topology = config.getoption("--topology")
+    directory = config.stash[RUN_DIR] / f"{scenario}-{topology}"
     settings = dataclasses.replace(Settings.from_env(), runs_dir=directory, design=design(topology))
     seed = int(config.option.seed)
     runs: list[ChaosRun] = []
@@ -153,6 +170,18 @@ def _cell(result: ScenarioResult, checker: str) -> str:
     return text
 
 
+def _bridges(result: ScenarioResult) -> str:
+    """Slowest bridge recovery after the heal, or why there is none."""
+    verdict = next((v for v in result.verdicts if v.checker == "bridges-resumed"), None)
+    if verdict is None or verdict.valid is None:
+        return "?"
+    if verdict.valid is False:
+        return f"{verdict.counts['not-resumed']} stalled !"
+    if "slowest-ms" not in verdict.counts:
+        return "n/a"
+    return f"{verdict.counts['slowest-ms'] / 1000:.1f}s"
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     results = config.stash.get(RESULTS, [])
     run_dir = config.stash.get(RUN_DIR, None)
@@ -183,21 +212,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                 _cell(r, "duplicated"),
                 _cell(r, "unexpected"),
                 _cell(r, "stuck"),
-                f"{r.recovery_seconds:.1f}s" if r.recovery_seconds is not None else "none",
+                _bridges(r),
                 "ok" if r.ok else "FAIL",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    for r in results:
-        if r.expected_and_seen:
-            write(f"expected and seen   {r.scenario}: {', '.join(sorted(r.expected_and_seen))}")
-        if r.expected_not_seen:
-            write(f"expected, not seen  {r.scenario}: {', '.join(sorted(r.expected_not_seen))}")
-        if r.unexpected:
-            write(f"UNEXPECTED          {r.scenario}: {', '.join(sorted(r.unexpected))}")
-            write(f"  replay: SEED={r.seed} SCENARIO={r.scenario} TOPOLOGY={r.topology} make chaos")
+    for title, pick in (
+        ("expected and seen", lambda r: r.expected_and_seen),
+        ("expected, not seen", lambda r: r.expected_not_seen),
+        ("UNEXPECTED", lambda r: r.unexpected),
+    ):
+        found = [(r, sorted(pick(r))) for r in results if pick(r)]
+        if not found:
+            continue
+        write(f"{title}:")
+        for r, checkers in found:
+            for checker in checkers:
+                why = r.expected.get(checker, describe(r.verdict(checker)))
+                write(f"  {r.scenario} [{r.topology}] {checker}: {why}")
+            if title == "UNEXPECTED":
+                write(f"    replay: SEED={r.seed} SCENARIO={r.scenario} TOPOLOGY={r.topology} make chaos")
     write(f"artifacts: {run_dir}")
     (run_dir / "summary.json").write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
 
@@ -209,3 +245,15 @@ def declared() -> Callable[[ScenarioResult], None]:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     os.chdir(ROOT)
+
+
+@pytest.fixture
+def chaos_minutes() -> float:
+    text = os.environ.get("CHAOS_MINUTES", "1")
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = -1
+    if minutes <= 0:
+        raise pytest.UsageError(f"CHAOS_MINUTES={text!r} must be a positive number")
+    return minutes

@@ -6,12 +6,27 @@ violation passes only where the scenario declares it for the topology, with the 
 
 from __future__ import annotations
 
+from harness.schedule import random_schedule
+
 LOAD = 150  # acknowledged sends between steps (2 producers x 50/s: about 1.5 s)
+
+# Known weaknesses of the seed design, declared per property with the reason and the hardened fix. Whether a
+# given seed shows them depends on where the VIP placed the clients; "expected, not seen" is not a failure.
+STRANDED = (
+    "messages forwarded to a master stay there once its consumers move to the other master: a bridge never "
+    "sends a message back toward a broker on its path (fixed in hardened by conditionalNetworkBridgeFilterFactory "
+    "replayWhenNoConsumers)"
+)
+REDELIVERED = (
+    "at-least-once delivery: an ack or a forward in flight when a broker goes away is lost with it, and the "
+    "message is delivered again (redelivered:true); counted, never hidden"
+)
+SEED_WEAKNESSES = {"seed": {"stuck": STRANDED, "duplicated": REDELIVERED}}
 
 
 def test_kill_live_master(chaos, declared) -> None:
     """kill -9 the live broker of a random pair: its partner takes over and drains to the other master."""
-    with chaos() as run:
+    with chaos(expected=SEED_WEAKNESSES) as run:
         run.load(LOAD)
         victim = run.nemesis.inject("kill", "live:random")
         run.await_takeover(victim)
@@ -21,7 +36,7 @@ def test_kill_live_master(chaos, declared) -> None:
 
 def test_graceful_stop_master(chaos, declared) -> None:
     """Controlled shutdown of a live master (the AMQ-3364 pattern the seed post worked around with kill -9)."""
-    with chaos() as run:
+    with chaos(expected=SEED_WEAKNESSES) as run:
         run.load(LOAD)
         victim = run.nemesis.inject("stop", "live:random")
         run.await_takeover(victim)
@@ -31,7 +46,7 @@ def test_graceful_stop_master(chaos, declared) -> None:
 
 def test_restart_master(chaos, declared) -> None:
     """Restart the live broker of a random pair: either node of the pair ends up live, bridges resume."""
-    with chaos() as run:
+    with chaos(expected=SEED_WEAKNESSES) as run:
         run.load(LOAD)
         run.nemesis.inject("restart", "live:random")
         run.load(LOAD)
@@ -40,7 +55,7 @@ def test_restart_master(chaos, declared) -> None:
 
 def test_freeze_master(chaos, declared) -> None:
     """Freeze (docker pause) a live master: it keeps its lock, so nobody takes over until it is thawed."""
-    with chaos() as run:
+    with chaos(expected=SEED_WEAKNESSES) as run:
         run.load(LOAD)
         run.nemesis.inject("freeze", "live:random")
         run.load(LOAD)
@@ -51,7 +66,7 @@ def test_freeze_master(chaos, declared) -> None:
 
 def test_partition_pairs(chaos, declared) -> None:
     """The pairs cannot reach each other while the VIP reaches both: bridges stall, clients carry on."""
-    with chaos() as run:
+    with chaos(expected={"seed": {"duplicated": REDELIVERED}}) as run:
         run.load(LOAD)
         run.nemesis.partition_pairs()
         run.load(LOAD)
@@ -60,8 +75,30 @@ def test_partition_pairs(chaos, declared) -> None:
 
 def test_isolate_master(chaos, declared) -> None:
     """A live master loses its peers and its clients (packets dropped, no reset), then comes back."""
-    with chaos() as run:
+    with chaos(expected=SEED_WEAKNESSES) as run:
         run.load(LOAD)
         run.nemesis.isolate("live:random", "both")
         run.load(LOAD)
+    declared(run.result)
+
+
+def test_rolling_restart(chaos, declared) -> None:
+    """Restart all four, one at a time, waiting node first in each pair, as an operator would."""
+    with chaos(expected=SEED_WEAKNESSES) as run:
+        run.load(LOAD)
+        for pair in run.cluster.topology.pairs:
+            run.nemesis.inject("restart", f"waiting:{pair}")
+            run.cluster.wait_pairs(run.recovery_timeout)
+            run.nemesis.inject("restart", f"live:{pair}")
+            run.cluster.wait_pairs(run.recovery_timeout)
+            run.load(LOAD // 2)
+    declared(run.result)
+
+
+def test_random_chaos(chaos, declared, chaos_minutes) -> None:
+    """Random faults from the seed every 20 s for CHAOS_MINUTES (default 1), each healed after about 8 s."""
+    with chaos(expected=SEED_WEAKNESSES) as run:
+        run.load(LOAD)
+        run.play(random_schedule(run.seed, duration=chaos_minutes * 60))
+        run.load(LOAD // 2)
     declared(run.result)

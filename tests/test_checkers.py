@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -196,3 +197,13 @@ def test_unprobeable_nodes_are_named() -> None:
     ]
     verdict = check_bridges_resumed(ledger(events), CLEAN)
     assert verdict.valid is True and S1 in verdict.note
+
+
+def test_random_schedule_is_a_pure_function_of_the_seed() -> None:
+    from harness.schedule import random_schedule
+
+    first = random_schedule(42, duration=300)
+    assert first == random_schedule(42, duration=300)
+    assert first != random_schedule(43, duration=300)
+    assert len(first) == 15
+    assert all(b.offset - a.offset >= 0 for a, b in itertools.pairwise(first))

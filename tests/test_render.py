@@ -101,3 +101,39 @@ def test_vip_balances_over_masters_with_a_stomp_check(tmp_path: Path) -> None:
     assert servers == ["chaos-mq01-a", "chaos-mq02-a"]
     assert "tcp-check expect string CONNECTED" in cfg
     assert "inter 500ms fall 2 rise 2" in cfg
+
+
+def test_hardened_design_renders_its_fixes() -> None:
+    from harness.designs import design
+
+    hardened = design("hardened")
+    first = broker_element(Node.parse("chaos-mq01-b"))  # seed, for contrast
+    assert first.find(".//amq:conditionalNetworkBridgeFilterFactory", NS) is None
+    root = ET.fromstring(render_broker(Node.parse("chaos-mq01-b"), hardened))
+    broker = root.find("amq:broker", NS)
+    replay = broker.find(".//amq:policyEntry[@queue='>']//amq:conditionalNetworkBridgeFilterFactory", NS)
+    assert replay.get("replayWhenNoConsumers") == "true"
+    kahadb = broker.find("amq:persistenceAdapter/amq:kahaDB", NS)
+    assert kahadb.get("lockKeepAlivePeriod") == "2000"
+    assert kahadb.find("amq:locker/amq:shared-file-locker", NS).get("lockAcquireSleepInterval") == "1000"
+    (connector,) = broker.findall("amq:networkConnectors/amq:networkConnector", NS)
+    assert connector.get("duplex") == "true"
+    assert connector.get("uri").endswith("&discovered.wireFormat.maxInactivityDuration=5000")
+    # a hardened slave serves clients and advertises itself
+    transports = broker.findall("amq:transportConnectors/amq:transportConnector", NS)
+    assert [t.get("name") for t in transports] == ["openwire", "stomp+nio"]
+    # pair 02 accepts pair 01's single duplex bridge instead of running its own
+    second = ET.fromstring(render_broker(Node.parse("chaos-mq02-a"), hardened)).find("amq:broker", NS)
+    assert second.findall("amq:networkConnectors", NS) == []
+
+
+def test_hardened_vip_balances_over_all_four(tmp_path: Path) -> None:
+    import dataclasses
+
+    from harness.designs import design
+
+    settings = dataclasses.replace(Settings.from_env(), design=design("hardened"))
+    render_run(settings, "unit", tmp_path, "broker:x", "vip:y")
+    cfg = (tmp_path / "config" / "vip" / "haproxy.cfg").read_text()
+    servers = [line.split()[1] for line in cfg.splitlines() if line.strip().startswith("server ")]
+    assert servers == [n.name for n in Topology().nodes]

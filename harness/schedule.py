@@ -1,0 +1,48 @@
+"""Fault schedules as pure functions of the seed: the same seed gives the same faults, on the same roles,
+at the same offsets. A schedule is data; `ChaosRun.play` applies it."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+
+# (fault, target role) pairs the random schedule draws from; roles resolve to nodes when applied
+MENU: tuple[tuple[str, str], ...] = (
+    ("kill", "live:random"),
+    ("stop", "live:random"),
+    ("restart", "live:random"),
+    ("restart", "waiting:random"),
+    ("freeze", "live:random"),
+    ("isolate", "live:random"),
+    ("partition-pairs", "pairs"),
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    offset: float  # seconds after the schedule starts
+    fault: str
+    target: str
+    hold: float  # seconds the fault stays in force before its heal
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def random_schedule(seed: int, duration: float, interval: float = 20.0, hold: float = 8.0) -> list[Step]:
+    """One fault every `interval` seconds for `duration` seconds, each held `hold` seconds (±25 %)."""
+    rng = random.Random(f"schedule:{seed}")
+    steps = []
+    offset = 0.0
+    while offset + interval <= duration:
+        fault, target = rng.choice(MENU)
+        steps.append(
+            Step(
+                round(offset + rng.uniform(0, interval / 4), 3),
+                fault,
+                target,
+                round(hold * rng.uniform(0.75, 1.25), 3),
+            )
+        )
+        offset += interval
+    return steps
