@@ -21,7 +21,7 @@ from harness.history import Event
 EVIDENCE_LIMIT = 50  # ids quoted per verdict; counts are always complete
 
 
-@dataclass
+@dataclass(slots=True)
 class Delivery:
     t: float
     broker: str

@@ -29,7 +29,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     current = _current(settings)
     if current.exists():
         raise HarnessError(f"a cluster is already recorded at {current.resolve()}: run `make down` first")
-    cluster = Cluster(settings)
+    cluster = Cluster(settings, owner="manual")  # outlives this command by design
     cluster.up()
     current.parent.mkdir(parents=True, exist_ok=True)
     current.unlink(missing_ok=True)

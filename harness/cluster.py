@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import secrets
 import socket
 import time
@@ -32,6 +33,7 @@ from harness.topology import Node, Topology
 from harness.wait import WaitTimeout, wait_until
 
 RUN_LABEL = "io.amq-chaos.run"
+OWNER_LABEL = "io.amq-chaos.owner"
 PROJECT_PREFIX = "amqchaos"
 
 
@@ -93,6 +95,7 @@ class Cluster:
         run_id: str | None = None,
         client: docker.DockerClient | None = None,
         log=print,
+        owner: str | None = None,
     ) -> None:
         self.settings = settings
         self.topology: Topology = settings.topology
@@ -103,6 +106,8 @@ class Cluster:
         self.log = log
         self.info: RunInfo | None = None
         self._compose: Compose | None = None
+        # a cluster owned by this process is swept by the next run once this process is gone
+        self.owner = owner or f"pid:{socket.gethostname()}:{os.getpid()}"
 
     # ----------------------------------------------------------------------------------------- lifecycle
     @classmethod
@@ -117,9 +122,10 @@ class Cluster:
 
     def up(self) -> Cluster:
         ensure_port_free(self.settings.vip_port)
+        sweep_orphans(self.client, self.log)
         broker_image, vip_image = ensure_images(self.client, self.settings.version, self.log)
         self.directory.mkdir(parents=True, exist_ok=True)
-        rendered = render_run(self.settings, self.run_id, self.directory, broker_image, vip_image)
+        rendered = render_run(self.settings, self.run_id, self.directory, broker_image, vip_image, self.owner)
         self.info = RunInfo(
             run_id=self.run_id,
             project=self.project,
@@ -289,6 +295,34 @@ class Cluster:
                 f"cluster not ready after {timeout:.0f}s: {'; '.join(problems) or 'see logs'}"
                 f" (logs in {self.directory / 'logs'})"
             ) from None
+
+
+def _owner_gone(owner: str) -> bool:
+    kind, _, rest = owner.partition(":")
+    host, _, pid = rest.rpartition(":")
+    if kind != "pid" or host != socket.gethostname() or not pid.isdigit():
+        return False  # "manual" clusters (make up) and other hosts' runs are left alone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def sweep_orphans(client: docker.DockerClient, log=print) -> list[str]:
+    """Remove runs whose harness process died without tearing down (kill -9, a lost CI runner)."""
+    swept = []
+    runs: dict[str, str] = {}
+    for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
+        runs[container.labels[RUN_LABEL]] = container.labels.get(OWNER_LABEL, "manual")
+    for run_id, owner in sorted(runs.items()):
+        if _owner_gone(owner):
+            log(f"removing run {run_id}: its harness process ({owner}) is gone")
+            sweep_label(client, f"{RUN_LABEL}={run_id}")
+            swept.append(run_id)
+    return swept
 
 
 def sweep_label(client: docker.DockerClient, label: str) -> None:

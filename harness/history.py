@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 Event = dict[str, Any]
 TYPES = frozenset({"invoke", "ok", "fail", "info"})
 
@@ -86,8 +88,8 @@ def read_history(path: Path) -> Iterator[Event]:
         lines.readline()
         for line in lines:
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
+                yield orjson.loads(line)  # the checkers read millions of lines: orjson is ~4x json
+            except orjson.JSONDecodeError:
                 if line.endswith("\n"):
                     raise
                 return

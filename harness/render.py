@@ -55,7 +55,12 @@ class RenderedRun:
 
 
 def render_run(
-    settings: Settings, run_id: str, directory: Path, broker_image: str, vip_image: str
+    settings: Settings,
+    run_id: str,
+    directory: Path,
+    broker_image: str,
+    vip_image: str,
+    owner: str = "manual",
 ) -> RenderedRun:
     topology = settings.topology
     config = directory / "config"
@@ -73,6 +78,7 @@ def render_run(
     compose_file.write_text(
         _env.get_template("docker-compose.yml.j2").render(
             run_id=run_id,
+            owner=owner,
             nodes=topology.nodes,
             backends=backends,
             pairs=topology.pairs,

@@ -144,3 +144,32 @@ def test_interrupted_bring_up_removes_what_it_started(docker_available: None, tm
     _, stderr = process.communicate(timeout=180)
     assert process.returncode == 130, stderr
     assert labelled_leftovers(run_dirs[0]) == []
+
+
+@pytest.mark.docker
+def test_run_of_a_killed_harness_is_swept_by_the_next(docker_available: None, tmp_path: Path) -> None:
+    """kill -9 skips every teardown; the next harness start removes what that run left."""
+    import signal
+
+    import docker
+
+    from harness.cluster import sweep_orphans
+
+    script = (
+        "import dataclasses, time\n"
+        "from harness.cluster import Cluster\n"
+        "from harness.settings import Settings\n"
+        f"s = dataclasses.replace(Settings.from_env(), vip_port={free_port()}, runs_dir=__import__('pathlib').Path({str(tmp_path)!r}))\n"
+        "c = Cluster(s, log=lambda *a: None).up()\n"
+        "print(c.run_id, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    run_id = process.stdout.readline().strip()
+    assert run_id, "the cluster did not come up"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    run_dir = tmp_path / run_id
+    assert labelled_leftovers(run_dir), "nothing to sweep: the test would prove nothing"
+    assert run_id in sweep_orphans(docker.from_env(), log=lambda *_: None)
+    assert labelled_leftovers(run_dir) == []

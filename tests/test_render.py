@@ -91,7 +91,7 @@ def test_rendered_run_keeps_secrets_out_and_ports_on_loopback(tmp_path: Path) ->
     assert services["chaos-mq01-b"]["depends_on"] == {"chaos-mq01-a": {"condition": "service_healthy"}}
     for service in services.values():
         assert service["healthcheck"]["test"]
-        assert service["labels"] == {"io.amq-chaos.run": "unit"}
+        assert service["labels"] == {"io.amq-chaos.run": "unit", "io.amq-chaos.owner": "manual"}
 
 
 def test_vip_balances_over_masters_with_a_stomp_check(tmp_path: Path) -> None:

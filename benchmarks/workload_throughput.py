@@ -1,0 +1,99 @@
+"""Prints acknowledged sends per second through the VIP: the harness's workload against a bare stomp.py loop
+on the same cluster (target: the harness reaches at least 80 % of the bare rate).
+
+    .venv/bin/python benchmarks/workload_throughput.py [MESSAGES]
+
+Both send persistent messages one at a time and wait for each receipt (a receipt is the broker's word that the
+message is on disk); the harness also writes every invoke/ok to its history and tracks ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import stomp
+
+from harness.cluster import Cluster, free_port
+from harness.history import History
+from harness.settings import ROOT, Settings
+from harness.stomp_client import StompSession
+from harness.workload import Workload, WorkloadConfig
+
+
+def bare_rate(port: int, user: str, password: str, messages: int) -> float:
+    received = threading.Event()
+    pending: set[str] = set()
+
+    class Receipts(stomp.ConnectionListener):
+        def on_receipt(self, frame: stomp.utils.Frame) -> None:
+            pending.discard(frame.headers["receipt-id"])
+            received.set()
+
+    conn = stomp.Connection12([("127.0.0.1", port)], heartbeats=(0, 0))
+    conn.set_listener("r", Receipts())
+    conn.connect(user, password, wait=True)
+    started = time.perf_counter()
+    for n in range(messages):
+        receipt = f"r{n}"
+        pending.add(receipt)
+        received.clear()
+        conn.send("/queue/bench.bare", f"m{n}", headers={"persistent": "true", "receipt": receipt})
+        while receipt in pending:
+            received.wait(5)
+    elapsed = time.perf_counter() - started
+    conn.disconnect()
+    return messages / elapsed
+
+
+def harness_rate(cluster: Cluster, messages: int) -> float:
+    creds = cluster.settings.credentials
+    config = WorkloadConfig(producers=1, consumers=0, rate=0, queue="bench.harness")
+    with tempfile.TemporaryDirectory() as tmp, History(Path(tmp) / "h.jsonl", {"seed": 0}) as history:
+        workload = Workload(
+            history,
+            lambda **kw: StompSession(
+                "127.0.0.1", cluster.vip_port, creds.client_user, creds.client_password, **kw
+            ),
+            config,
+        )
+        started = time.perf_counter()
+        workload.start_producers()
+        while workload.snapshot().acknowledged < messages:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        acknowledged = workload.snapshot().acknowledged
+        workload.stop()
+    return acknowledged / elapsed
+
+
+def main() -> None:
+    messages = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    settings = dataclasses.replace(
+        Settings.from_env(), vip_port=free_port(), runs_dir=ROOT / "runs" / "bench"
+    )
+    with Cluster(settings, log=lambda *_: None) as cluster:
+        creds = settings.credentials
+        rates = {"bare": [], "harness": []}
+        for _ in range(3):  # interleaved, so both see the same cluster state
+            rates["bare"].append(
+                bare_rate(cluster.vip_port, creds.client_user, creds.client_password, messages)
+            )
+            rates["harness"].append(harness_rate(cluster, messages))
+    bare, harness = max(rates["bare"]), max(rates["harness"])
+    print(f"{messages} persistent sends with receipts through the VIP, best of 3")
+    print(
+        f"bare stomp.py loop: {bare:7.0f} acknowledged/s   (runs: {', '.join(f'{r:.0f}' for r in rates['bare'])})"
+    )
+    print(
+        f"harness workload:   {harness:7.0f} acknowledged/s   (runs: {', '.join(f'{r:.0f}' for r in rates['harness'])})"
+    )
+    print(f"harness / bare:     {harness / bare:7.0%}   (target: at least 80 %)")
+
+
+if __name__ == "__main__":
+    main()
