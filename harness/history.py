@@ -58,7 +58,7 @@ class History:
                 **value,
             }
             self._index += 1
-            self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
+            self._file.write(orjson.dumps(event).decode() + "\n")
         return event
 
     def close(self) -> None:

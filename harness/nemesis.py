@@ -21,6 +21,10 @@ FAULTS: dict[str, str | None] = {"kill": "start", "stop": "start", "restart": No
 PARTITION_HEAL = "unpartition"
 
 
+class FaultUnsupported(HarnessError):
+    """This machine's kernel cannot apply the fault; the history says so."""
+
+
 @dataclass
 class ActiveFault:
     fault: str
@@ -67,6 +71,10 @@ class Nemesis:
             if node is None or active.target == node:
                 if active.grudge is not None:
                     self._unpartition(active)
+                elif active.fault == "slow":
+                    self.history.append("nemesis", "invoke", "heal", action="unslow", target=active.target)
+                    self.cluster.exec(active.target, "tc", "qdisc", "del", "dev", "eth0", "root")
+                    self.history.append("nemesis", "ok", "heal", action="unslow", target=active.target)
                 else:
                     self._apply(FAULTS[active.fault] or "", active.target, active.target)
                 self.active.remove(active)
@@ -78,34 +86,75 @@ class Nemesis:
         # removing the containers (teardown, or the label sweep after an interrupted run) removes them too
         return f"amqchaos-{self.cluster.run_id}"
 
-    def partition(self, grudge: Grudge, name: str, *, never_heal: bool = False) -> None:
+    def partition(
+        self, grudge: Grudge, name: str, *, never_heal: bool = False, loss: float | None = None
+    ) -> None:
         """Apply `grudge`: each node drops (no RST) every packet from the nodes it holds a grudge against.
 
-        `never_heal` leaves it in force through the run's heal phase (negative controls); teardown still
-        removes it with the containers.
+        `loss` drops only that fraction of the packets (a lossy link) instead of all of them. `never_heal`
+        leaves it in force through the run's heal phase (negative controls); teardown still removes it with
+        the containers.
         """
+        if loss is not None and not 0 < loss < 1:
+            raise HarnessError(f"loss {loss!r} must be a fraction between 0 and 1")
+        action = "partition" if loss is None else "lossy"
         description = {node: sorted(dropped) for node, dropped in sorted(grudge.items()) if dropped}
         self.history.append(
             "nemesis",
             "invoke",
             "fault",
-            action="partition",
+            action=action,
             target=name,
             grudge=description,
             never_heal=never_heal,
+            loss=loss,
         )
+        match = [] if loss is None else ["-m", "statistic", "--mode", "random", "--probability", str(loss)]
         try:
             for node, dropped in grudge.items():
                 for peer in sorted(dropped):
-                    self._iptables(node, "-A", self.cluster.address(peer))
+                    self._iptables(node, self.cluster.address(peer), match)
         except Exception as exc:
-            self.history.append(
-                "nemesis", "fail", "fault", action="partition", target=name, error=repr(exc)[:200]
-            )
+            self.history.append("nemesis", "fail", "fault", action=action, target=name, error=repr(exc)[:200])
             raise
-        self.history.append("nemesis", "ok", "fault", action="partition", target=name)
+        self.history.append("nemesis", "ok", "fault", action=action, target=name)
         if not never_heal:
-            self.active.append(ActiveFault("partition", name, grudge))
+            self.active.append(ActiveFault(action, name, grudge))
+
+    def lossy_bridge(self, loss: float = 0.3) -> None:
+        """Drop a fraction of the packets between the live nodes of different pairs (where the bridges run)."""
+        live = [n for n in self.cluster.topology.nodes if self.cluster.node_state(n.name) == "live"]
+        grudge = {n.name: frozenset(m.name for m in live if m.pair != n.pair) for n in live}
+        self.partition(grudge, "the bridges between the pairs", loss=loss)
+
+    def slow(self, target: str, rate: str = "256kbit") -> str:
+        """Limit a node's outgoing bandwidth (tc tbf). Delay and jitter need sch_netem, absent on this kernel."""
+        node = self.resolve(target)
+        self.history.append("nemesis", "invoke", "fault", action="slow", target=node, rate=rate)
+        code, out = self.cluster.exec(
+            node,
+            "tc",
+            "qdisc",
+            "add",
+            "dev",
+            "eth0",
+            "root",
+            "tbf",
+            "rate",
+            rate,
+            "burst",
+            "32kbit",
+            "latency",
+            "400ms",
+        )
+        if code != 0:
+            self.history.append(
+                "nemesis", "info", "fault", action="slow", target=node, unsupported=out.strip()[:200]
+            )
+            raise FaultUnsupported(f"slow link on {node} not applied: {out.strip()[:200]}")
+        self.history.append("nemesis", "ok", "fault", action="slow", target=node)
+        self.active.append(ActiveFault("slow", node))
+        return node
 
     def partition_pairs(self) -> None:
         """Each pair drops the other pair's packets; the VIP still reaches everyone (the client path is up)."""
@@ -137,14 +186,15 @@ class Nemesis:
             "nemesis", "ok", "heal", action=PARTITION_HEAL, target=active.target, errors=errors
         )
 
-    def _iptables(self, node: str, op: str, source: str) -> None:
+    def _iptables(self, node: str, source: str, match: list[str]) -> None:
         code, out = self.cluster.exec(
             node,
             "iptables",
-            op,
+            "-A",
             "INPUT",
             "-s",
             source,
+            *match,
             "-j",
             "DROP",
             "-m",

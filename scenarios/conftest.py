@@ -221,19 +221,30 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     for title, pick in (
         ("expected and seen", lambda r: r.expected_and_seen),
-        ("expected, not seen", lambda r: r.expected_not_seen),
-        ("UNEXPECTED", lambda r: r.unexpected),
+        ("expected, not seen (this seed did not show it; not a failure)", lambda r: r.expected_not_seen),
     ):
-        found = [(r, sorted(pick(r))) for r in results if pick(r)]
-        if not found:
-            continue
-        write(f"{title}:")
-        for r, checkers in found:
-            for checker in checkers:
-                why = r.expected.get(checker, describe(r.verdict(checker)))
-                write(f"  {r.scenario} [{r.topology}] {checker}: {why}")
-            if title == "UNEXPECTED":
-                write(f"    replay: SEED={r.seed} SCENARIO={r.scenario} TOPOLOGY={r.topology} make chaos")
+        found = [f"{r.scenario} [{r.topology}] {', '.join(sorted(pick(r)))}" for r in results if pick(r)]
+        if found:
+            write(f"{title}:")
+            for line in found:
+                write(f"  {line}")
+    reasons: dict[tuple[str, str], list[str]] = {}
+    for r in results:
+        for checker in sorted(r.expected_and_seen):
+            topologies_seen = reasons.setdefault((checker, r.expected[checker]), [])
+            if r.topology not in topologies_seen:
+                topologies_seen.append(r.topology)
+    if reasons:
+        write("why these are expected:")
+        for (checker, why), seen_on in reasons.items():
+            write(f"  {checker} [{', '.join(seen_on)}]: {why}")
+    unexpected = [r for r in results if r.unexpected]
+    if unexpected:
+        write("UNEXPECTED:")
+        for r in unexpected:
+            for checker in sorted(r.unexpected):
+                write(f"  {r.scenario} [{r.topology}] {checker}: {describe(r.verdict(checker))}")
+            write(f"    replay: SEED={r.seed} SCENARIO={r.scenario} TOPOLOGY={r.topology} make chaos")
     write(f"artifacts: {run_dir}")
     (run_dir / "summary.json").write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
 

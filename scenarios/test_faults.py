@@ -108,3 +108,23 @@ def test_random_chaos(chaos, declared, chaos_minutes) -> None:
         run.play(random_schedule(run.seed, duration=chaos_minutes * 60))
         run.load(LOAD // 2)
     declared(run.result)
+
+
+def test_lossy_bridge(chaos, declared) -> None:
+    """30 % of the packets between the pairs' live nodes dropped for a while: bridges retransmit, nothing is lost."""
+    with chaos(
+        expected={"seed": {"duplicated": REDELIVERED}, "hardened": {"duplicated": REDELIVERED}}
+    ) as run:
+        run.load(LOAD)
+        run.nemesis.lossy_bridge(0.3)
+        run.load(LOAD)
+    declared(run.result)
+
+
+def test_slow_master(chaos, declared) -> None:
+    """A live master's outgoing bandwidth cut to 256 kbit/s (tc tbf) under load."""
+    with chaos(expected=SEED_WEAKNESSES) as run:
+        run.load(LOAD)
+        run.nemesis.slow("live:random")
+        run.load(LOAD)
+    declared(run.result)

@@ -138,3 +138,37 @@ def test_waiting_node_takes_over_with_the_stored_messages(fresh_cluster: Cluster
     assert sorted(received) == sorted(f"{queue}:{i}" for i in range(stored))
     assert set(received.values()) == {1}
     print(f"takeover of {slave} after SIGKILL of {master}: {takeover:.1f}s")
+
+
+def test_nemesis_rules_carry_the_run_id_and_heal_removes_them(cluster: Cluster, tmp_path) -> None:
+    import random
+
+    from harness.history import History, read_history
+    from harness.nemesis import Nemesis
+
+    group = cluster.topology.group
+    a1, a2 = f"{group}-mq01-a", f"{group}-mq02-a"
+
+    def tagged_rules(node: str) -> list[str]:
+        code, out = cluster.exec(node, "iptables", "-S", "INPUT")
+        assert code == 0, out
+        return [line for line in out.splitlines() if f"amqchaos-{cluster.run_id}" in line]
+
+    def qdisc(node: str) -> str:
+        return cluster.exec(node, "tc", "qdisc", "show", "dev", "eth0")[1]
+
+    with History(tmp_path / "history.jsonl", {"seed": 0}) as history:
+        nemesis = Nemesis(cluster, history, random.Random(0))
+        nemesis.partition({a1: frozenset({a2}), a2: frozenset({a1})}, "masters")
+        nemesis.lossy_bridge(0.5)
+        assert len(tagged_rules(a1)) == 2 and len(tagged_rules(a2)) == 2
+        assert any("statistic" in rule for rule in tagged_rules(a1))
+        slowed = nemesis.slow("live:01")
+        assert "tbf" in qdisc(slowed)
+        nemesis.heal()
+        assert tagged_rules(a1) == [] and tagged_rules(a2) == []
+        assert "tbf" not in qdisc(slowed)
+    actions = [(e["type"], e["f"], e.get("action")) for e in read_history(tmp_path / "history.jsonl")]
+    assert ("ok", "fault", "lossy") in actions and ("ok", "heal", "unpartition") in actions
+    assert ("ok", "heal", "unslow") in actions
+    assert cluster.readiness_problems() == []
