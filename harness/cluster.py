@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import secrets
 import socket
 import time
@@ -82,10 +83,22 @@ def ensure_port_free(port: int) -> None:
 
 
 def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on now (for a VIP that must not collide with another run)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port on 127.0.0.1 that nothing listens on now, for a VIP that must not collide with another run.
+
+    Drawn below the kernel's ephemeral range (32768 and up), where Docker also picks the brokers' published
+    ports: a port from that range could be handed to a broker before the VIP claims it.
+    """
+    chooser = random.SystemRandom()
+    for _ in range(200):
+        port = chooser.randrange(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise HarnessError("no free port found between 20000 and 32000 on 127.0.0.1")
 
 
 class Cluster:

@@ -68,8 +68,14 @@ class Compose:
 
 
 def _last_error_line(text: str) -> str:
+    """The line that says what went wrong, not compose's closing "Encountered errors" summary."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    for line in reversed(lines):
-        if "error" in line.lower() or "failed" in line.lower():
-            return line[:300]
+    telling = [
+        line
+        for line in lines
+        if ("error" in line.lower() or "failed" in line.lower() or "unhealthy" in line.lower())
+        and "Encountered errors while bringing up" not in line
+    ]
+    if telling:
+        return telling[-1][:300]
     return lines[-1][:300] if lines else "(no output)"

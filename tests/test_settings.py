@@ -76,3 +76,20 @@ def test_dotenv_is_overridden_by_environment(tmp_path: Path) -> None:
 def test_image_tag_changes_with_version_and_is_stable() -> None:
     assert image_tag(broker_recipe("5.17.2"), "5.17.2") == image_tag(broker_recipe("5.17.2"), "5.17.2")
     assert image_tag(broker_recipe("5.17.2"), "5.17.2") != image_tag(broker_recipe("5.16.1"), "5.16.1")
+
+
+def test_compose_failure_names_the_cause_not_the_summary() -> None:
+    from harness.compose import _last_error_line
+
+    output = (
+        "Creating x_vip_1 ... error\n\n"
+        "ERROR: for x_vip_1  Cannot start service vip: Bind for 127.0.0.1:33001 failed: port is already allocated\n"
+        "ERROR: Encountered errors while bringing up the project.\n"
+    )
+    assert "port is already allocated" in _last_error_line(output)
+
+
+def test_free_port_stays_below_the_ephemeral_range() -> None:
+    from harness.cluster import free_port
+
+    assert all(20000 <= free_port() < 32000 for _ in range(20))
