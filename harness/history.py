@@ -84,12 +84,12 @@ def read_header(path: Path) -> dict[str, Any]:
 
 def read_history(path: Path) -> Iterator[Event]:
     """Events in order, header skipped. A torn last line (the run was killed mid-write) is ignored."""
-    with path.open(encoding="utf-8") as lines:
+    with path.open("rb") as lines:
         lines.readline()
         for line in lines:
             try:
                 yield orjson.loads(line)  # the checkers read millions of lines: orjson is ~4x json
             except orjson.JSONDecodeError:
-                if line.endswith("\n"):
+                if line.endswith(b"\n"):
                     raise
                 return
