@@ -195,13 +195,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         "ack/deliv/indet",
         "lost",
         "dup",
-        "unexpected",
+        "unexp",
         "stuck",
-        "recovery",
+        "bridges",
         "verdict",
     )
     rows = [header]
-    for r in results:
+    for r in sorted(results, key=lambda r: (r.scenario, r.topology != "seed")):
         c = r.counts
         rows.append(
             (
