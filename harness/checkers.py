@@ -102,12 +102,6 @@ class Ledger:
             ]
         return self._undelivered
 
-    def delivered_by_deadline(self, message_id: str) -> bool:
-        deliveries = self.deliveries.get(message_id)
-        if not deliveries:
-            return False
-        return self.drain_deadline is None or deliveries[0].t <= self.drain_deadline
-
 
 @dataclass
 class FinalState:

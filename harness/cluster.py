@@ -252,9 +252,6 @@ class Cluster:
     def node_status(self, node: Node) -> introspect.NodeStatus:
         return introspect.node_status(node, self.container(node.name))
 
-    def live_nodes(self) -> set[str]:
-        return {status.node for status in self.status() if status.state == "live"}
-
     # -------------------------------------------------------------------------------------- readiness
     def missing_bridges(self, statuses: list[introspect.NodeStatus]) -> set[tuple[str, str]]:
         live = {s.node for s in statuses if s.state == "live"}
