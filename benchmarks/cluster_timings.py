@@ -17,16 +17,12 @@ import time
 
 from harness.cluster import Cluster, free_port
 from harness.settings import ROOT, Settings
-from harness.stomp_client import StompSession
 from harness.wait import wait_until
 
 
 def vip_avoids(cluster: Cluster, node: str, probes: int = 4) -> bool:
-    creds = cluster.settings.credentials
     for _ in range(probes):
-        with StompSession(
-            "127.0.0.1", cluster.vip_port, creds.client_user, creds.client_password, timeout=3
-        ) as s:
+        with cluster.stomp(timeout=3) as s:
             if s.broker_name == node:
                 return False
     return True

@@ -21,7 +21,6 @@ import stomp
 from harness.cluster import Cluster, free_port
 from harness.history import History
 from harness.settings import ROOT, Settings
-from harness.stomp_client import StompSession
 from harness.workload import Workload, WorkloadConfig
 
 
@@ -51,14 +50,11 @@ def bare_rate(port: int, user: str, password: str, messages: int) -> float:
 
 
 def harness_rate(cluster: Cluster, messages: int) -> float:
-    creds = cluster.settings.credentials
     config = WorkloadConfig(producers=1, consumers=0, rate=0, queue="bench.harness")
     with tempfile.TemporaryDirectory() as tmp, History(Path(tmp) / "h.jsonl", {"seed": 0}) as history:
         workload = Workload(
             history,
-            lambda **kw: StompSession(
-                "127.0.0.1", cluster.vip_port, creds.client_user, creds.client_password, **kw
-            ),
+            lambda **kw: cluster.stomp(None, **kw),
             config,
         )
         started = time.perf_counter()

@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -30,6 +31,7 @@ from harness.errors import ClusterNotReady, HarnessError
 from harness.images import ensure_images
 from harness.render import render_run
 from harness.settings import Settings
+from harness.stomp_client import StompSession
 from harness.topology import Node, Topology
 from harness.wait import WaitTimeout, wait_until
 
@@ -222,6 +224,12 @@ class Cluster:
         if not bindings:
             raise HarnessError(f"{name} has no published STOMP port (is it running?)")
         return int(bindings[0]["HostPort"])
+
+    def stomp(self, node: Node | str | None = None, **options: Any) -> StompSession:
+        """A client-user STOMP session to `node` directly (its published port), or through the VIP if None."""
+        port = self.vip_port if node is None else self.stomp_port(node)
+        creds = self.settings.credentials
+        return StompSession("127.0.0.1", port, creds.client_user, creds.client_password, **options)
 
     def address(self, service: str) -> str:
         """The container's address on the cluster network."""

@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from harness.cluster import Cluster
 from harness.history import History
-from harness.stomp_client import StompSession
 
 
 def probe_bridges(cluster: Cluster, history: History, healed_at: float, deadline: float, tag: str) -> None:
@@ -46,20 +45,15 @@ def probe_bridges(cluster: Cluster, history: History, healed_at: float, deadline
 def _probe(
     cluster: Cluster, history: History, src: str, dst: str, healed_at: float, deadline: float, tag: str
 ) -> None:
-    creds = cluster.settings.credentials
     queue = f"probe.{tag}.{src}.to.{dst}"
     arrived = threading.Event()
     history.append("harness", "invoke", "probe", src=src, dst=dst, queue=queue)
     sent = 0
     consumer = producer = None
     try:
-        consumer = StompSession(
-            "127.0.0.1", cluster.stomp_port(dst), creds.client_user, creds.client_password
-        )
+        consumer = cluster.stomp(dst)
         consumer.subscribe(queue, ack="auto", on_delivery=lambda _delivery: arrived.set())
-        producer = StompSession(
-            "127.0.0.1", cluster.stomp_port(src), creds.client_user, creds.client_password
-        )
+        producer = cluster.stomp(src)
         while time.monotonic() < deadline and not arrived.is_set():
             receipt = producer.send(queue, f"probe {sent}", {"harness-probe": str(sent)})
             producer.wait_receipts([receipt], timeout=5)

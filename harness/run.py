@@ -134,10 +134,7 @@ class ChaosRun:
         self.start_consumers = start_consumers
 
     def _connect(self, **kwargs: Any) -> StompSession:
-        creds = self.cluster.settings.credentials
-        return StompSession(
-            "127.0.0.1", self.cluster.vip_port, creds.client_user, creds.client_password, **kwargs
-        )
+        return self.cluster.stomp(None, **kwargs)
 
     def phase(self, name: str, **value: Any) -> None:
         self.history.append("harness", "ok", "phase", phase=name, **value)
@@ -273,7 +270,6 @@ class ChaosRun:
     def final_state(self) -> FinalState:
         """Workload-queue depth on every live broker; ids read by browsing where the broker speaks STOMP."""
         final = FinalState()
-        creds = self.cluster.settings.credentials
         for status in self.cluster.status():
             if status.state != "live":
                 continue
@@ -285,8 +281,7 @@ class ChaosRun:
             if not status.serves_stomp:
                 final.unbrowsable.append(status.node)
                 continue
-            port = self.cluster.stomp_port(status.node)
-            with StompSession("127.0.0.1", port, creds.client_user, creds.client_password) as browser:
+            with self.cluster.stomp(status.node) as browser:
                 for message in browser.browse(self.config.queue):
                     final.located[message.headers.get("harness-id", "?")] = status.node
         return final

@@ -18,8 +18,7 @@ MESSAGES = 1000
 
 
 def session(cluster: Cluster, node: str) -> StompSession:
-    creds = cluster.settings.credentials
-    return StompSession("127.0.0.1", cluster.stomp_port(node), creds.client_user, creds.client_password)
+    return cluster.stomp(node)
 
 
 def send_numbered(producer: StompSession, queue: str, count: int) -> None:
@@ -102,10 +101,9 @@ def test_statistics_plugin_answers_over_stomp(cluster: Cluster) -> None:
 
 
 def test_vip_routes_only_to_masters(cluster: Cluster) -> None:
-    creds = cluster.settings.credentials
     seen = set()
     for _ in range(6):
-        with StompSession("127.0.0.1", cluster.vip_port, creds.client_user, creds.client_password) as via_vip:
+        with cluster.stomp() as via_vip:
             seen.add(via_vip.broker_name)
     assert seen == {m.name for m in cluster.topology.masters}
 
