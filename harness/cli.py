@@ -1,4 +1,5 @@
-"""`python -m harness up | status | down | sweep | images`: the cluster by hand (what `make up` calls)."""
+"""`python -m harness up | status | down | sweep | images | fault ...`: the cluster by hand (what `make up`
+calls), and faults driven by hand against it."""
 
 from __future__ import annotations
 
@@ -109,12 +110,77 @@ def format_status(statuses: list[NodeStatus]) -> str:
     )
 
 
-COMMANDS = {"images": cmd_images, "up": cmd_up, "status": cmd_status, "down": cmd_down, "sweep": cmd_sweep}
+FAULT_HELP = (
+    "fault kill|stop|restart|freeze|slow TARGET | fault isolate TARGET [peers|clients|both] | "
+    "fault partition-pairs | fault lossy [FRACTION] | fault heal | fault status   "
+    "(TARGET: a node name, live:NN, waiting:NN, live:random)"
+)
+
+
+def cmd_fault(settings: Settings, args: argparse.Namespace) -> int:
+    """Drive the nemesis by hand against the cluster `make up` started; faults and heals go to its history."""
+    import random
+
+    from harness.history import History
+    from harness.nemesis import FAULTS, Nemesis
+
+    words = list(args.args)
+    if not words:
+        raise HarnessError(f"usage: python -m harness {FAULT_HELP}")
+    cluster = _attach(settings)
+    state = cluster.directory / "manual-faults.json"
+    with History(cluster.directory / "manual-history.jsonl", {"scenario": "manual"}, append=True) as history:
+        nemesis = Nemesis(cluster, history, random.Random())
+        nemesis.load_active(state)
+        action, rest = words[0], words[1:]
+        if action == "status":
+            for active in nemesis.active:
+                print(f"in force: {active.fault} on {active.target}")
+            if not nemesis.active:
+                print("no fault in force")
+            print(format_status(cluster.status()))
+            return 0
+        if action == "heal":
+            nemesis.heal()
+            print("healed every fault in force")
+        elif action in FAULTS and len(rest) == 1:
+            print(f"{action}: {nemesis.inject(action, rest[0])}")
+        elif action == "slow" and len(rest) == 1:
+            print(f"slow: {nemesis.slow(rest[0])}")
+        elif action == "isolate" and len(rest) in (1, 2):
+            print(f"isolated: {nemesis.isolate(rest[0], rest[1] if len(rest) == 2 else 'both')}")
+        elif action == "partition-pairs" and not rest:
+            nemesis.partition_pairs()
+            print("partitioned the pairs")
+        elif action == "lossy" and len(rest) <= 1:
+            try:
+                fraction = float(rest[0]) if rest else 0.3
+            except ValueError:
+                raise HarnessError(
+                    f"lossy {rest[0]!r}: give the fraction of packets to drop, e.g. 0.3"
+                ) from None
+            nemesis.lossy_bridge(fraction)
+            print("lossy links between the pairs")
+        else:
+            raise HarnessError(f"usage: python -m harness {FAULT_HELP}")
+        nemesis.save_active(state)
+    return 0
+
+
+COMMANDS = {
+    "images": cmd_images,
+    "up": cmd_up,
+    "status": cmd_status,
+    "down": cmd_down,
+    "sweep": cmd_sweep,
+    "fault": cmd_fault,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("args", nargs="*", help=FAULT_HELP)
     args = parser.parse_args(argv)
     terminate_as_interrupt()
     try:

@@ -30,15 +30,24 @@ TYPES = frozenset({"invoke", "ok", "fail", "info"})
 
 
 class History:
-    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+    def __init__(self, path: Path, header: dict[str, Any], *, append: bool = False) -> None:
+        """A new history at `path`; with `append`, continue the one there (faults driven by hand, one
+        command at a time). Times stay on one clock: CLOCK_MONOTONIC is shared by every process here."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("w", buffering=1, encoding="utf-8")
         self._lock = threading.Lock()
+        self._closed = False
+        if append and path.exists():
+            self._started = float(read_header(path).get("monotonic_origin", time.monotonic()))
+            with path.open("rb") as existing:
+                self._index = sum(1 for _ in existing) - 1
+            self._file = path.open("a", buffering=1, encoding="utf-8")
+            return
         self._index = 0
         self._started = time.monotonic()
-        self._closed = False
-        self._file.write(json.dumps({"type": "header", **header}, sort_keys=True) + "\n")
+        self._file = path.open("w", buffering=1, encoding="utf-8")
+        header = {"type": "header", **header, "monotonic_origin": self._started}
+        self._file.write(json.dumps(header, sort_keys=True) + "\n")
 
     def now(self) -> float:
         return time.monotonic() - self._started

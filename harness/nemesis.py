@@ -8,8 +8,10 @@ checkers and a reader of the history see exactly what was done, when, to whom.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.cluster import Cluster
 from harness.errors import HarnessError
@@ -38,6 +40,34 @@ class Nemesis:
         self.history = history
         self.rng = rng
         self.active: list[ActiveFault] = []
+
+    def save_active(self, path: Path) -> None:
+        """Persist the faults in force, so that another process (`python -m harness fault heal`) can heal them."""
+        records = [
+            {
+                "fault": a.fault,
+                "target": a.target,
+                "grudge": None if a.grudge is None else {n: sorted(d) for n, d in a.grudge.items()},
+            }
+            for a in self.active
+        ]
+        path.write_text(json.dumps(records, indent=2) + "\n")
+
+    def load_active(self, path: Path) -> None:
+        if not path.exists():
+            return
+        try:
+            records = json.loads(path.read_text())
+            self.active = [
+                ActiveFault(
+                    r["fault"],
+                    r["target"],
+                    None if r["grudge"] is None else {n: frozenset(d) for n, d in r["grudge"].items()},
+                )
+                for r in records
+            ]
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise HarnessError(f"{path} is malformed: {exc!r}") from None
 
     def resolve(self, target: str) -> str:
         """A node name from a role: live:NN, waiting:NN, live:random, or a node name itself."""

@@ -3,6 +3,7 @@ nothing behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -99,6 +100,29 @@ def test_up_status_down_leaves_nothing_behind(docker_available: None, tmp_path: 
         }
         assert "-> chaos-mq02-a" in status.stdout and "-> chaos-mq01-a" in status.stdout
         assert (run_dir / "config" / "chaos-mq01-a" / "activemq.xml").exists()
+
+        # faults by hand: one command each, healed by a later command from the state it left
+        froze = harness("fault", "freeze", "live:01", **env)
+        assert froze.returncode == 0 and "freeze: chaos-mq01-a" in froze.stdout, froze.stderr
+        during = harness("fault", "status", **env)
+        assert "in force: freeze on chaos-mq01-a" in during.stdout
+        assert "chaos-mq01-a  frozen" in during.stdout
+        bad = harness("fault", "melt", "live:01", **env)
+        assert_one_line_error(bad, "usage: python -m harness fault")
+        healed = harness("fault", "heal", **env)
+        assert healed.returncode == 0, healed.stderr
+        after = harness("fault", "status", **env)
+        assert "no fault in force" in after.stdout and "chaos-mq01-a  live" in after.stdout
+        events = [
+            json.loads(line) for line in (run_dir / "manual-history.jsonl").read_text().splitlines()[1:]
+        ]
+        assert [(e["type"], e["f"], e["action"]) for e in events] == [
+            ("invoke", "fault", "freeze"),
+            ("ok", "fault", "freeze"),
+            ("invoke", "heal", "thaw"),
+            ("ok", "heal", "thaw"),
+        ]
+        assert events[0]["t"] < events[-1]["t"]  # one clock across the commands
     finally:
         down = harness("down", **env)
     assert down.returncode == 0, down.stderr
