@@ -122,7 +122,7 @@ def cmd_fault(settings: Settings, args: argparse.Namespace) -> int:
     import random
 
     from harness.history import History
-    from harness.nemesis import FAULTS, Nemesis
+    from harness.nemesis import Nemesis
 
     words = list(args.args)
     if not words:
@@ -143,26 +143,13 @@ def cmd_fault(settings: Settings, args: argparse.Namespace) -> int:
         if action == "heal":
             nemesis.heal()
             print("healed every fault in force")
-        elif action in FAULTS and len(rest) == 1:
-            print(f"{action}: {nemesis.inject(action, rest[0])}")
-        elif action == "slow" and len(rest) == 1:
-            print(f"slow: {nemesis.slow(rest[0])}")
-        elif action == "isolate" and len(rest) in (1, 2):
-            print(f"isolated: {nemesis.isolate(rest[0], rest[1] if len(rest) == 2 else 'both')}")
-        elif action == "partition-pairs" and not rest:
-            nemesis.partition_pairs()
-            print("partitioned the pairs")
-        elif action == "lossy" and len(rest) <= 1:
-            try:
-                fraction = float(rest[0]) if rest else 0.3
-            except ValueError:
-                raise HarnessError(
-                    f"lossy {rest[0]!r}: give the fraction of packets to drop, e.g. 0.3"
-                ) from None
-            nemesis.lossy_bridge(fraction)
-            print("lossy links between the pairs")
         else:
-            raise HarnessError(f"usage: python -m harness {FAULT_HELP}")
+            try:
+                print(f"{action}: {nemesis.apply_named(action, rest)}")
+            except HarnessError as exc:
+                if not str(exc).startswith("unknown fault"):
+                    raise
+                raise HarnessError(f"usage: python -m harness {FAULT_HELP}") from None
         nemesis.save_active(state)
     return 0
 

@@ -95,6 +95,32 @@ class Nemesis:
             self.active.append(ActiveFault(fault, node))
         return node
 
+    def apply_named(self, fault: str, args: list[str]) -> str:
+        """Any fault by its name, as schedules and the command line spell it; returns what it hit.
+
+        kill|stop|restart|freeze|slow TARGET, isolate TARGET [peers|clients|both], partition-pairs,
+        lossy [FRACTION].
+        """
+        if fault in FAULTS and len(args) == 1:
+            return self.inject(fault, args[0])
+        if fault == "slow" and len(args) == 1:
+            return self.slow(args[0])
+        if fault == "isolate" and len(args) in (1, 2):
+            return self.isolate(args[0], args[1] if len(args) == 2 else "both")
+        if fault == "partition-pairs" and not args:
+            self.partition_pairs()
+            return "the pairs"
+        if fault == "lossy" and len(args) <= 1:
+            try:
+                loss = float(args[0]) if args else 0.3
+            except ValueError:
+                raise HarnessError(
+                    f"lossy {args[0]!r}: give the fraction of packets to drop, e.g. 0.3"
+                ) from None
+            self.lossy_bridge(loss)
+            return "the bridges between the pairs"
+        raise HarnessError(f"unknown fault {fault!r} with arguments {args!r}")
+
     def heal(self, node: str | None = None) -> None:
         """Heal the faults in force (on `node` only, if given), most recent first."""
         for active in reversed(list(self.active)):

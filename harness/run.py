@@ -174,12 +174,7 @@ class ChaosRun:
         for step in steps:
             self._sleep_until(started + step.offset)
             try:
-                if step.fault == "partition-pairs":
-                    self.nemesis.partition_pairs()
-                elif step.fault == "isolate":
-                    self.nemesis.isolate(step.target, "both")
-                else:
-                    self.nemesis.inject(step.fault, step.target)
+                self.nemesis.apply_named(step.fault, [] if step.target == "pairs" else [step.target])
             except HarnessError as exc:  # e.g. no live node in the pair right now: recorded, schedule goes on
                 self.history.append(
                     "nemesis", "info", "fault", action=step.fault, target=step.target, error=str(exc)[:200]
