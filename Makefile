@@ -5,11 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help test chaos up status down sweep images tools lint clean
+.PHONY: help test chaos soak replay matrix up status down sweep images tools lint clean
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
 	@echo "make chaos     the chaos scenarios (SEED=, SCENARIO=, TOPOLOGY= select)"
+	@echo "make soak      random faults for DURATION=8h (CHECKPOINT=5m, SEED=, TOPOLOGY=seed|hardened)"
 	@echo "make up        start a cluster and print its endpoints; make status; make down"
 	@echo "make images    build the broker and VIP images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
 	@echo "make lint      ruff"
@@ -21,9 +22,11 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-# mmdebstrap bootstraps the images' root file systems from Debian's mirror (no container registry here).
+# mmdebstrap bootstraps the images' root file systems from Debian's mirror (no container registry here);
+# chromium renders the HTML report headless in its test.
 tools:
 	@command -v mmdebstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq mmdebstrap >/dev/null; }
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || \
 		{ apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
 
@@ -39,6 +42,10 @@ lint: $(STAMP)
 
 chaos: images
 	$(PY) -m pytest scenarios -p no:cacheprovider
+
+# progress lines only on a terminal; checkpoints always
+soak: images
+	$(PY) -m harness soak
 
 up: images
 	$(PY) -m harness up

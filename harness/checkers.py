@@ -140,6 +140,10 @@ class Verdict:
             "note": self.note,
         }
 
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Verdict:
+        return cls(record["checker"], record["valid"], record["counts"], record["evidence"], record["note"])
+
 
 def _sample(ids: Iterable[str]) -> list[str]:
     return sorted(ids, key=_id_order)[:EVIDENCE_LIMIT]

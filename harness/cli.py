@@ -1,9 +1,11 @@
-"""`python -m harness up | status | down | sweep | images | fault ...`: the cluster by hand (what `make up`
-calls), and faults driven by hand against it."""
+"""`python -m harness <command>`: the cluster by hand (what `make up` calls), faults driven by hand against
+it, soaks, replays of recorded histories, reports and the version matrix."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from harness.docker_env import docker_client
 from harness.errors import HarnessError
 from harness.images import ensure_images
 from harness.introspect import NodeStatus
-from harness.settings import Settings
+from harness.settings import Settings, parse_seed
 from harness.signals import terminate_as_interrupt
 
 
@@ -154,6 +156,91 @@ def cmd_fault(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
+    """Random faults from the seed for DURATION, checked at every CHECKPOINT; exit 1 if any window failed."""
+    import time
+
+    from harness.progress import Progress
+    from harness.soak import SoakPlan, parse_duration, run_soak
+
+    try:
+        duration = parse_duration(args.duration or os.environ.get("DURATION", "") or "30m")
+        checkpoint = parse_duration(args.checkpoint or os.environ.get("CHECKPOINT", "") or "5m", "CHECKPOINT")
+    except ValueError as exc:
+        raise HarnessError(str(exc)) from None
+    seed = parse_seed(args.seed if args.seed is not None else os.environ.get("SEED", ""))
+    directory = settings.runs_dir / "soak" / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
+    directory.mkdir(parents=True)
+    settings = dataclasses.replace(settings, runs_dir=directory)
+    outcome = run_soak(settings, SoakPlan(seed, duration, checkpoint), directory, Progress.for_stdout())
+    windows = len(outcome.checkpoints)
+    failed = sum(1 for c in outcome.checkpoints if c.get("verdict") != "ok")
+    print(
+        f"soak {'ok' if outcome.ok else 'FAILED'}: {windows} windows, {failed} failing; "
+        f"harness peak RSS {outcome.peak_rss_mib:.1f} MiB; report {directory / 'report.html'}"
+    )
+    return 0 if outcome.ok else 1
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    """Redo a recorded history's faults on a fresh cluster of the same version and topology."""
+    import time
+
+    from harness.designs import design
+    from harness.history import read_header
+    from harness.progress import Progress
+    from harness.replay import recorded_faults, replay_history
+    from harness.report import ReportInput, write_report
+    from harness.summary import HEADER, aligned, describe, row
+
+    source = Path(args.history)
+    try:
+        header = read_header(source)
+        steps = recorded_faults(source)
+    except (OSError, ValueError, KeyError) as exc:
+        raise HarnessError(f"{source} is not a readable history: {exc}") from None
+    settings = dataclasses.replace(
+        settings,
+        version=str(header.get("activemq_version", settings.version)),
+        design=design(str(header.get("topology", settings.design.name))),
+    )
+    directory = (
+        settings.runs_dir / "replay" / f"{time.strftime('%Y%m%d-%H%M%S')}-{header.get('scenario', 'run')}"
+    )
+    directory.mkdir(parents=True)
+    print(
+        f"replaying {len(steps)} faults and heals from {source} (seed {header.get('seed')}, "
+        f"{settings.design.name}, ActiveMQ {settings.version}) into {directory}"
+    )
+    for step in steps:
+        print(f"  {step.t:8.2f}s  {step.kind:<5} {step.action} {step.target}")
+    with Cluster(dataclasses.replace(settings, runs_dir=directory)) as cluster:
+        result = replay_history(cluster, source, directory, progress=Progress.for_stdout())
+    report = write_report(
+        directory,
+        ReportInput(
+            f"replay of {source}", result.seed, [result], replay=f"python -m harness replay {source}"
+        ),
+    )
+    for line in aligned([HEADER, row(result)]):
+        print(line)
+    for checker in sorted(result.unexpected):
+        print(f"UNEXPECTED {checker}: {describe(result.verdict(checker))}")
+    print(f"report: {report}")
+    return 0 if result.ok else 1
+
+
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuild the HTML report of a chaos run folder (make chaos writes it already)."""
+    from harness.report import report_from_folder
+
+    folder = Path(args.folder)
+    if not (folder / "summary.json").exists():
+        raise HarnessError(f"{folder} has no summary.json: give a folder made by `make chaos`")
+    print(report_from_folder(folder))
+    return 0
+
+
 COMMANDS = {
     "images": cmd_images,
     "up": cmd_up,
@@ -161,13 +248,33 @@ COMMANDS = {
     "down": cmd_down,
     "sweep": cmd_sweep,
     "fault": cmd_fault,
+    "soak": cmd_soak,
+    "report": cmd_report,
+    "replay": cmd_replay,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
-    parser.add_argument("command", choices=sorted(COMMANDS))
-    parser.add_argument("args", nargs="*", help=FAULT_HELP)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for name, text in (
+        ("images", "build the broker and VIP images for ACTIVEMQ_VERSION"),
+        ("up", "start a cluster that outlives the command (make up)"),
+        ("status", "nodes, queues and bridges of the make-up cluster"),
+        ("down", "remove the make-up cluster, keep its logs"),
+        ("sweep", "remove everything any harness run left behind"),
+    ):
+        commands.add_parser(name, help=text)
+    fault = commands.add_parser("fault", help="drive faults by hand against the make-up cluster")
+    fault.add_argument("args", nargs="*", help=FAULT_HELP)
+    soak = commands.add_parser("soak", help="random faults for hours, checked at every checkpoint")
+    soak.add_argument("--duration", help="e.g. 8h, 30m (default: $DURATION or 30m)")
+    soak.add_argument("--checkpoint", help="window between checks, e.g. 5m (default: $CHECKPOINT or 5m)")
+    soak.add_argument("--seed", help="integer (default: $SEED or random)")
+    replay = commands.add_parser("replay", help="redo the faults recorded in a history on a fresh cluster")
+    replay.add_argument("history", help="a history.jsonl from any run folder")
+    report = commands.add_parser("report", help="rebuild a chaos run folder's report.html")
+    report.add_argument("folder")
     args = parser.parse_args(argv)
     terminate_as_interrupt()
     try:

@@ -125,15 +125,18 @@ class Nemesis:
         """Heal the faults in force (on `node` only, if given), most recent first."""
         for active in reversed(list(self.active)):
             if node is None or active.target == node:
-                if active.grudge is not None:
-                    self._unpartition(active)
-                elif active.fault == "slow":
-                    self.history.append("nemesis", "invoke", "heal", action="unslow", target=active.target)
-                    self.cluster.exec(active.target, "tc", "qdisc", "del", "dev", "eth0", "root")
-                    self.history.append("nemesis", "ok", "heal", action="unslow", target=active.target)
-                else:
-                    self._apply(FAULTS[active.fault] or "", active.target, active.target)
-                self.active.remove(active)
+                self.heal_one(active)
+
+    def heal_one(self, active: ActiveFault) -> None:
+        if active.grudge is not None:
+            self._unpartition(active)
+        elif active.fault == "slow":
+            self.history.append("nemesis", "invoke", "heal", action="unslow", target=active.target)
+            self.cluster.exec(active.target, "tc", "qdisc", "del", "dev", "eth0", "root")
+            self.history.append("nemesis", "ok", "heal", action="unslow", target=active.target)
+        else:
+            self._apply(FAULTS[active.fault] or "", active.target, active.target)
+        self.active.remove(active)
 
     # ---------------------------------------------------------------------------------------- partitions
     @property

@@ -11,6 +11,7 @@ A scenario composes this in a few lines:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -24,6 +25,8 @@ from harness.errors import HarnessError
 from harness.history import History, read_history
 from harness.nemesis import Nemesis
 from harness.probes import probe_bridges
+from harness.progress import Progress, clock
+from harness.sampler import DepthSampler
 from harness.schedule import Step
 from harness.stomp_client import StompSession
 from harness.wait import WaitTimeout, wait_until
@@ -75,6 +78,7 @@ class ScenarioResult:
             "scenario": self.scenario,
             "topology": self.topology,
             "seed": self.seed,
+            "directory": self.directory,
             "counts": self.counts,
             "valid": merged_validity(self.verdicts),
             "verdicts": [v.to_json() for v in self.verdicts],
@@ -85,6 +89,20 @@ class ScenarioResult:
             "recovery_seconds": self.recovery_seconds,
             "notes": self.notes,
         }
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> ScenarioResult:
+        return cls(
+            scenario=record["scenario"],
+            topology=record["topology"],
+            seed=record["seed"],
+            directory=record.get("directory", ""),
+            counts=record["counts"],
+            verdicts=[Verdict.from_json(v) for v in record["verdicts"]],
+            expected=record.get("expected", {}),
+            recovery_seconds=record.get("recovery_seconds"),
+            notes=record.get("notes", []),
+        )
 
 
 class ChaosRun:
@@ -103,6 +121,9 @@ class ChaosRun:
         probe_timeout: float = 60.0,
         workload_class: type[Workload] | None = None,
         start_consumers: bool = True,
+        progress: Progress | None = None,
+        deadline: float | None = None,
+        sample_depth: bool = True,
     ) -> None:
         self.cluster = cluster
         self.scenario = scenario
@@ -124,6 +145,8 @@ class ChaosRun:
                 "topology": topology,
                 "activemq_version": cluster.settings.version,
                 "workload": asdict(self.config),
+                "expected": self.expected,
+                "group": cluster.topology.group,
                 "cluster": cluster.project,
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
@@ -132,6 +155,11 @@ class ChaosRun:
         self.workload = (workload_class or Workload)(self.history, self._connect, self.config)
         self.result: ScenarioResult | None = None
         self.start_consumers = start_consumers
+        self.progress = progress or Progress(None)
+        self.deadline = deadline  # monotonic; the progress line shows time left until it
+        self.sampler = DepthSampler(cluster, self.history, self.config.queue) if sample_depth else None
+        self._started = time.monotonic()
+        self._context = contextlib.ExitStack()
 
     def _connect(self, **kwargs: Any) -> StompSession:
         return self.cluster.stomp(None, **kwargs)
@@ -141,6 +169,10 @@ class ChaosRun:
 
     def __enter__(self) -> ChaosRun:
         self.phase("load")
+        self._context.enter_context(self.progress.showing(self.status_line))
+        if self.sampler is not None:
+            self.sampler.start()
+            self._context.callback(self.sampler.stop)
         if self.start_consumers:
             self.workload.start_consumers()
         self.workload.start_producers()
@@ -153,7 +185,22 @@ class ChaosRun:
         finally:
             self.workload.stop()
             self.nemesis.heal()
+            self._context.close()
             self.history.close()
+
+    def status_line(self) -> str:
+        """What the live progress shows: the fault in force, the counters, time elapsed or left."""
+        counters = self.workload.snapshot()
+        faults = ", ".join(f"{a.fault} {a.target}" for a in self.nemesis.active) or "none"
+        now = time.monotonic()
+        when = (
+            f"{clock(self.deadline - now)} left" if self.deadline else f"{clock(now - self._started)} elapsed"
+        )
+        return (
+            f"[{self.scenario} {self.topology}] fault: {faults} | sent {counters.invoked} "
+            f"ack {counters.acknowledged} deliv {counters.delivered} in flight {self.workload.undelivered()} "
+            f"| {when}"
+        )
 
     def load(self, acknowledged: int, timeout: float = 120.0) -> None:
         """Wait until `acknowledged` more sends have their receipts (the workload keeps running)."""
@@ -238,6 +285,7 @@ class ChaosRun:
         final = self.final_state()
         self.phase("final-state", queues=final.queues, unbrowsable=final.unbrowsable)
         self.workload.stop_consumers()
+        self._context.close()  # sampler and progress line end with the run's traffic
         self.history.close()
         ledger = Ledger.from_history(read_history(self.history.path))
         verdicts = check_all(ledger, final)

@@ -29,9 +29,13 @@ class Step:
         return asdict(self)
 
 
-def random_schedule(seed: int, duration: float, interval: float = 20.0, hold: float = 8.0) -> list[Step]:
-    """One fault every `interval` seconds for `duration` seconds, each held `hold` seconds (±25 %)."""
-    rng = random.Random(f"schedule:{seed}")
+def random_schedule(
+    seed: int, duration: float, interval: float = 20.0, hold: float = 8.0, *, stream: str = ""
+) -> list[Step]:
+    """One fault every `interval` seconds for `duration` seconds, each held `hold` seconds (±25 %).
+
+    `stream` names an independent sequence under the same seed (a soak's windows: "w0", "w1"...)."""
+    rng = random.Random(f"schedule:{seed}{':' + stream if stream else ''}")
     steps = []
     offset = 0.0
     while offset + interval <= duration:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,3 +118,13 @@ def _positive_float(name: str, text: str) -> float:
     if value <= 0:
         raise HarnessError(f"{name}={text!r} must be a positive number of seconds")
     return value
+
+
+def parse_seed(text: str) -> int:
+    """A run seed: a non-negative integer, or a fresh random one when empty (printed, so it can be replayed)."""
+    text = text.strip()
+    if not text:
+        return secrets.randbelow(10**9)
+    if not text.isdigit():
+        raise HarnessError(f"SEED={text!r} is not a non-negative integer")
+    return int(text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import threading
 import time
@@ -20,6 +21,10 @@ import stomp.exception
 
 from harness.errors import HarnessError
 from harness.wait import WaitTimeout
+
+# stomp.py logs a traceback for every frame sent on a connection the nemesis just cut; the history records
+# what each client saw, so those logs are noise in a chaos run
+logging.getLogger("stomp.py").setLevel(logging.CRITICAL)
 
 
 @dataclass
@@ -224,10 +229,10 @@ class StompSession:
             headers={"reply-to": f"/queue/{reply}"},
         )
         answer = self.wait_deliveries(before + 1, timeout)[before]
-        return _flatten_map_json(json.loads(answer.body))
+        return flatten_map_json(json.loads(answer.body))
 
 
-def _flatten_map_json(document: dict) -> dict[str, object]:
+def flatten_map_json(document: dict) -> dict[str, object]:
     """jms-map-json wraps the map as {"map": {"entry": [{"string": [key, value]} | {"string": key, "long": v}]}}."""
     entries = document.get("map", {}).get("entry", [])
     if isinstance(entries, dict):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.checkers import Verdict
+from harness import summary
 from harness.cluster import Cluster
 from harness.designs import PUBLIC, design
 from harness.errors import HarnessError
@@ -146,40 +146,9 @@ def assert_as_declared(result: ScenarioResult) -> None:
     lines = [f"{result.scenario} on {result.topology} (seed {result.seed}): undeclared violations"]
     for verdict in result.verdicts:
         if verdict.checker in result.unexpected:
-            lines.append(f"  {verdict.checker}: {describe(verdict)}")
+            lines.append(f"  {verdict.checker}: {summary.describe(verdict)}")
     lines.append(f"  evidence: {result.directory}/verdicts.json, history.jsonl")
     pytest.fail("\n".join(lines), pytrace=False)
-
-
-def describe(verdict: Verdict) -> str:
-    state = {True: "ok", False: "VIOLATED", None: "UNKNOWN"}[verdict.valid]
-    counts = ", ".join(f"{k}={v}" for k, v in verdict.counts.items())
-    return f"{state} ({counts}){' - ' + verdict.note if verdict.note else ''}"
-
-
-def _cell(result: ScenarioResult, checker: str) -> str:
-    verdict = next((v for v in result.verdicts if v.checker == checker), None)
-    if verdict is None:
-        return "-"
-    number = {"lost": "lost", "duplicated": "extra-deliveries", "stuck": "messages", "unexpected": "ids"}[
-        checker
-    ]
-    text = str(verdict.counts.get(number, 0)) if verdict.valid is not None else "?"
-    if verdict.valid is not True:
-        text += " (expected)" if checker in result.expected else " !"
-    return text
-
-
-def _bridges(result: ScenarioResult) -> str:
-    """Slowest bridge recovery after the heal, or why there is none."""
-    verdict = next((v for v in result.verdicts if v.checker == "bridges-resumed"), None)
-    if verdict is None or verdict.valid is None:
-        return "?"
-    if verdict.valid is False:
-        return f"{verdict.counts['not-resumed']} stalled !"
-    if "slowest-ms" not in verdict.counts:
-        return "n/a"
-    return f"{verdict.counts['slowest-ms'] / 1000:.1f}s"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -189,36 +158,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     write = terminalreporter.write_line
     terminalreporter.section(f"chaos summary (seed {config.option.seed})")
-    header = (
-        "scenario",
-        "topology",
-        "ack/deliv/indet",
-        "lost",
-        "dup",
-        "unexp",
-        "stuck",
-        "bridges",
-        "verdict",
-    )
-    rows = [header]
-    for r in sorted(results, key=lambda r: (r.scenario, r.topology != "seed")):
-        c = r.counts
-        rows.append(
-            (
-                r.scenario,
-                r.topology,
-                f"{c['acknowledged']}/{c['delivered']}/{c['indeterminate']}",
-                _cell(r, "lost"),
-                _cell(r, "duplicated"),
-                _cell(r, "unexpected"),
-                _cell(r, "stuck"),
-                _bridges(r),
-                "ok" if r.ok else "FAIL",
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
-        write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    ordered = sorted(results, key=lambda r: (r.scenario, r.topology != "seed"))
+    for line in summary.aligned([summary.HEADER, *summary.rows(ordered)]):
+        write(line)
     for title, pick in (
         ("expected and seen", lambda r: r.expected_and_seen),
         ("expected, not seen (this seed did not show it; not a failure)", lambda r: r.expected_not_seen),
@@ -243,8 +185,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         write("UNEXPECTED:")
         for r in unexpected:
             for checker in sorted(r.unexpected):
-                write(f"  {r.scenario} [{r.topology}] {checker}: {describe(r.verdict(checker))}")
-            write(f"    replay: SEED={r.seed} SCENARIO={r.scenario} TOPOLOGY={r.topology} make chaos")
+                write(f"  {r.scenario} [{r.topology}] {checker}: {summary.describe(r.verdict(checker))}")
+            write(f"    replay: {summary.replay_command(r)}")
     write(f"artifacts: {run_dir}")
     (run_dir / "summary.json").write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
 

@@ -7,25 +7,9 @@ violation passes only where the scenario declares it for the topology, with the 
 from __future__ import annotations
 
 from harness.schedule import random_schedule
+from harness.weaknesses import REDELIVERED, SEED_WEAKNESSES
 
 LOAD = 150  # acknowledged sends between steps (2 producers x 50/s: about 1.5 s)
-
-# Known weaknesses of the seed design, declared per property with the reason and the hardened fix. Whether a
-# given seed shows them depends on where the VIP placed the clients; "expected, not seen" is not a failure.
-STRANDED = (
-    "messages forwarded to a master stay there once its consumers move to the other master: a bridge never "
-    "sends a message back toward a broker on its path (fixed in hardened by conditionalNetworkBridgeFilterFactory "
-    "replayWhenNoConsumers)"
-)
-REDELIVERED = (
-    "at-least-once delivery: an ack or a forward in flight when a broker goes away is lost with it, and the "
-    "message is delivered again (redelivered:true); no broker setting makes STOMP client acks exactly-once, so "
-    "both designs declare it; counted, never hidden"
-)
-SEED_WEAKNESSES = {
-    "seed": {"stuck": STRANDED, "duplicated": REDELIVERED},
-    "hardened": {"duplicated": REDELIVERED},
-}
 
 
 def test_kill_live_master(chaos, declared) -> None:

@@ -1,0 +1,53 @@
+"""The harness's own memory over a long run: RSS sampled from /proc every few seconds into a JSON-lines file,
+so a soak shows whether memory stays flat for hours (and the file survives a killed run)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+
+def rss_mib(field: str = "VmRSS") -> float:
+    """This process's resident set (VmRSS) or its peak so far (VmHWM), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+class MemoryRecorder:
+    def __init__(self, path: Path, interval: float = 10.0) -> None:
+        self.path = path
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, RSS MiB): 2,880 for 8 h
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="memory", daemon=True)
+
+    def __enter__(self) -> MemoryRecorder:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 1)
+        self.sample()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def sample(self) -> float:
+        value = rss_mib()
+        t = round(time.monotonic() - self._started, 1)
+        self.samples.append((t, round(value, 2)))
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"t": t, "rss_mib": round(value, 2)}) + "\n")
+        return value
+
+    @property
+    def peak(self) -> float:
+        return max([rss_mib("VmHWM"), *(rss for _, rss in self.samples)])

@@ -1,0 +1,140 @@
+"""Replay the exact fault schedule of a recorded history: the same faults and heals on the same nodes (by
+name, not role), in the same order, at the same offsets from the start, under the same workload.
+
+The seed replays a run's *choices*; a history replays what was actually *done*, which is what to reach for
+when a role resolved differently, a fault was driven by hand, or the run came from an older harness.
+Only faults and heals that took effect are replayed (an invoke answered by ok); the outcome (where the VIP
+put each client, what the brokers did) is the run's own, and is checked again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.cluster import Cluster
+from harness.errors import HarnessError
+from harness.history import read_header, read_history
+from harness.nemesis import FAULTS, PARTITION_HEAL
+from harness.progress import Progress
+from harness.run import ChaosRun, ScenarioResult
+from harness.weaknesses import SEED_WEAKNESSES
+from harness.workload import WorkloadConfig
+
+# heal action -> the faults it heals
+HEALS: dict[str, frozenset[str]] = {
+    "start": frozenset({"kill", "stop"}),
+    "thaw": frozenset({"freeze"}),
+    "unslow": frozenset({"slow"}),
+    PARTITION_HEAL: frozenset({"partition", "lossy"}),
+}
+
+
+@dataclass(frozen=True)
+class RecordedFault:
+    t: float  # seconds from the history's start to the invoke
+    kind: str  # fault | heal
+    action: str
+    target: str  # a node name, or a partition's name ("between the pairs")
+    detail: tuple[tuple[str, Any], ...] = ()  # grudge, loss, rate, never_heal: what it needs to be redone
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.action, self.target)
+
+    def value(self, name: str, default: Any = None) -> Any:
+        return dict(self.detail).get(name, default)
+
+
+def recorded_faults(path: Path) -> list[RecordedFault]:
+    """The nemesis's faults and heals that took effect, in order."""
+    faults: list[RecordedFault] = []
+    pending: RecordedFault | None = None
+    for event in read_history(path):
+        if event["p"] != "nemesis" or event["f"] not in ("fault", "heal"):
+            continue
+        if event["type"] == "invoke":
+            detail = tuple(
+                sorted(
+                    (k, _hashable(v))
+                    for k, v in event.items()
+                    if k in ("grudge", "loss", "rate", "never_heal") and v is not None
+                )
+            )
+            pending = RecordedFault(event["t"], event["f"], event["action"], str(event["target"]), detail)
+        elif pending is not None and (event["action"], str(event["target"])) == (
+            pending.action,
+            pending.target,
+        ):
+            if event["type"] == "ok":
+                faults.append(pending)
+            pending = None
+    return faults
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, tuple(v)) for k, v in value.items()))
+    return value
+
+
+def replay_history(
+    cluster: Cluster, path: Path, directory: Path, *, progress: Progress | None = None
+) -> ScenarioResult:
+    """Run the recorded workload on `cluster` and redo every recorded fault and heal at its offset."""
+    header = read_header(path)
+    steps = recorded_faults(path)
+    group = header.get("group")
+    if group and group != cluster.topology.group:
+        raise HarnessError(
+            f"{path} was recorded on group {group!r}, this cluster is {cluster.topology.group!r}: "
+            f"set AMQ_GROUP={group}"
+        )
+    config = WorkloadConfig(**header.get("workload", {}))
+    run = ChaosRun(
+        cluster,
+        f"replay-{header.get('scenario', 'run')}",
+        int(header.get("seed", 0)),
+        directory,
+        topology=str(header.get("topology", cluster.settings.design.name)),
+        workload=config,
+        # histories from before the header carried it: the design's declared weaknesses
+        expected=header["expected"]
+        if "expected" in header
+        else SEED_WEAKNESSES.get(str(header.get("topology")), {}),
+        progress=progress,
+    )
+    with run:
+        run.phase("replay", source=str(path), steps=len(steps))
+        for step in steps:
+            time.sleep(max(0.0, step.t - run.history.now()))
+            _redo(run, step)
+    assert run.result is not None
+    return run.result
+
+
+def _redo(run: ChaosRun, step: RecordedFault) -> None:
+    nemesis = run.nemesis
+    if step.kind == "heal":
+        healed = HEALS.get(step.action, frozenset())
+        for active in reversed(list(nemesis.active)):
+            if active.target == step.target and active.fault in healed:
+                nemesis.heal_one(active)
+                return
+        run.phase(
+            "replay-skipped", action=step.action, target=step.target, why="nothing of that kind in force"
+        )
+        return
+    if step.action in FAULTS:
+        nemesis.inject(step.action, step.target)
+    elif step.action in ("partition", "lossy"):
+        grudge = {node: frozenset(dropped) for node, dropped in step.value("grudge", ())}
+        nemesis.partition(
+            grudge, step.target, loss=step.value("loss"), never_heal=bool(step.value("never_heal", False))
+        )
+    elif step.action == "slow":
+        nemesis.slow(step.target, step.value("rate", "256kbit"))
+    else:
+        raise HarnessError(f"cannot replay fault {step.action!r} on {step.target}")

@@ -1,0 +1,103 @@
+"""Queue depth over time: every few seconds each broker's depth of the workload queue, read from the
+statistics broker plugin over STOMP, recorded in the history as `depth` events for the report's timeline.
+
+A broker that does not answer within the timeout (frozen, dead, a waiting slave with no connector) gives
+no sample: the gap in the plot is the finding. Replies go to one callback per session, never into a list,
+so a sampler running for hours holds nothing but its sessions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+import uuid
+
+from harness.cluster import Cluster
+from harness.history import History
+from harness.stomp_client import Delivery, StompSession, flatten_map_json
+
+
+class _StatisticsChannel:
+    """A session to one broker with its own reply queue subscribed once."""
+
+    def __init__(self, session: StompSession) -> None:
+        self.session = session
+        self.replies: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        self.reply_queue = f"harness.depth.{uuid.uuid4().hex[:12]}"
+        session.subscribe(
+            self.reply_queue,
+            ack="auto",
+            headers={"transformation": "jms-map-json"},
+            on_delivery=self.replies.put,
+        )
+
+    def size(self, destination: str, timeout: float) -> int:
+        while not self.replies.empty():  # a reply that came after an earlier timeout answers nothing now
+            self.replies.get_nowait()
+        self.session.send(
+            f"ActiveMQ.Statistics.Destination.{destination}",
+            "",
+            {"reply-to": f"/queue/{self.reply_queue}", "persistent": "false"},
+            receipt=False,
+        )
+        reply = self.replies.get(timeout=timeout)
+        return int(flatten_map_json(json.loads(reply.body)).get("size", 0))
+
+
+class DepthSampler:
+    def __init__(
+        self,
+        cluster: Cluster,
+        history: History,
+        destination: str,
+        interval: float = 2.0,
+        timeout: float = 1.0,
+    ) -> None:
+        self.cluster = cluster
+        self.history = history
+        self.destination = destination
+        self.interval = interval
+        self.timeout = timeout
+        self._channels: dict[str, _StatisticsChannel] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="depth-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval + 4 * self.timeout + 5)
+        for channel in self._channels.values():
+            channel.session.close()
+        self._channels.clear()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            for node in self.cluster.topology.nodes:
+                if self._stop.is_set():
+                    return
+                self.sample(node.name)
+
+    def sample(self, node: str) -> int | None:
+        try:
+            channel = self._channels.get(node)
+            if channel is None:
+                channel = _StatisticsChannel(self.cluster.stomp(node, timeout=self.timeout))
+                self._channels[node] = channel
+            size = channel.size(self.destination, self.timeout)
+        except (
+            Exception
+        ):  # any failure (refused, timed out, dropped mid-send) is a gap, never the end of sampling
+            dropped = self._channels.pop(node, None)
+            if dropped is not None:
+                with contextlib.suppress(Exception):
+                    dropped.session.close()
+            return None
+        with contextlib.suppress(RuntimeError):  # the history closed under us at the end of the run
+            self.history.append("sampler", "ok", "depth", broker=node, size=size)
+        return size

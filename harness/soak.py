@@ -1,0 +1,194 @@
+"""A soak: random faults from the seed for hours on one cluster, checked window by window.
+
+The run is cut into checkpoint windows (5 minutes by default). Each window is a ChaosRun of its own: its own
+queue, history file and schedule stream (`schedule:<seed>:w<N>`), faults for most of the window, then heal,
+recovery, drain and the checkers. So a failure in hour 5 is reported in hour 5, a window's history can be
+replayed on its own, and memory stays flat: nothing but a window's verdicts outlives the window.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import summary
+from harness.cluster import Cluster
+from harness.memory import MemoryRecorder
+from harness.progress import Progress, clock
+from harness.report import ReportInput, write_report
+from harness.run import ChaosRun, ScenarioResult
+from harness.schedule import random_schedule
+from harness.settings import Settings
+from harness.weaknesses import SEED_WEAKNESSES
+from harness.workload import WorkloadConfig
+
+# what a window needs after its last fault: heal, recovery, bridge probes, drain, final state, checkers
+SETTLE_SECONDS = 60.0
+MIN_WINDOW_SECONDS = 90.0
+DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str, name: str = "DURATION") -> float:
+    """8h, 30m, 90s, 1h30m, or plain seconds."""
+    text = text.strip()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        match = DURATION.match(text)
+        if not text or match is None:
+            raise ValueError(f"{name}={text!r} is not a duration like 8h, 30m, 90s or 1h30m")
+        hours, minutes, secs = (int(g) if g else 0 for g in match.groups())
+        seconds = float(hours * 3600 + minutes * 60 + secs)
+    if seconds <= 0:
+        raise ValueError(f"{name}={text!r} must be longer than zero")
+    return seconds
+
+
+@dataclass(frozen=True)
+class SoakPlan:
+    seed: int
+    duration: float  # seconds
+    checkpoint: float = 300.0  # seconds per window
+    fault_interval: float = 20.0
+    fault_hold: float = 8.0
+
+    def window_lengths(self) -> list[float]:
+        lengths, left = [], self.duration
+        while left >= MIN_WINDOW_SECONDS:
+            length = min(self.checkpoint, left)
+            if left - length < MIN_WINDOW_SECONDS:
+                length = left  # a remainder too short for a window of its own joins the last one
+            lengths.append(length)
+            left -= length
+        return lengths or [self.duration]
+
+
+@dataclass
+class SoakOutcome:
+    directory: Path
+    results: list[ScenarioResult] = field(default_factory=list)
+    checkpoints: list[dict[str, object]] = field(default_factory=list)
+    peak_rss_mib: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return (
+            bool(self.results)
+            and all(r.ok for r in self.results)
+            and len(self.results) == len(self.checkpoints)
+        )
+
+
+def run_soak(
+    settings: Settings,
+    plan: SoakPlan,
+    directory: Path,
+    progress: Progress,
+    log: Callable[[str], None] = print,
+) -> SoakOutcome:
+    topology = settings.design.name
+    outcome = SoakOutcome(directory)
+    lengths = plan.window_lengths()
+    log(
+        f"soak seed {plan.seed} ({topology}, ActiveMQ {settings.version}): {len(lengths)} windows over "
+        f"{clock(sum(lengths))}, a fault every {plan.fault_interval:.0f}s; replay: SEED={plan.seed} "
+        f"DURATION={int(plan.duration)}s CHECKPOINT={int(plan.checkpoint)}s TOPOLOGY={topology} make soak"
+    )
+    log(f"report: {directory / 'report.html'} (rewritten at every checkpoint)")
+    started = time.monotonic()
+    end = started + sum(lengths)
+    with MemoryRecorder(directory / "memory.jsonl") as memory, Cluster(settings) as cluster:
+        for window, length in enumerate(lengths):
+            name = f"soak-w{window:03d}"
+            run = ChaosRun(
+                cluster,
+                name,
+                plan.seed,
+                directory / name,
+                topology=topology,
+                workload=WorkloadConfig(queue=f"soak.w{window:03d}"),
+                expected=SEED_WEAKNESSES.get(topology, {}),
+                progress=progress,
+                deadline=end,
+            )
+            steps = random_schedule(
+                plan.seed,
+                max(length - SETTLE_SECONDS, plan.fault_interval),
+                plan.fault_interval,
+                plan.fault_hold,
+                stream=f"w{window}",
+            )
+            # faults and load until the window's settle time, on the soak's clock, so windows add up to DURATION
+            load_until = started + sum(lengths[: window + 1]) - SETTLE_SECONDS
+            error = ""
+            try:
+                with run:
+                    run.play(steps)
+                    time.sleep(max(0.0, load_until - time.monotonic()))
+            except Exception as exc:  # one broken window is reported; the soak goes on to the next
+                error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            checkpoint: dict[str, object] = {
+                "window": window,
+                "ended_at": clock(time.monotonic() - started),
+                "scenario": name,
+                "rss_mib": round(memory.sample(), 1),
+            }
+            if run.result is not None:
+                outcome.results.append(run.result)
+                write_report(run.directory, ReportInput(name, plan.seed, [run.result], replay=_replay(run)))
+                checkpoint.update(
+                    acknowledged=run.result.counts["acknowledged"],
+                    verdict="ok" if run.result.ok else "FAIL",
+                    unexpected=", ".join(sorted(run.result.unexpected)),
+                )
+                line = "  ".join(summary.row(run.result)[2:])
+            else:
+                checkpoint.update(verdict="ERROR", unexpected=error)
+                line = f"ERROR {error}"
+            outcome.checkpoints.append(checkpoint)
+            log(f"checkpoint {window + 1}/{len(lengths)} at {checkpoint['ended_at']} {name}: {line}")
+            if run.result is None or not run.result.ok:
+                log(f"  replay this window: {_replay(run)}")
+            _write(outcome, plan, settings, memory)
+        outcome.peak_rss_mib = memory.peak
+    _write(outcome, plan, settings, memory)
+    return outcome
+
+
+def _replay(run: ChaosRun) -> str:
+    return f"python -m harness replay {run.history.path}"
+
+
+def _write(outcome: SoakOutcome, plan: SoakPlan, settings: Settings, memory: MemoryRecorder) -> None:
+    directory = outcome.directory
+    (directory / "summary.json").write_text(
+        json.dumps([r.to_json() for r in outcome.results], indent=2) + "\n"
+    )
+    (directory / "checkpoints.json").write_text(json.dumps(outcome.checkpoints, indent=2) + "\n")
+    # the soak's own page details only the windows worth reading: every failing one and the latest
+    detailed = [r for r in outcome.results if not r.ok][-10:]
+    if outcome.results and outcome.results[-1] not in detailed:
+        detailed.append(outcome.results[-1])
+    write_report(
+        directory,
+        ReportInput(
+            f"soak {directory.name}",
+            plan.seed,
+            outcome.results,
+            replay=f"SEED={plan.seed} DURATION={int(plan.duration)}s CHECKPOINT={int(plan.checkpoint)}s "
+            f"TOPOLOGY={settings.design.name} make soak",
+            facts={
+                "ActiveMQ": settings.version,
+                "topology": settings.design.name,
+                "planned": f"{clock(plan.duration)} in windows of {clock(plan.checkpoint)}",
+                "harness peak RSS": f"{memory.peak:.1f} MiB",
+            },
+            memory=list(memory.samples),
+            checkpoints=outcome.checkpoints,
+            detailed=detailed,
+        ),
+    )
