@@ -10,7 +10,9 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
 	@echo "make chaos     the chaos scenarios (SEED=, SCENARIO=, TOPOLOGY= select)"
-	@echo "make soak      random faults for DURATION=8h (CHECKPOINT=5m, SEED=, TOPOLOGY=seed|hardened)"
+	@echo "make soak      random faults for DURATION (default 8h; CHECKPOINT=5m, SEED=, TOPOLOGY=seed|hardened)"
+	@echo "make replay    redo a recorded history's faults (HISTORY=path/to/history.jsonl)"
+	@echo "make matrix    one scenario on 5.16.1, 5.17.2 and 5.17.6 side by side (SCENARIO=, SEED=)"
 	@echo "make up        start a cluster and print its endpoints; make status; make down"
 	@echo "make images    build the broker and VIP images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
 	@echo "make lint      ruff"
@@ -46,6 +48,15 @@ chaos: images
 # progress lines only on a terminal; checkpoints always
 soak: images
 	$(PY) -m harness soak
+
+# replay the faults recorded in a history: make replay HISTORY=runs/chaos/latest/<scenario>-<topology>/history.jsonl
+replay: images
+	@test -n "$(HISTORY)" || { echo "error: give HISTORY=<path to a history.jsonl>"; exit 2; }
+	$(PY) -m harness replay $(HISTORY)
+
+# one scenario on every broker version (builds the images it lacks): make matrix SCENARIO=kill-live-master
+matrix: $(STAMP) tools
+	$(PY) -m harness matrix
 
 up: images
 	$(PY) -m harness up

@@ -6,7 +6,8 @@ with the error, never a pass. Merged validity: False (violated) > None (unknown)
 
 Terms (TOPOLOGY.md): an *acknowledged* send got its receipt; an *indeterminate* send got none (timeout,
 disconnect), so it may or may not be stored; a *delivery* is a MESSAGE frame a consumer recorded before
-acking it. The drain deadline is the `phase drain-deadline` event: deliveries after it are *late*.
+acking it. The drain deadline is the `phase drain-deadline` event: deliveries after it are *late*. The load
+runs from the `phase load` event until `phase healed`, when the producers stop.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from typing import Any
 from harness.history import Event
 
 EVIDENCE_LIMIT = 50  # ids quoted per verdict; counts are always complete
+# Longest a healthy failover keeps every send from being stored: lock retry (10 s) + fault hold (~10 s) + the
+# VIP's check and the clients' back-off, with room to spare. Longer than this, the cluster was unavailable.
+UNAVAILABLE_AFTER = 60.0
 
 
 @dataclass(slots=True)
@@ -41,6 +45,8 @@ class Ledger:
     failed: set[str] = field(default_factory=set)
     deliveries: dict[str, list[Delivery]] = field(default_factory=lambda: collections.defaultdict(list))
     drain_deadline: float | None = None
+    load_started: float | None = None
+    load_ended: float | None = None
     probes: dict[tuple[str, str], float | None] = field(default_factory=dict)  # direction -> recovery s
     unprobeable: list[str] = field(default_factory=list)
     _undelivered: list[str] | None = field(default=None, repr=False)
@@ -77,8 +83,13 @@ class Ledger:
                 else:
                     ledger.failed.add(event["id"])
             elif f == "phase":
-                if event.get("phase") == "drain-deadline":
+                phase = event.get("phase")
+                if phase == "drain-deadline":
                     ledger.drain_deadline = event["t"]
+                elif phase == "load":
+                    ledger.load_started = event["t"]
+                elif phase == "healed":
+                    ledger.load_ended = event["t"]
             elif f == "probe":
                 if "dst" not in event:
                     ledger.unprobeable.append(event["src"])
@@ -255,12 +266,36 @@ def check_bridges_resumed(ledger: Ledger, final: FinalState) -> Verdict:
     return Verdict("bridges-resumed", not stalled, counts, evidence, note)
 
 
+def check_available(ledger: Ledger, final: FinalState, limit: float = UNAVAILABLE_AFTER) -> Verdict:
+    """While the producers ran, some send was acknowledged at least every `limit` seconds."""
+    times = iter(ledger.acknowledged.values())  # in history order, which is time order
+    start = ledger.load_started
+    if start is None:  # a history without its load phase: measure between acknowledgements only
+        start = next(times, None)
+        if start is None:
+            return Verdict("available", True, {"longest-gap-ms": 0}, note="no load in this history")
+    end = ledger.load_ended
+    longest, gap_from, previous = 0.0, start, start
+    for t in times:
+        if end is not None and t > end:
+            break
+        if t - previous > longest:
+            longest, gap_from = t - previous, previous
+        previous = t
+    if end is not None and end - previous > longest:
+        longest, gap_from = end - previous, previous
+    evidence = {"longest_gap": {"from": round(gap_from, 3), "to": round(gap_from + longest, 3)}}
+    note = f"no send acknowledged for {longest:.1f} s (limit {limit:.0f} s)" if longest > limit else ""
+    return Verdict("available", longest <= limit, {"longest-gap-ms": int(longest * 1000)}, evidence, note)
+
+
 CHECKERS: dict[str, Callable[[Ledger, FinalState], Verdict]] = {
     "lost": check_lost,
     "duplicated": check_duplicated,
     "unexpected": check_unexpected,
     "stuck": check_stuck,
     "bridges-resumed": check_bridges_resumed,
+    "available": check_available,
 }
 
 

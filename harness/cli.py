@@ -164,7 +164,7 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     from harness.soak import SoakPlan, parse_duration, run_soak
 
     try:
-        duration = parse_duration(args.duration or os.environ.get("DURATION", "") or "30m")
+        duration = parse_duration(args.duration or os.environ.get("DURATION", "") or "8h")
         checkpoint = parse_duration(args.checkpoint or os.environ.get("CHECKPOINT", "") or "5m", "CHECKPOINT")
     except ValueError as exc:
         raise HarnessError(str(exc)) from None
@@ -230,14 +230,56 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
+    """One scenario on every supported broker version; exit 1 if any version failed it."""
+    import time
+
+    from harness import matrix
+    from harness.designs import PUBLIC
+
+    scenario = args.scenario or os.environ.get("SCENARIO", "")
+    if not scenario:
+        raise HarnessError("name the scenario: make matrix SCENARIO=kill-live-master")
+    seed = parse_seed(args.seed if args.seed is not None else os.environ.get("SEED", ""))
+    topologies = [settings.design.name] if os.environ.get("TOPOLOGY") else list(PUBLIC)
+    folder = settings.runs_dir / "matrix" / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}-seed{seed}"
+    print(f"matrix: {scenario} seed {seed} on ActiveMQ {', '.join(matrix.versions())} -> {folder}")
+    outcomes = []
+    for version in matrix.versions():
+        started = time.monotonic()
+        outcome = matrix.run_version(
+            version, scenario, seed, os.environ.get("TOPOLOGY", ""), folder / version
+        )
+        print(f"  {version}: pytest exit {outcome.exit_code} in {time.monotonic() - started:.0f}s")
+        outcomes.append(outcome)
+        if (
+            outcome.exit_code in (2, 4) and not outcome.results
+        ):  # usage error: the next version will say the same
+            raise HarnessError(f"{version}: {_last_line(folder / version / 'pytest.log')}")
+    lines = matrix.side_by_side(scenario, topologies, outcomes)
+    (folder / "matrix.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"replay one: SEED={seed} SCENARIO={scenario} ACTIVEMQ_VERSION=<version> make chaos")
+    return 0 if all(o.exit_code == 0 for o in outcomes) else 1
+
+
+def _last_line(path: Path) -> str:
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    return lines[-1] if lines else f"see {path}"
+
+
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
-    """Rebuild the HTML report of a chaos run folder (make chaos writes it already)."""
+    """Redraw the HTML report of a chaos or soak run folder (the runs write it already)."""
     from harness.report import report_from_folder
+    from harness.soak import soak_report_from_folder
 
     folder = Path(args.folder)
-    if not (folder / "summary.json").exists():
-        raise HarnessError(f"{folder} has no summary.json: give a folder made by `make chaos`")
-    print(report_from_folder(folder))
+    if (folder / "soak.json").exists():
+        print(soak_report_from_folder(folder))
+    elif (folder / "summary.json").exists():
+        print(report_from_folder(folder))
+    else:
+        raise HarnessError(f"{folder} has no summary.json: give a folder made by `make chaos` or `make soak`")
     return 0
 
 
@@ -251,6 +293,7 @@ COMMANDS = {
     "soak": cmd_soak,
     "report": cmd_report,
     "replay": cmd_replay,
+    "matrix": cmd_matrix,
 }
 
 
@@ -268,12 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     fault = commands.add_parser("fault", help="drive faults by hand against the make-up cluster")
     fault.add_argument("args", nargs="*", help=FAULT_HELP)
     soak = commands.add_parser("soak", help="random faults for hours, checked at every checkpoint")
-    soak.add_argument("--duration", help="e.g. 8h, 30m (default: $DURATION or 30m)")
+    soak.add_argument("--duration", help="e.g. 8h, 30m (default: $DURATION or 8h)")
     soak.add_argument("--checkpoint", help="window between checks, e.g. 5m (default: $CHECKPOINT or 5m)")
     soak.add_argument("--seed", help="integer (default: $SEED or random)")
     replay = commands.add_parser("replay", help="redo the faults recorded in a history on a fresh cluster")
     replay.add_argument("history", help="a history.jsonl from any run folder")
-    report = commands.add_parser("report", help="rebuild a chaos run folder's report.html")
+    matrix = commands.add_parser("matrix", help="one scenario on every broker version, side by side")
+    matrix.add_argument("scenario", nargs="?", help="scenario name (default: $SCENARIO)")
+    matrix.add_argument("--seed", help="integer (default: $SEED or random)")
+    report = commands.add_parser("report", help="redraw a chaos or soak run folder's report.html")
     report.add_argument("folder")
     args = parser.parse_args(argv)
     terminate_as_interrupt()

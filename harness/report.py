@@ -149,7 +149,9 @@ def _scenario(directory: Path, result: ScenarioResult) -> str:
     if not result.ok:
         out.append(f"<p class='replay'>Replay: <code>{_e(summary.replay_command(result))}</code></p>")
     links = [("history", history), ("verdicts", folder / "verdicts.json")]
-    links += [(log.stem, log) for log in sorted(folder.glob("*/logs/*.log"))]
+    # a chaos scenario's cluster lives in its folder; a soak's one cluster beside its windows
+    logs = sorted(folder.glob("*/logs/*.log")) or sorted(folder.parent.glob("*/logs/*.log"))
+    links += [(log.stem, log) for log in logs]
     out.append(
         "<p>Files: "
         + " · ".join(f"<a href='{_e(_rel(p, directory))}'>{_e(name)}</a>" for name, p in links if p.exists())
@@ -295,7 +297,16 @@ def _short(value: Any) -> str:
 
 
 def _checkpoints(checkpoints: list[dict[str, Any]]) -> str:
-    keys = ("window", "ended_at", "scenario", "acknowledged", "verdict", "unexpected", "rss_mib")
+    keys = (
+        "window",
+        "ended_at",
+        "scenario",
+        "acknowledged",
+        "verdict",
+        "unexpected",
+        "rss_mib",
+        "python_objects",
+    )
     rows = [tuple(str(c.get(k, "")) for k in keys) for c in checkpoints]
     return "<h2>Checkpoints</h2>" + _table(keys, rows)
 

@@ -12,6 +12,7 @@ A scenario composes this in a few lines:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 import time
@@ -19,7 +20,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.checkers import FinalState, Ledger, Verdict, check_all, merged_validity
+from harness.checkers import (
+    CHECKERS,
+    UNAVAILABLE_AFTER,
+    FinalState,
+    Ledger,
+    Verdict,
+    check_all,
+    check_available,
+    merged_validity,
+)
 from harness.cluster import Cluster
 from harness.errors import HarnessError
 from harness.history import History, read_history
@@ -124,6 +134,7 @@ class ChaosRun:
         progress: Progress | None = None,
         deadline: float | None = None,
         sample_depth: bool = True,
+        unavailable_after: float = UNAVAILABLE_AFTER,
     ) -> None:
         self.cluster = cluster
         self.scenario = scenario
@@ -155,6 +166,7 @@ class ChaosRun:
         self.workload = (workload_class or Workload)(self.history, self._connect, self.config)
         self.result: ScenarioResult | None = None
         self.start_consumers = start_consumers
+        self.checkers = {**CHECKERS, "available": functools.partial(check_available, limit=unavailable_after)}
         self.progress = progress or Progress(None)
         self.deadline = deadline  # monotonic; the progress line shows time left until it
         self.sampler = DepthSampler(cluster, self.history, self.config.queue) if sample_depth else None
@@ -288,7 +300,7 @@ class ChaosRun:
         self._context.close()  # sampler and progress line end with the run's traffic
         self.history.close()
         ledger = Ledger.from_history(read_history(self.history.path))
-        verdicts = check_all(ledger, final)
+        verdicts = check_all(ledger, final, self.checkers)
         counters = self.workload.snapshot()
         result = ScenarioResult(
             scenario=self.scenario,

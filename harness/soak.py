@@ -8,6 +8,7 @@ replayed on its own, and memory stays flat: nothing but a window's verdicts outl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -17,11 +18,11 @@ from pathlib import Path
 
 from harness import summary
 from harness.cluster import Cluster
-from harness.memory import MemoryRecorder
+from harness.memory import MemoryRecorder, release_free_memory
 from harness.progress import Progress, clock
 from harness.report import ReportInput, write_report
 from harness.run import ChaosRun, ScenarioResult
-from harness.schedule import random_schedule
+from harness.schedule import Step, random_schedule
 from harness.settings import Settings
 from harness.weaknesses import SEED_WEAKNESSES
 from harness.workload import WorkloadConfig
@@ -104,6 +105,15 @@ def run_soak(
     with MemoryRecorder(directory / "memory.jsonl") as memory, Cluster(settings) as cluster:
         for window, length in enumerate(lengths):
             name = f"soak-w{window:03d}"
+            # faults and load until the window's settle time, on the soak's clock, so windows add up to DURATION
+            load_until = started + sum(lengths[: window + 1]) - SETTLE_SECONDS
+            steps = random_schedule(
+                plan.seed,
+                max(length - SETTLE_SECONDS, plan.fault_interval),
+                plan.fault_interval,
+                plan.fault_hold,
+                stream=f"w{window}",
+            )
             run = ChaosRun(
                 cluster,
                 name,
@@ -115,80 +125,109 @@ def run_soak(
                 progress=progress,
                 deadline=end,
             )
-            steps = random_schedule(
-                plan.seed,
-                max(length - SETTLE_SECONDS, plan.fault_interval),
-                plan.fault_interval,
-                plan.fault_hold,
-                stream=f"w{window}",
-            )
-            # faults and load until the window's settle time, on the soak's clock, so windows add up to DURATION
-            load_until = started + sum(lengths[: window + 1]) - SETTLE_SECONDS
-            error = ""
-            try:
-                with run:
-                    run.play(steps)
-                    time.sleep(max(0.0, load_until - time.monotonic()))
-            except Exception as exc:  # one broken window is reported; the soak goes on to the next
-                error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            result, error = _play_window(run, steps, load_until)
+            replay = f"python -m harness replay {run.history.path}"
+            del run  # the window's clients, sets and sessions go now, before memory is measured
+            objects = release_free_memory()
             checkpoint: dict[str, object] = {
                 "window": window,
                 "ended_at": clock(time.monotonic() - started),
                 "scenario": name,
                 "rss_mib": round(memory.sample(), 1),
+                "python_objects": objects,
             }
-            if run.result is not None:
-                outcome.results.append(run.result)
-                write_report(run.directory, ReportInput(name, plan.seed, [run.result], replay=_replay(run)))
+            if result is not None:
+                outcome.results.append(result)
+                write_report(Path(result.directory), ReportInput(name, plan.seed, [result], replay=replay))
                 checkpoint.update(
-                    acknowledged=run.result.counts["acknowledged"],
-                    verdict="ok" if run.result.ok else "FAIL",
-                    unexpected=", ".join(sorted(run.result.unexpected)),
+                    acknowledged=result.counts["acknowledged"],
+                    verdict="ok" if result.ok else "FAIL",
+                    unexpected=", ".join(sorted(result.unexpected)),
                 )
-                line = "  ".join(summary.row(run.result)[2:])
+                line = ", ".join(
+                    f"{column} {value}"
+                    for column, value in zip(summary.HEADER[2:], summary.row(result)[2:], strict=True)
+                )
             else:
                 checkpoint.update(verdict="ERROR", unexpected=error)
                 line = f"ERROR {error}"
             outcome.checkpoints.append(checkpoint)
             log(f"checkpoint {window + 1}/{len(lengths)} at {checkpoint['ended_at']} {name}: {line}")
-            if run.result is None or not run.result.ok:
-                log(f"  replay this window: {_replay(run)}")
+            if result is None or not result.ok:
+                log(f"  replay this window: {replay}")
             _write(outcome, plan, settings, memory)
         outcome.peak_rss_mib = memory.peak
     _write(outcome, plan, settings, memory)
     return outcome
 
 
-def _replay(run: ChaosRun) -> str:
-    return f"python -m harness replay {run.history.path}"
+def _play_window(run: ChaosRun, steps: list[Step], load_until: float) -> tuple[ScenarioResult | None, str]:
+    try:
+        with run:
+            run.play(steps)
+            time.sleep(max(0.0, load_until - time.monotonic()))
+    except Exception as exc:  # one broken window is reported; the soak goes on to the next
+        return None, f"{type(exc).__name__}: {str(exc)[:300]}"
+    return run.result, ""
 
 
 def _write(outcome: SoakOutcome, plan: SoakPlan, settings: Settings, memory: MemoryRecorder) -> None:
     directory = outcome.directory
+    (directory / "soak.json").write_text(
+        json.dumps(
+            {**dataclasses.asdict(plan), "version": settings.version, "topology": settings.design.name},
+            indent=2,
+        )
+        + "\n"
+    )
     (directory / "summary.json").write_text(
         json.dumps([r.to_json() for r in outcome.results], indent=2) + "\n"
     )
     (directory / "checkpoints.json").write_text(json.dumps(outcome.checkpoints, indent=2) + "\n")
-    # the soak's own page details only the windows worth reading: every failing one and the latest
-    detailed = [r for r in outcome.results if not r.ok][-10:]
-    if outcome.results and outcome.results[-1] not in detailed:
-        detailed.append(outcome.results[-1])
-    write_report(
+    write_soak_report(directory, outcome.results, outcome.checkpoints, memory.samples, memory.peak)
+
+
+def write_soak_report(
+    directory: Path,
+    results: list[ScenarioResult],
+    checkpoints: list[dict[str, object]],
+    memory: list[tuple[float, float]],
+    peak_rss_mib: float,
+) -> Path:
+    """The soak's page, from what its folder holds (so `python -m harness report` can redraw it)."""
+    plan = json.loads((directory / "soak.json").read_text())
+    # it details only the windows worth reading: every failing one (the last ten) and the latest
+    detailed = [r for r in results if not r.ok][-10:]
+    if results and results[-1] not in detailed:
+        detailed.append(results[-1])
+    return write_report(
         directory,
         ReportInput(
             f"soak {directory.name}",
-            plan.seed,
-            outcome.results,
-            replay=f"SEED={plan.seed} DURATION={int(plan.duration)}s CHECKPOINT={int(plan.checkpoint)}s "
-            f"TOPOLOGY={settings.design.name} make soak",
+            plan["seed"],
+            results,
+            replay=f"SEED={plan['seed']} DURATION={int(plan['duration'])}s CHECKPOINT={int(plan['checkpoint'])}s "
+            f"TOPOLOGY={plan['topology']} make soak",
             facts={
-                "ActiveMQ": settings.version,
-                "topology": settings.design.name,
-                "planned": f"{clock(plan.duration)} in windows of {clock(plan.checkpoint)}",
-                "harness peak RSS": f"{memory.peak:.1f} MiB",
+                "ActiveMQ": plan["version"],
+                "topology": plan["topology"],
+                "planned": f"{clock(plan['duration'])} in windows of {clock(plan['checkpoint'])}",
+                "harness peak RSS": f"{peak_rss_mib:.1f} MiB",
             },
-            memory=list(memory.samples),
-            checkpoints=outcome.checkpoints,
+            memory=list(memory),
+            checkpoints=checkpoints,
             detailed=detailed,
         ),
+    )
+
+
+def soak_report_from_folder(directory: Path) -> Path:
+    results = [ScenarioResult.from_json(r) for r in json.loads((directory / "summary.json").read_text())]
+    checkpoints = json.loads((directory / "checkpoints.json").read_text())
+    memory = [
+        (float(s["t"]), float(s["rss_mib"]))
+        for s in map(json.loads, (directory / "memory.jsonl").read_text().splitlines())
+    ]
+    return write_soak_report(
+        directory, results, checkpoints, memory, max((m for _, m in memory), default=0.0)
     )

@@ -6,7 +6,18 @@ from __future__ import annotations
 from harness.checkers import Verdict
 from harness.run import ScenarioResult
 
-HEADER = ("scenario", "topology", "ack/deliv/indet", "lost", "dup", "unexp", "stuck", "bridges", "verdict")
+HEADER = (
+    "scenario",
+    "topology",
+    "ack/deliv/indet",
+    "lost",
+    "dup",
+    "unexp",
+    "stuck",
+    "bridges",
+    "max gap",
+    "verdict",
+)
 # the number each checker's cell shows
 CELL_COUNT = {"lost": "lost", "duplicated": "extra-deliveries", "stuck": "messages", "unexpected": "ids"}
 
@@ -21,7 +32,12 @@ def cell(result: ScenarioResult, checker: str) -> str:
     verdict = next((v for v in result.verdicts if v.checker == checker), None)
     if verdict is None:
         return "-"
-    text = str(verdict.counts.get(CELL_COUNT[checker], 0)) if verdict.valid is not None else "?"
+    if verdict.valid is None:
+        text = "?"
+    elif checker == "available":  # the longest time no send was acknowledged
+        text = f"{verdict.counts.get('longest-gap-ms', 0) / 1000:.0f}s"
+    else:
+        text = str(verdict.counts.get(CELL_COUNT[checker], 0))
     if verdict.valid is not True:
         text += " (expected)" if checker in result.expected else " !"
     return text
@@ -50,6 +66,7 @@ def row(result: ScenarioResult) -> tuple[str, ...]:
         cell(result, "unexpected"),
         cell(result, "stuck"),
         bridges(result),
+        cell(result, "available"),
         "ok" if result.ok else "FAIL",
     )
 

@@ -97,6 +97,10 @@ def line_chart(
         )
     for i, s in enumerate(series):
         for segment in _segments(s.points):
+            if len(segment) == 1:  # a lone value between gaps: a dot, or it would not show at all
+                ((px, py),) = segment
+                out.append(f'<circle cx="{x(px):.1f}" cy="{y(py):.1f}" r="2" fill="{s.color}"/>')
+                continue
             path = " ".join(f"{x(px):.1f},{y(py):.1f}" for px, py in segment)
             out.append(f'<polyline class="series" points="{path}" stroke="{s.color}"/>')
         ly = top + 12 + 16 * i

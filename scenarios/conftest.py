@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,12 +21,15 @@ from harness import summary
 from harness.cluster import Cluster
 from harness.designs import PUBLIC, design
 from harness.errors import HarnessError
+from harness.progress import Progress
+from harness.report import ReportInput, write_report
 from harness.run import ChaosRun, ScenarioResult
-from harness.settings import ROOT, Settings
+from harness.settings import ROOT, Settings, parse_seed
 from harness.signals import terminate_as_interrupt
 
 RESULTS = pytest.StashKey[list[ScenarioResult]]()
 RUN_DIR = pytest.StashKey[Path]()
+PROGRESS = pytest.StashKey[Progress]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,15 +43,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _seed(config: pytest.Config) -> int:
-    text = str(config.getoption("--seed")).strip()
-    if not text:
-        return secrets.randbelow(10**9)
-    if not text.isdigit():
-        raise pytest.UsageError(f"SEED={text!r} is not a non-negative integer")
-    return int(text)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     terminate_as_interrupt()
     topology = config.getoption("--topology")
@@ -57,9 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if topology and topology not in PUBLIC:
             raise HarnessError(f"unknown TOPOLOGY {topology!r}: choose one of {', '.join(PUBLIC)}")
         settings = Settings.from_env()
+        seed = parse_seed(str(config.getoption("--seed")))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
-    seed = _seed(config)
     config.option.seed = str(seed)
     run_dir = settings.runs_dir / "chaos" / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +61,9 @@ def pytest_configure(config: pytest.Config) -> None:
     latest.symlink_to(run_dir.name)
     config.stash[RUN_DIR] = run_dir
     config.stash[RESULTS] = []
+    # pytest has suspended its capture between initial conftests and the first test, so fd 1 is the real
+    # stdout here; during tests it is captured, hence the progress line goes to the terminal device itself
+    config.stash[PROGRESS] = Progress.for_terminal(os.isatty(1))
     if not config.option.xmlpath:
         config.option.xmlpath = str(run_dir / "junit.xml")
 
@@ -128,6 +124,7 @@ def chaos(request: pytest.FixtureRequest, topology: str) -> Iterator[Callable[..
                 directory,
                 topology=topology,
                 expected=(expected or {}).get(topology, {}),
+                progress=config.stash[PROGRESS],
                 **kwargs,
             )
             runs.append(run)
@@ -187,8 +184,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             for checker in sorted(r.unexpected):
                 write(f"  {r.scenario} [{r.topology}] {checker}: {summary.describe(r.verdict(checker))}")
             write(f"    replay: {summary.replay_command(r)}")
-    write(f"artifacts: {run_dir}")
     (run_dir / "summary.json").write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
+    if results:
+        settings = Settings.from_env()
+        report = write_report(
+            run_dir,
+            ReportInput(
+                f"chaos run {run_dir.name}",
+                int(config.option.seed),
+                ordered,
+                replay=f"SEED={config.option.seed} make chaos",
+                facts={"ActiveMQ": settings.version, "topologies": ", ".join(topologies(config))},
+            ),
+        )
+        write(f"report: {report}")
+    write(f"artifacts: {run_dir}")
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 from harness.checkers import (
+    CHECKERS,
     FinalState,
     Ledger,
     Verdict,
     check_all,
+    check_available,
     check_duplicated,
     check_lost,
     check_stuck,
@@ -58,7 +60,7 @@ CLEAN = FinalState(queues={B1: {"q": 0}, B2: {"q": 0}})
 
 def test_empty_history_is_valid_for_every_checker() -> None:
     verdicts = check_all(Ledger.from_history([]), FinalState())
-    assert [v.valid for v in verdicts] == [True] * 5
+    assert [v.valid for v in verdicts] == [True] * len(CHECKERS)
     assert merged_validity(verdicts) is True
 
 
@@ -207,3 +209,31 @@ def test_random_schedule_is_a_pure_function_of_the_seed() -> None:
     assert first != random_schedule(43, duration=300)
     assert len(first) == 15
     assert all(b.offset - a.offset >= 0 for a, b in itertools.pairwise(first))
+
+
+def phase(name: str, t: float) -> dict:
+    return {"t": t, "p": "harness", "type": "ok", "f": "phase", "phase": name}
+
+
+def test_sends_acknowledged_throughout_the_load_are_available() -> None:
+    history = ledger(
+        phase("load", 0), sent("p0-0", 1), sent("p0-1", 30), sent("p0-2", 59), phase("healed", 61)
+    )
+    verdict = check_available(history, CLEAN)
+    assert verdict.valid is True and verdict.counts == {"longest-gap-ms": 29000}
+
+
+def test_a_long_stretch_without_any_acknowledged_send_is_unavailability() -> None:
+    history = ledger(phase("load", 0), sent("p0-0", 1), sent("p0-1", 75), phase("healed", 80))
+    verdict = check_available(history, CLEAN)
+    assert verdict.valid is False
+    assert verdict.evidence["longest_gap"] == {"from": 1.01, "to": 75.01}  # receipt times of p0-0, p0-1
+    assert "no send acknowledged for 74.0 s" in verdict.note
+
+
+def test_a_load_that_never_got_a_receipt_is_unavailable() -> None:
+    # the soak window where both slaves held the stores: every connect through the VIP failed
+    history = ledger(phase("load", 0), phase("healed", 240))
+    verdict = check_available(history, CLEAN)
+    assert verdict.valid is False and verdict.counts == {"longest-gap-ms": 240000}
+    assert check_available(history, CLEAN, limit=300).valid is True

@@ -69,6 +69,31 @@ def test_status_without_a_cluster(tmp_path: Path) -> None:
     assert_one_line_error(done, "no cluster is up")
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (("soak",), {"DURATION": "8x"}, "DURATION='8x' is not a duration"),
+        (("soak", "--checkpoint", "0"), {}, "CHECKPOINT='0' must be longer than zero"),
+        (("soak",), {"SEED": "-3"}, "SEED='-3' is not a non-negative integer"),
+        (("replay", "/nonexistent/history.jsonl"), {}, "is not a readable history"),
+        (("report", "/nonexistent"), {}, "has no summary.json"),
+    ],
+)
+def test_long_run_commands_refuse_bad_input_in_one_line(
+    args: tuple[str, ...], env: dict[str, str], expected: str, tmp_path: Path
+) -> None:
+    done = harness(*args, RUNS_DIR=str(tmp_path), **env)
+    assert_one_line_error(done, expected)
+    assert list(tmp_path.iterdir()) == []  # refused before any folder or cluster
+
+
+def test_replay_of_a_file_that_is_not_a_history(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("hello\n")
+    done = harness("replay", str(bogus), RUNS_DIR=str(tmp_path / "runs"))
+    assert_one_line_error(done, "is not a readable history")
+
+
 @pytest.mark.docker
 def test_taken_vip_port_is_refused_and_nothing_runs(docker_available: None, tmp_path: Path) -> None:
     with socket.socket() as squatter:

@@ -7,6 +7,7 @@ contrast the point (the stuck control passes on the seed design, which has the s
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,3 +163,21 @@ def test_bridge_blocked_and_never_healed_is_not_resumed(cluster_of: Cluster) -> 
     verdict = run.result.verdict("bridges-resumed")
     assert verdict.valid is False
     assert sorted(verdict.evidence["not_resumed"]) == [f"{a1}->{a2}", f"{a2}->{a1}"]
+
+
+def test_clients_cut_off_from_every_broker_is_caught_as_unavailable(cluster_of: Cluster) -> None:
+    """The VIP drops every broker's packets for 12 s: no send can be stored, and `available` must say so."""
+    brokers = frozenset(n.name for n in cluster_of.topology.nodes)
+    run = ChaosRun(cluster_of, "control-available", 1, CONTROLS / "available", unavailable_after=5)
+    with run:
+        run.load(100)
+        run.nemesis.partition({"vip": brokers}, "the VIP from every broker")
+        cut_at = run.history.now()
+        time.sleep(12)
+        run.nemesis.heal()
+        run.load(100)
+    verdict = run.result.verdict("available")
+    assert verdict.valid is False, verdict.to_json()
+    gap = verdict.evidence["longest_gap"]
+    assert gap["from"] <= cut_at + 1 and gap["to"] >= cut_at + 12  # the gap is the cut, not something else
+    assert run.result.unexpected == {"available"}

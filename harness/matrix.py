@@ -1,0 +1,72 @@
+"""One scenario on every broker version the images support, verdicts side by side (`make matrix SCENARIO=x`).
+
+Each version is a `make chaos` of its own (a pytest session in a subprocess, same seed, its own run folder
+under runs/matrix/<stamp>/<version>), so a version that fails to build or start shows as such in its column
+without stopping the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import summary
+from harness.run import ScenarioResult
+from harness.settings import BROKER_SUITES, ROOT
+
+
+@dataclass
+class VersionOutcome:
+    version: str
+    results: list[ScenarioResult]
+    exit_code: int
+    folder: Path
+
+    def cell(self, scenario: str, topology: str) -> str:
+        found = [r for r in self.results if (r.scenario, r.topology) == (scenario, topology)]
+        if not found:
+            return f"no result (exit {self.exit_code})"
+        result = found[0]
+        _, _, counts, lost, dup, unexp, stuck, bridges, gap, verdict = summary.row(result)
+        notes = [
+            f"{name} {value}"
+            for name, value in (("lost", lost), ("dup", dup), ("unexp", unexp), ("stuck", stuck))
+            if value not in ("0", "-")
+        ]
+        return " ".join([verdict, f"[{counts}]", *notes, f"bridges {bridges}", f"gap {gap}"])
+
+
+def versions() -> list[str]:
+    return sorted(BROKER_SUITES)
+
+
+def run_version(version: str, scenario: str, seed: int, topology: str, folder: Path) -> VersionOutcome:
+    """`make chaos` for one version; topology "" runs every public one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "ACTIVEMQ_VERSION": version, "RUNS_DIR": str(folder), "SEED": str(seed)}
+    env["SCENARIO"], env["TOPOLOGY"] = scenario, topology
+    with (folder / "pytest.log").open("w") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "scenarios", "-p", "no:cacheprovider", "-q"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    summaries = sorted(folder.glob("chaos/*/summary.json"))
+    results = []
+    if summaries:
+        results = [ScenarioResult.from_json(r) for r in json.loads(summaries[-1].read_text())]
+    return VersionOutcome(version, results, done.returncode, folder)
+
+
+def side_by_side(scenario: str, topologies: list[str], outcomes: list[VersionOutcome]) -> list[str]:
+    table = [("scenario", "topology", *(f"ActiveMQ {o.version}" for o in outcomes))]
+    for topology in topologies:
+        table.append((scenario, topology, *(o.cell(scenario, topology) for o in outcomes)))
+    return summary.aligned(table)

@@ -1,0 +1,48 @@
+"""The version matrix: verdict cells side by side, and one-line errors before any cluster starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.checkers import Verdict
+from harness.matrix import VersionOutcome, side_by_side, versions
+from harness.run import ScenarioResult
+from tests.test_cli import assert_one_line_error, harness
+
+
+def result(stuck: int) -> ScenarioResult:
+    return ScenarioResult(
+        "kill-live-master",
+        "seed",
+        9,
+        "",
+        {"acknowledged": 10, "delivered": 10, "indeterminate": 0, "failed": 0, "invoked": 10},
+        [
+            Verdict("lost", True, {"lost": 0}),
+            Verdict("stuck", stuck == 0, {"messages": stuck}),
+            Verdict("bridges-resumed", True, {"directions": 2, "not-resumed": 0, "slowest-ms": 1500}),
+        ],
+    )
+
+
+def test_every_supported_version_is_in_the_matrix() -> None:
+    assert versions() == ["5.16.1", "5.17.2", "5.17.6"]
+
+
+def test_side_by_side_shows_each_versions_verdict(tmp_path: Path) -> None:
+    outcomes = [
+        VersionOutcome("5.16.1", [result(0)], 0, tmp_path),
+        VersionOutcome("5.17.2", [result(3)], 1, tmp_path),
+        VersionOutcome("5.17.6", [], 3, tmp_path),
+    ]
+    header, row = side_by_side("kill-live-master", ["seed"], outcomes)
+    assert "ActiveMQ 5.16.1" in header and "ActiveMQ 5.17.6" in header
+    assert "ok [10/10/0] bridges 1.5s" in row
+    assert "FAIL [10/10/0] stuck 3 ! bridges 1.5s" in row
+    assert "no result (exit 3)" in row
+
+
+def test_matrix_needs_a_known_scenario(tmp_path: Path) -> None:
+    assert_one_line_error(harness("matrix", RUNS_DIR=str(tmp_path), SCENARIO=""), "name the scenario")
+    done = harness("matrix", "melt-everything", RUNS_DIR=str(tmp_path), SEED="1")
+    assert_one_line_error(done, "unknown SCENARIO 'melt-everything'")

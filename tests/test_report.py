@@ -1,0 +1,198 @@
+"""The report's parts on made-up histories (timeline folding, charts), and a real report rendered by headless
+Chromium: a negative control's violation, a fault window and the summary table must show on the screenshot."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.cluster import Cluster
+from harness.history import History, read_history
+from harness.progress import Progress
+from harness.report import ReportInput, write_report
+from harness.run import ChaosRun
+from harness.svg import FAULT_FILL, PALETTE, Band, Series, line_chart
+from harness.timeline import build_timeline, percentile
+from tests.test_negative_controls import DroppingConsumer
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "tests" / "artifacts"
+
+
+def event(t: float, p: str, type_: str, f: str, **value: object) -> dict[str, object]:
+    return {"t": t, "p": p, "type": type_, "f": f, **value}
+
+
+def test_timeline_bins_sends_deliveries_latency_and_fault_windows() -> None:
+    events = [
+        event(0.1, "producer-0", "invoke", "send", id="p0-1"),
+        event(0.2, "producer-0", "ok", "send", id="p0-1"),
+        event(0.3, "producer-0", "invoke", "send", id="p0-2"),
+        event(0.4, "producer-0", "ok", "send", id="p0-2"),
+        event(0.5, "consumer-0", "ok", "deliver", id="p0-1"),
+        event(1.3, "consumer-0", "ok", "deliver", id="p0-2"),
+        event(1.5, "nemesis", "invoke", "fault", action="kill", target="chaos-mq01-a"),
+        event(1.6, "nemesis", "ok", "fault", action="kill", target="chaos-mq01-a"),
+        event(1.7, "nemesis", "invoke", "fault", action="restart", target="chaos-mq02-b"),
+        event(2.9, "nemesis", "ok", "fault", action="restart", target="chaos-mq02-b"),
+        event(2.0, "sampler", "ok", "depth", broker="chaos-mq01-a", size=4),
+        event(3.5, "nemesis", "invoke", "heal", action="start", target="chaos-mq01-a"),
+        event(3.8, "nemesis", "ok", "heal", action="start", target="chaos-mq01-a"),
+        event(4.0, "nemesis", "invoke", "fault", action="partition", target="between the pairs"),
+        event(4.2, "harness", "ok", "phase", phase="healed"),
+    ]
+    timeline = build_timeline(events)
+    assert timeline.acknowledged == [2, 0, 0, 0, 0]
+    assert timeline.delivered == [1, 1, 0, 0, 0]
+    assert timeline.latency["p50"][0] == pytest.approx(0.4)
+    assert timeline.latency["p99"][1] == pytest.approx(1.0)
+    assert timeline.latency["p50"][2] is None
+    assert timeline.overall_latency["max"] == pytest.approx(1.0)
+    assert timeline.depth == {"chaos-mq01-a": [(2.0, 4)]}
+    windows = [(w.label, w.start, w.end, w.healed) for w in timeline.faults]
+    assert windows == [
+        ("kill chaos-mq01-a", 1.5, 3.8, True),
+        ("restart chaos-mq02-b", 1.7, 2.9, True),
+        ("partition between the pairs", 4.0, 4.2, False),
+    ]
+    assert timeline.phases == [(4.2, "healed")]
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 99) == 4.0
+    assert percentile([7.0], 95) == 7.0
+
+
+def test_chart_draws_bands_and_breaks_lines_at_gaps() -> None:
+    svg = line_chart(
+        "depth",
+        [Series("a", [(0, 1), (1, None), (2, 3), (3, 4)], PALETTE[0])],
+        x_max=3,
+        y_label="messages",
+        bands=[Band(1, 2, "freeze chaos-mq01-a")],
+    )
+    assert svg.count("<polyline") == 1 and svg.count("<circle") == 1  # a lone point before the gap: a dot
+    assert f'fill="{FAULT_FILL}"' in svg and "freeze chaos-mq01-a" in svg
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+
+
+def test_progress_is_silent_without_a_terminal_and_redraws_one_line_on_one() -> None:
+    assert Progress.for_stdout().quiet  # pytest's captured stdout is no terminal
+    stream = io.StringIO()
+    with Progress(stream, interval=0.05).showing(lambda: "[x] fault: none"):
+        import time
+
+        time.sleep(0.3)
+    text = stream.getvalue()
+    assert "[x] fault: none" in text and "\n" not in text
+    assert text.endswith("\r\x1b[K")  # the line is cleared when the run ends
+
+
+@pytest.mark.docker
+def test_report_of_a_negative_control_renders_in_headless_chromium(cluster: Cluster) -> None:
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is installed by `make tools`"
+    directory = ARTIFACTS / "report"
+    shutil.rmtree(directory, ignore_errors=True)
+    run = ChaosRun(cluster, "control-report", 5, directory, workload_class=DroppingConsumer, drain_timeout=10)
+    with run:
+        run.load(200)
+        run.nemesis.inject("freeze", "live:01")
+        run.load(100)
+        run.nemesis.heal()
+        run.load(100)
+    result = run.result
+    assert result is not None and "lost" in result.unexpected
+    assert any(e["f"] == "depth" for e in read_history(run.history.path)), "queue depth was sampled"
+    page = write_report(directory, ReportInput("negative control", 5, [result]))
+    html = page.read_text()
+    assert "<script" not in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert f"SEED=5 SCENARIO=control-report TOPOLOGY={result.topology} make chaos" in html
+    assert result.verdict("lost").evidence["lost"][0]["id"] in html
+
+    screenshot = ARTIFACTS / "report.png"
+    done = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,2200",
+            f"--screenshot={screenshot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and screenshot.exists(), done.stderr[-2000:]
+    colours = rendered_colours(screenshot)
+    # the summary table's header, the failing verdict cell, a fault window, and both throughput series
+    assert colours[(0xDD, 0xE6, 0xF0)] > 500, "table header not rendered"
+    assert colours[(0xFB, 0xE0, 0xE0)] > 200, "failing verdict cell not rendered"
+    assert sum(n for c, n in colours.items() if near(c, blend(FAULT_FILL, 0.25))) > 2000, "no fault window"
+    for series in (PALETTE[0], PALETTE[1]):
+        assert sum(n for c, n in colours.items() if near(c, rgb(series))) > 50, f"no {series} line"
+
+
+def rendered_colours(png: Path) -> dict[tuple[int, int, int], int]:
+    from collections import Counter
+
+    from PIL import Image
+
+    with Image.open(png) as image:
+        return Counter(image.convert("RGB").getdata())
+
+
+def rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def blend(hex_colour: str, opacity: float) -> tuple[int, int, int]:
+    return tuple(round(255 * (1 - opacity) + c * opacity) for c in rgb(hex_colour))  # type: ignore[return-value]
+
+
+def near(a: tuple[int, int, int], b: tuple[int, int, int], tolerance: int = 6) -> bool:
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
+
+
+def test_history_written_then_folded_round_trip(tmp_path: Path) -> None:
+    with History(tmp_path / "h.jsonl", {"seed": 1}) as history:
+        history.append("producer-0", "invoke", "send", id="p0-1")
+        history.append("producer-0", "ok", "send", id="p0-1")
+    timeline = build_timeline(read_history(tmp_path / "h.jsonl"))
+    assert sum(timeline.acknowledged) == 1
+
+
+def test_report_is_redrawn_from_a_run_folder(tmp_path: Path) -> None:
+    from harness.checkers import Verdict
+    from harness.report import report_from_folder
+    from harness.run import ScenarioResult
+
+    scenario_dir = tmp_path / "kill-live-master-seed"
+    with History(scenario_dir / "history.jsonl", {"seed": 4, "activemq_version": "5.17.2"}) as history:
+        history.append("producer-0", "invoke", "send", id="p0-1")
+        history.append("producer-0", "ok", "send", id="p0-1")
+        history.append("nemesis", "invoke", "fault", action="kill", target="chaos-mq01-a")
+    lost = Verdict("lost", False, {"lost": 1}, {"lost": [{"id": "p0-1", "acknowledged_at": 0.1, "by": "a"}]})
+    result = ScenarioResult(
+        "kill-live-master",
+        "seed",
+        4,
+        str(scenario_dir),
+        {"acknowledged": 1, "delivered": 0, "indeterminate": 0, "failed": 0, "invoked": 1},
+        [lost],
+    )
+    (tmp_path / "summary.json").write_text(json.dumps([result.to_json()]))
+    html = report_from_folder(tmp_path).read_text()
+    assert "SEED=4 SCENARIO=kill-live-master TOPOLOGY=seed make chaos" in html
+    assert "kill chaos-mq01-a" in html and "(never healed)" in html
+    assert html.count("<svg") == 2  # throughput and latency; no depth was sampled
+    assert "<td>p0-1</td>" in html and "UNEXPECTED" in html
+    assert "href='kill-live-master-seed/history.jsonl'" in html

@@ -1,0 +1,55 @@
+"""The soak: durations, windows that add up to the duration, and a short real soak's checkpoint files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cluster import free_port
+from harness.designs import design
+from harness.progress import Progress
+from harness.settings import Settings
+from harness.soak import SoakPlan, parse_duration, run_soak, soak_report_from_folder
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("8h", 28800), ("30m", 1800), ("90s", 90), ("1h30m", 5400), ("600", 600)]
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "8x", "h", "0", "-5m", "1.5h"])
+def test_bad_durations_say_what_is_expected(text: str) -> None:
+    with pytest.raises(ValueError, match="DURATION="):
+        parse_duration(text)
+
+
+def test_windows_add_up_to_the_duration() -> None:
+    assert SoakPlan(1, 1800, 300).window_lengths() == [300.0] * 6
+    assert SoakPlan(1, 8 * 3600, 300).window_lengths() == [300.0] * 96
+    assert SoakPlan(1, 650, 300).window_lengths() == [300.0, 350.0]  # a short remainder joins the last
+    assert SoakPlan(1, 60, 300).window_lengths() == [60.0]
+
+
+@pytest.mark.docker
+def test_a_short_soak_checks_every_window_and_records_memory(docker_available: None, tmp_path: Path) -> None:
+    # hardened: its only declared weakness is redelivery, so anything else found fails the test
+    settings = dataclasses.replace(
+        Settings.from_env(), vip_port=free_port(), runs_dir=tmp_path, design=design("hardened")
+    )
+    lines: list[str] = []
+    outcome = run_soak(settings, SoakPlan(7, 180, 90), tmp_path, Progress(None), log=lines.append)
+    assert [c["window"] for c in outcome.checkpoints] == [0, 1]
+    assert sum(1 for line in lines if line.startswith("checkpoint ")) == 2
+    assert all((tmp_path / f"soak-w00{n}" / "history.jsonl").exists() for n in (0, 1))
+    assert outcome.ok, json.dumps(outcome.checkpoints)
+    samples = [json.loads(line) for line in (tmp_path / "memory.jsonl").read_text().splitlines()]
+    assert len(samples) >= 10 and outcome.peak_rss_mib >= max(s["rss_mib"] for s in samples)
+    report = (tmp_path / "report.html").read_text()
+    assert "harness process memory" in report and "soak-w001" in report
+    (tmp_path / "report.html").unlink()
+    assert soak_report_from_folder(tmp_path).read_text().count("<svg") >= 4  # memory + the latest window's 3
