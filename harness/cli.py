@@ -216,11 +216,10 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {step.t:8.2f}s  {step.kind:<5} {step.action} {step.target}")
     with Cluster(dataclasses.replace(settings, runs_dir=directory)) as cluster:
         result = replay_history(cluster, source, directory, progress=Progress.for_stdout())
+    result.replay = f"make replay HISTORY={source}"
     report = write_report(
         directory,
-        ReportInput(
-            f"replay of {source}", result.seed, [result], replay=f"python -m harness replay {source}"
-        ),
+        ReportInput(f"replay of {source}", result.seed, [result], replay=result.replay),
     )
     for line in aligned([HEADER, row(result)]):
         print(line)

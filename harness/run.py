@@ -54,6 +54,7 @@ class ScenarioResult:
     expected: dict[str, str] = field(default_factory=dict)  # checker -> why the seed design violates it
     recovery_seconds: float | None = None
     notes: list[str] = field(default_factory=list)
+    replay: str = ""  # the command that replays it, where `make chaos` with its seed does not (a soak window)
 
     @property
     def violated(self) -> set[str]:
@@ -98,6 +99,7 @@ class ScenarioResult:
             "unexpected": sorted(self.unexpected),
             "recovery_seconds": self.recovery_seconds,
             "notes": self.notes,
+            "replay": self.replay,
         }
 
     @classmethod
@@ -112,6 +114,7 @@ class ScenarioResult:
             expected=record.get("expected", {}),
             recovery_seconds=record.get("recovery_seconds"),
             notes=record.get("notes", []),
+            replay=record.get("replay", ""),
         )
 
 

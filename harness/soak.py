@@ -126,7 +126,9 @@ def run_soak(
                 deadline=end,
             )
             result, error = _play_window(run, steps, load_until)
-            replay = f"python -m harness replay {run.history.path}"
+            replay = f"make replay HISTORY={run.history.path}"
+            if result is not None:
+                result.replay = replay
             del run  # the window's clients, sets and sessions go now, before memory is measured
             objects = release_free_memory()
             checkpoint: dict[str, object] = {

@@ -82,4 +82,6 @@ def aligned(table: list[tuple[str, ...]]) -> list[str]:
 
 def replay_command(result: ScenarioResult) -> str:
     """The one command that replays this result's faults."""
+    if result.replay:
+        return result.replay
     return f"SEED={result.seed} SCENARIO={result.scenario} TOPOLOGY={result.topology} make chaos"
