@@ -20,15 +20,30 @@ def rss_mib(field: str = "VmRSS") -> float:
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Let all threads share `arenas` malloc arenas (MALLOC_ARENA_MAX). Every soak window starts new client
+    threads; with glibc's default (8 per core) each grabs an arena of its own and leaves it fragmented, and
+    RSS climbed window after window (50 -> 80 MiB over a 30-minute soak) while live objects stayed flat."""
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)
+    return bool(mallopt and mallopt(M_ARENA_MAX, arenas) == 1)
+
+
 def release_free_memory() -> int:
     """Collect cycles and hand freed heap pages back to the OS (glibc's malloc_trim), so that RSS measures
     what is live rather than the high-water mark of the biggest window; returns the live Python objects."""
     gc.collect()
-    libc = ctypes.util.find_library("c")
-    if libc:
-        trim = getattr(ctypes.CDLL(libc), "malloc_trim", None)
-        if trim is not None:
-            trim(0)
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
     return len(gc.get_objects())
 
 

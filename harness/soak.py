@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness import summary
 from harness.cluster import Cluster
-from harness.memory import MemoryRecorder, release_free_memory
+from harness.memory import MemoryRecorder, limit_malloc_arenas, release_free_memory
 from harness.progress import Progress, clock
 from harness.report import ReportInput, write_report
 from harness.run import ChaosRun, ScenarioResult
@@ -91,6 +91,7 @@ def run_soak(
     progress: Progress,
     log: Callable[[str], None] = print,
 ) -> SoakOutcome:
+    limit_malloc_arenas()  # before any client thread exists
     topology = settings.design.name
     outcome = SoakOutcome(directory)
     lengths = plan.window_lengths()

@@ -35,7 +35,7 @@ def cell(result: ScenarioResult, checker: str) -> str:
     if verdict.valid is None:
         text = "?"
     elif checker == "available":  # the longest time no send was acknowledged
-        text = f"{verdict.counts.get('longest-gap-ms', 0) / 1000:.0f}s"
+        text = f"{verdict.counts.get('longest-gap-ms', 0) / 1000:.1f}s"
     else:
         text = str(verdict.counts.get(CELL_COUNT[checker], 0))
     if verdict.valid is not True:
