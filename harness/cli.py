@@ -14,7 +14,7 @@ from harness.docker_env import docker_client
 from harness.errors import HarnessError
 from harness.images import ensure_images
 from harness.introspect import NodeStatus
-from harness.settings import Settings, parse_seed
+from harness.settings import Settings, parse_seed, stamped_folder
 from harness.signals import terminate_as_interrupt
 
 
@@ -156,9 +156,13 @@ def cmd_fault(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed(args: argparse.Namespace) -> int:
+    """--seed, else $SEED, else a fresh one (printed by the command, so the run can be replayed)."""
+    return parse_seed(args.seed if args.seed is not None else os.environ.get("SEED", ""))
+
+
 def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     """Random faults from the seed for DURATION, checked at every CHECKPOINT; exit 1 if any window failed."""
-    import time
 
     from harness.progress import Progress
     from harness.soak import SoakPlan, parse_duration, run_soak
@@ -168,8 +172,8 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
         checkpoint = parse_duration(args.checkpoint or os.environ.get("CHECKPOINT", "") or "5m", "CHECKPOINT")
     except ValueError as exc:
         raise HarnessError(str(exc)) from None
-    seed = parse_seed(args.seed if args.seed is not None else os.environ.get("SEED", ""))
-    directory = settings.runs_dir / "soak" / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
+    seed = _seed(args)
+    directory = stamped_folder(settings.runs_dir, "soak", f"seed{seed}")
     directory.mkdir(parents=True)
     settings = dataclasses.replace(settings, runs_dir=directory)
     outcome = run_soak(settings, SoakPlan(seed, duration, checkpoint), directory, Progress.for_stdout())
@@ -184,7 +188,6 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     """Redo a recorded history's faults on a fresh cluster of the same version and topology."""
-    import time
 
     from harness.designs import design
     from harness.history import read_header
@@ -204,9 +207,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         version=str(header.get("activemq_version", settings.version)),
         design=design(str(header.get("topology", settings.design.name))),
     )
-    directory = (
-        settings.runs_dir / "replay" / f"{time.strftime('%Y%m%d-%H%M%S')}-{header.get('scenario', 'run')}"
-    )
+    directory = stamped_folder(settings.runs_dir, "replay", str(header.get("scenario", "run")))
     directory.mkdir(parents=True)
     print(
         f"replaying {len(steps)} faults and heals from {source} (seed {header.get('seed')}, "
@@ -216,7 +217,6 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {step.t:8.2f}s  {step.kind:<5} {step.action} {step.target}")
     with Cluster(dataclasses.replace(settings, runs_dir=directory)) as cluster:
         result = replay_history(cluster, source, directory, progress=Progress.for_stdout())
-    result.replay = f"make replay HISTORY={source}"
     report = write_report(
         directory,
         ReportInput(f"replay of {source}", result.seed, [result], replay=result.replay),
@@ -239,9 +239,9 @@ def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
     scenario = args.scenario or os.environ.get("SCENARIO", "")
     if not scenario:
         raise HarnessError("name the scenario: make matrix SCENARIO=kill-live-master")
-    seed = parse_seed(args.seed if args.seed is not None else os.environ.get("SEED", ""))
+    seed = _seed(args)
     topologies = [settings.design.name] if os.environ.get("TOPOLOGY") else list(PUBLIC)
-    folder = settings.runs_dir / "matrix" / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}-seed{seed}"
+    folder = stamped_folder(settings.runs_dir, "matrix", f"{scenario}-seed{seed}")
     print(f"matrix: {scenario} seed {seed} on ActiveMQ {', '.join(matrix.versions())} -> {folder}")
     outcomes = []
     for version in matrix.versions():
@@ -251,9 +251,8 @@ def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
         )
         print(f"  {version}: pytest exit {outcome.exit_code} in {time.monotonic() - started:.0f}s")
         outcomes.append(outcome)
-        if (
-            outcome.exit_code in (2, 4) and not outcome.results
-        ):  # usage error: the next version will say the same
+        # a usage error (pytest exit 2 or 4) would be the same for every version: stop at the first
+        if outcome.exit_code in (2, 4) and not outcome.results:
             raise HarnessError(f"{version}: {_last_line(folder / version / 'pytest.log')}")
     lines = matrix.side_by_side(scenario, topologies, outcomes)
     (folder / "matrix.txt").write_text("\n".join(lines) + "\n")

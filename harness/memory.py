@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import json
 import threading
@@ -23,6 +24,7 @@ def rss_mib(field: str = "VmRSS") -> float:
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
+@functools.cache  # find_library runs ldconfig: once per process, not at every checkpoint
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     return ctypes.CDLL(name) if name else None

@@ -112,6 +112,7 @@ def replay_history(
             time.sleep(max(0.0, step.t - run.history.now()))
             _redo(run, step)
     assert run.result is not None
+    run.result.replay = f"make replay HISTORY={path}"
     return run.result
 
 

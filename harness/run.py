@@ -136,7 +136,6 @@ class ChaosRun:
         start_consumers: bool = True,
         progress: Progress | None = None,
         deadline: float | None = None,
-        sample_depth: bool = True,
         unavailable_after: float = UNAVAILABLE_AFTER,
     ) -> None:
         self.cluster = cluster
@@ -172,7 +171,7 @@ class ChaosRun:
         self.checkers = {**CHECKERS, "available": functools.partial(check_available, limit=unavailable_after)}
         self.progress = progress or Progress(None)
         self.deadline = deadline  # monotonic; the progress line shows time left until it
-        self.sampler = DepthSampler(cluster, self.history, self.config.queue) if sample_depth else None
+        self.sampler = DepthSampler(cluster, self.history, self.config.queue)
         self._started = time.monotonic()
         self._context = contextlib.ExitStack()
 
@@ -185,9 +184,8 @@ class ChaosRun:
     def __enter__(self) -> ChaosRun:
         self.phase("load")
         self._context.enter_context(self.progress.showing(self.status_line))
-        if self.sampler is not None:
-            self.sampler.start()
-            self._context.callback(self.sampler.stop)
+        self.sampler.start()
+        self._context.callback(self.sampler.stop)
         if self.start_consumers:
             self.workload.start_consumers()
         self.workload.start_producers()

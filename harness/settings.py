@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,3 +129,8 @@ def parse_seed(text: str) -> int:
     if not text.isdigit():
         raise HarnessError(f"SEED={text!r} is not a non-negative integer")
     return int(text)
+
+
+def stamped_folder(runs_dir: Path, kind: str, name: str) -> Path:
+    """runs/<kind>/<time>-<name>: one folder per chaos run, soak, replay or matrix, newest sorting last."""
+    return runs_dir / kind / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"

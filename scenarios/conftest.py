@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from harness.errors import HarnessError
 from harness.progress import Progress
 from harness.report import ReportInput, write_report
 from harness.run import ChaosRun, ScenarioResult
-from harness.settings import ROOT, Settings, parse_seed
+from harness.settings import ROOT, Settings, parse_seed, stamped_folder
 from harness.signals import terminate_as_interrupt
 
 RESULTS = pytest.StashKey[list[ScenarioResult]]()
@@ -54,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.option.seed = str(seed)
-    run_dir = settings.runs_dir / "chaos" / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
+    run_dir = stamped_folder(settings.runs_dir, "chaos", f"seed{seed}")
     run_dir.mkdir(parents=True, exist_ok=True)
     latest = run_dir.parent / "latest"
     latest.unlink(missing_ok=True)
