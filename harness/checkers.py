@@ -4,6 +4,14 @@ Each property is its own function returning the witnesses (message ids, brokers,
 a failure names what went wrong. `check_all` runs them; a checker that crashes yields an *unknown* verdict
 with the error, never a pass. Merged validity: False (violated) > None (unknown) > True.
 
+An `ok` must mean the evidence was seen: a property whose input could not be read is unknown, never 0.
+
+A violation is *explained* when the history shows, for every witness, the mechanism of a weakness a design
+may declare (a duplicate with a fault on its path between the copies, within what can be in flight; a
+message stranded on a broker its consumers left after it crossed a bridge; unavailability while no node
+the VIP routes to has a client connector). A declaration accepts only an explained violation: one witness
+without its mechanism fails the property (`Verdict.explained`).
+
 Terms (TOPOLOGY.md): an *acknowledged* send got its receipt; an *indeterminate* send got none (timeout,
 disconnect), so it may or may not be stored; a *delivery* is a MESSAGE frame a consumer recorded before
 acking it. The drain deadline is the `phase drain-deadline` event: deliveries after it are *late*. The load
@@ -15,16 +23,17 @@ from __future__ import annotations
 import collections
 import contextlib
 import gc
+import itertools
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.facts import RunFacts
 from harness.history import Event
 
 EVIDENCE_LIMIT = 50  # ids quoted per verdict; counts are always complete
-# Longest a healthy failover keeps every send from being stored: lock retry (10 s) + fault hold (~10 s) + the
-# VIP's check and the clients' back-off, with room to spare. Longer than this, the cluster was unavailable.
-UNAVAILABLE_AFTER = 60.0
+CONSUMER_EVENTS = frozenset({"connect", "disconnected", "give-up", "session-end"})
 
 
 @dataclass(slots=True)
@@ -32,44 +41,77 @@ class Delivery:
     t: float
     broker: str
     redelivered: bool
+    process: str
+
+
+@dataclass
+class FaultWindow:
+    """A fault from its invoke until its heal (or its own end, for a restart); `end` is inf if never healed."""
+
+    action: str
+    target: str
+    nodes: frozenset[str]
+    start: float
+    end: float = math.inf
+
+    def label(self) -> str:
+        return f"{self.action} {self.target} at {self.start:.3f}"
 
 
 @dataclass
 class Ledger:
-    """One pass over the history: what was sent, acknowledged, delivered, and when."""
+    """One pass over the history: what was sent, acknowledged, delivered, done to the cluster, and when."""
 
+    facts: RunFacts = field(default_factory=RunFacts)
     attempted: set[str] = field(default_factory=set)
     acknowledged: dict[str, float] = field(default_factory=dict)  # id -> receipt time
     acknowledged_by: dict[str, str] = field(default_factory=dict)  # id -> broker that receipted it
+    sent_to: dict[str, str] = field(default_factory=dict)  # id -> broker of an indeterminate or failed send
     indeterminate: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
     deliveries: dict[str, list[Delivery]] = field(default_factory=lambda: collections.defaultdict(list))
+    mismatched: list[dict[str, Any]] = field(default_factory=list)  # deliveries with a wrong body/destination
+    # id -> [(time, consumer)] when a consumer's session ended with that id's ack unconfirmed
+    unconfirmed: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    faults: list[FaultWindow] = field(default_factory=list)
+    last_heal: float | None = None
+    # consumer process -> [(time, broker or "" when not connected)]
+    consumer_states: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    serving: list[tuple[float, frozenset[str]]] = field(default_factory=list)  # sampler sweeps
     drain_deadline: float | None = None
     load_started: float | None = None
     load_ended: float | None = None
+    recovered: float | None = None
+    not_recovered: list[dict[str, Any]] = field(default_factory=list)
+    probe_plan: list[tuple[str, str]] | None = None
     probes: dict[tuple[str, str], float | None] = field(default_factory=dict)  # direction -> recovery s
     unprobeable: list[str] = field(default_factory=list)
     _undelivered: list[str] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_history(cls, events: Iterable[Event]) -> Ledger:
+    def from_history(cls, events: Iterable[Event], facts: RunFacts | None = None) -> Ledger:
         with _gc_paused():  # half the time otherwise
-            return cls._build(events)
+            return cls._build(events, facts or RunFacts())
 
     @classmethod
-    def _build(cls, events: Iterable[Event]) -> Ledger:
+    def _build(cls, events: Iterable[Event], facts: RunFacts) -> Ledger:
         # the hot loop of every check: locals and one dispatch per event
-        ledger = cls()
+        ledger = cls(facts=facts)
         deliveries = ledger.deliveries
         attempted_add = ledger.attempted.add
         acknowledged = ledger.acknowledged
         acknowledged_by = ledger.acknowledged_by
+        open_faults: dict[str, list[FaultWindow]] = {}
         for event in events:
             f = event["f"]
             if f == "deliver":
                 deliveries[event["id"]].append(
-                    Delivery(event["t"], event.get("broker", "?"), event.get("redelivered") is True)
+                    Delivery(
+                        event["t"], event.get("broker", "?"), event.get("redelivered") is True, event["p"]
+                    )
                 )
+                if "mismatch" in event:
+                    ledger.mismatched.append(event)
             elif f == "send":
                 kind = event["type"]
                 if kind == "invoke":
@@ -78,28 +120,83 @@ class Ledger:
                     message_id = event["id"]
                     acknowledged[message_id] = event["t"]
                     acknowledged_by[message_id] = event.get("broker", "?")
-                elif kind == "info":
-                    ledger.indeterminate.add(event["id"])
                 else:
-                    ledger.failed.add(event["id"])
+                    (ledger.indeterminate if kind == "info" else ledger.failed).add(event["id"])
+                    if "broker" in event:
+                        ledger.sent_to[event["id"]] = event["broker"]
+            elif f in CONSUMER_EVENTS:
+                ledger._consumer_event(event)
+            elif f == "fault" or f == "heal":
+                ledger._nemesis_event(event, open_faults)
+            elif f == "serving":
+                ledger.serving.append((event["t"], frozenset(event.get("nodes", ()))))
             elif f == "phase":
-                phase = event.get("phase")
-                if phase == "drain-deadline":
-                    ledger.drain_deadline = event["t"]
-                elif phase == "load":
-                    ledger.load_started = event["t"]
-                elif phase == "healed":
-                    ledger.load_ended = event["t"]
+                ledger._phase(event)
+            elif f == "probe-plan":
+                ledger.probe_plan = [tuple(d) for d in event.get("directions", [])]  # type: ignore[misc]
             elif f == "probe":
                 if "dst" not in event:
                     ledger.unprobeable.append(event["src"])
                 elif event["type"] == "invoke":
-                    ledger.probes[(event["src"], event["dst"])] = None
+                    ledger.probes.setdefault((event["src"], event["dst"]), None)
                 elif event["type"] == "ok":
                     ledger.probes[(event["src"], event["dst"])] = event["seconds"]
         # a receipt that arrived after all (a late ok after an info) settles the send
         ledger.indeterminate -= ledger.acknowledged.keys()
         return ledger
+
+    def _consumer_event(self, event: Event) -> None:
+        process = event["p"]
+        if not process.startswith("consumer"):
+            return
+        f, t = event["f"], event["t"]
+        if f == "connect":
+            if event["type"] == "ok":
+                self.consumer_states.setdefault(process, []).append((t, event.get("broker", "?")))
+            return
+        self.consumer_states.setdefault(process, []).append((t, ""))
+        for message_id in event.get("unconfirmed", ()):
+            self.unconfirmed.setdefault(message_id, []).append((t, process))
+
+    def _nemesis_event(self, event: Event, open_faults: dict[str, list[FaultWindow]]) -> None:
+        kind, t, target = event["type"], event["t"], str(event.get("target", ""))
+        action = event.get("action", "")
+        if event["f"] == "fault":
+            if kind == "invoke":
+                grudge = event.get("grudge") or {}
+                nodes = set() if grudge else {target}  # a node fault names its node; a partition its grudge
+                for node, dropped in grudge.items():
+                    nodes.add(node)
+                    nodes.update(dropped)
+                window = FaultWindow(action, target, frozenset(nodes), t)
+                self.faults.append(window)
+                if not event.get("never_heal"):
+                    open_faults.setdefault(target, []).append(window)
+            elif kind in ("fail", "info") or action == "restart":
+                # not applied, or over by itself: the window ends here
+                for window in open_faults.pop(target, []):
+                    window.end = t
+                if action == "restart" and kind == "ok":
+                    self.last_heal = t
+            return
+        if kind == "ok":
+            for window in open_faults.pop(target, []):
+                window.end = t
+            self.last_heal = t
+
+    def _phase(self, event: Event) -> None:
+        phase, t = event.get("phase"), event["t"]
+        if phase == "drain-deadline":
+            self.drain_deadline = t
+        elif phase == "load":
+            self.load_started = t
+        elif phase == "load-ended" or (phase == "healed" and self.load_ended is None):
+            # histories before load-ended stopped the producers at the heal
+            self.load_ended = t
+        elif phase == "recovered":
+            self.recovered = t
+        elif phase == "not-recovered":
+            self.not_recovered.append(event)
 
     def undelivered_by_deadline(self) -> list[str]:
         """Acknowledged ids with no delivery at or before the drain deadline (computed once)."""
@@ -113,14 +210,35 @@ class Ledger:
             ]
         return self._undelivered
 
+    def consumers_at(self, t: float) -> dict[str, str]:
+        """Consumer process -> the broker it was connected to at time t ("" when it was not connected)."""
+        current: dict[str, str] = {}
+        for process, states in self.consumer_states.items():
+            broker = ""
+            for when, where in states:
+                if when > t:
+                    break
+                broker = where
+            current[process] = broker
+        return current
+
+    def first_fault(self) -> float | None:
+        return min((w.start for w in self.faults), default=None)
+
 
 @dataclass
 class FinalState:
-    """What the cluster held once the drain deadline passed, read by introspection."""
+    """What the cluster held once the drain deadline passed, read by introspection.
+
+    `unreadable` names every node that is or may be live but could not be read in full (frozen, starting,
+    a failed JMX query, a browse that returned fewer messages than the queue holds), with the size of the
+    workload queue there when that much was read.
+    """
 
     queues: dict[str, dict[str, int]] = field(default_factory=dict)  # broker -> workload queue -> size
-    located: dict[str, str] = field(default_factory=dict)  # message id -> broker it was browsed on
-    unbrowsable: list[str] = field(default_factory=list)  # brokers holding messages that cannot be browsed
+    messages: dict[str, list[str]] = field(default_factory=dict)  # broker -> ids browsed there
+    unreadable: dict[str, int | None] = field(default_factory=dict)  # node -> queue size if known
+    reasons: dict[str, str] = field(default_factory=dict)  # node -> why it is unreadable
 
     def stuck_counts(self) -> dict[str, dict[str, int]]:
         return {
@@ -129,9 +247,13 @@ class FinalState:
             if any(size > 0 for size in queues.values())
         }
 
-    def unlocated_stuck(self) -> int:
-        """Messages on brokers whose ids could not be read (e.g. a live slave: it has no STOMP connector)."""
-        return sum(sum(self.stuck_counts().get(broker, {}).values()) for broker in self.unbrowsable)
+    def located(self) -> dict[str, list[str]]:
+        """id -> every broker a copy of it was browsed on."""
+        where: dict[str, list[str]] = {}
+        for broker, ids in self.messages.items():
+            for message_id in ids:
+                where.setdefault(message_id, []).append(broker)
+        return where
 
 
 @dataclass
@@ -141,6 +263,8 @@ class Verdict:
     counts: dict[str, int] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    # a violation whose every witness shows the mechanism a design may declare (see the module's docstring)
+    explained: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,11 +273,19 @@ class Verdict:
             "counts": self.counts,
             "evidence": self.evidence,
             "note": self.note,
+            "explained": self.explained,
         }
 
     @classmethod
     def from_json(cls, record: dict[str, Any]) -> Verdict:
-        return cls(record["checker"], record["valid"], record["counts"], record["evidence"], record["note"])
+        return cls(
+            record["checker"],
+            record["valid"],
+            record["counts"],
+            record["evidence"],
+            record["note"],
+            record.get("explained", False),
+        )
 
 
 def _sample(ids: Iterable[str]) -> list[str]:
@@ -165,28 +297,68 @@ def _id_order(message_id: str) -> tuple[str, int]:
     return (producer, int(seq)) if seq.isdigit() else (message_id, 0)
 
 
-def classify_undelivered(ledger: Ledger, final: FinalState) -> dict[str, str]:
-    """Every acknowledged id not delivered by the deadline: "late", "stuck:<broker>" or "lost"."""
-    classes: dict[str, str] = {}
+# ------------------------------------------------------------------------------- undelivered and stuck
+@dataclass
+class Placement:
+    """Every acknowledged id not delivered by the deadline, and every message left on a broker, classified."""
+
+    lost: list[str] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
+    # (broker, id): left on a broker after the drain; stranded ones show the declared mechanism
+    stuck: list[tuple[str, str]] = field(default_factory=list)
+    stranded: list[tuple[str, str]] = field(default_factory=list)
+    unaccounted: dict[str, int] = field(default_factory=dict)  # broker -> messages counted but not browsed
+
+
+def place_messages(ledger: Ledger, final: FinalState) -> Placement:
+    placement = Placement()
+    located = final.located()
     for message_id in ledger.undelivered_by_deadline():
         if message_id in ledger.deliveries:
-            classes[message_id] = "late"
-        elif message_id in final.located:
-            classes[message_id] = f"stuck:{final.located[message_id]}"
-        else:
-            classes[message_id] = "lost"
+            placement.late.append(message_id)
+        elif message_id not in located:
+            placement.lost.append(message_id)
+    deadline = ledger.drain_deadline if ledger.drain_deadline is not None else math.inf
+    consumers_on = {b for b in ledger.consumers_at(deadline).values() if b}
+    facts = ledger.facts
+    for broker, ids in sorted(final.messages.items()):
+        for message_id in ids:
+            origin = ledger.acknowledged_by.get(message_id) or ledger.sent_to.get(message_id)
+            crossed_bridge = origin is not None and origin != "?" and not facts.same_pair(origin, broker)
+            if crossed_bridge and consumers_on and broker not in consumers_on:
+                placement.stranded.append((broker, message_id))
+            else:
+                placement.stuck.append((broker, message_id))
+        size = sum(final.queues.get(broker, {}).values())
+        if size > len(ids):
+            placement.unaccounted[broker] = size - len(ids)
+    for broker, queues in final.queues.items():
+        size = sum(queues.values())
+        if size and broker not in final.messages and broker not in final.unreadable:
+            placement.unaccounted[broker] = size
+    return placement
+
+
+def classify_undelivered(ledger: Ledger, final: FinalState) -> dict[str, str]:
+    """Every acknowledged id not delivered by the deadline: "late", "lost", "stuck:<b>" or "stranded:<b>"."""
+    placement = place_messages(ledger, final)
+    undelivered = set(ledger.undelivered_by_deadline())
+    classes = {i: "late" for i in placement.late} | {i: "lost" for i in placement.lost}
+    for kind, items in (("stuck", placement.stuck), ("stranded", placement.stranded)):
+        for broker, message_id in items:
+            if message_id in undelivered:
+                classes.setdefault(message_id, f"{kind}:{broker}")
     return classes
 
 
 def check_lost(ledger: Ledger, final: FinalState) -> Verdict:
-    classes = classify_undelivered(ledger, final)
-    lost = [i for i, c in classes.items() if c == "lost"]
+    placement = place_messages(ledger, final)
+    lost = placement.lost
     never_arrived = ledger.indeterminate - ledger.deliveries.keys()
     counts = {
         "acknowledged": len(ledger.acknowledged),
         "lost": len(lost),
-        "late": sum(1 for c in classes.values() if c == "late"),
-        "stuck-located": sum(1 for c in classes.values() if c.startswith("stuck:")),
+        "late": len(placement.late),
         "indeterminate-never-delivered": len(never_arrived),
     }
     evidence = {
@@ -196,97 +368,287 @@ def check_lost(ledger: Ledger, final: FinalState) -> Verdict:
         ],
         "indeterminate_never_delivered": _sample(never_arrived),
     }
-    unlocated = final.unlocated_stuck()
-    if lost and unlocated >= len(lost):
-        # they may all sit on a broker we cannot browse: that is a stuck finding, not proof of loss
-        return Verdict(
-            "lost",
-            None,
-            counts,
-            evidence,
-            f"{len(lost)} acknowledged ids undelivered, and {unlocated} messages sit unbrowsable on "
-            f"{', '.join(final.unbrowsable)}: they may be stuck there rather than lost",
-        )
+    if lost and final.unreadable:
+        sizes = final.unreadable.values()
+        room = None if None in sizes else sum(s or 0 for s in sizes)
+        if room is None or room >= len(lost):
+            # they may all sit on a node nobody could read: unknown, never a pass
+            unread = ", ".join(
+                f"{n} ({final.reasons.get(n, 'unreadable')})" for n in sorted(final.unreadable)
+            )
+            note = f"{len(lost)} acknowledged ids undelivered and not found, and {unread} could not be read"
+            return Verdict("lost", None, counts, evidence, note + ": they may be there")
     return Verdict("lost", not lost, counts, evidence)
 
 
+def check_stuck(ledger: Ledger, final: FinalState) -> Verdict:
+    """Nothing may be left on a broker after the drain, nor arrive after the deadline (late)."""
+    placement = place_messages(ledger, final)
+    located: dict[str, list[str]] = collections.defaultdict(list)
+    for broker, message_id in placement.stuck + placement.stranded:
+        located[broker].append(message_id)
+    stranded_on: dict[str, list[str]] = collections.defaultdict(list)
+    for broker, message_id in placement.stranded:
+        stranded_on[broker].append(message_id)
+    counts = {
+        "messages": len(placement.stuck) + len(placement.stranded) + sum(placement.unaccounted.values()),
+        "stranded": len(placement.stranded),
+        "late": len(placement.late),
+        "brokers": len(located.keys() | placement.unaccounted.keys()),
+    }
+    evidence = {
+        "on_brokers": final.stuck_counts(),
+        "located_ids": {broker: _sample(ids) for broker, ids in sorted(located.items())},
+        "stranded_ids": {broker: _sample(ids) for broker, ids in sorted(stranded_on.items())},
+        "late": [{"id": i, "delivered_at": ledger.deliveries[i][0].t} for i in _sample(placement.late)],
+        "unaccounted": placement.unaccounted,
+        "unreadable": final.reasons,
+    }
+    violated = bool(located or placement.late or placement.unaccounted)
+    unexplained = len(placement.stuck) + len(placement.late) + sum(placement.unaccounted.values())
+    if final.unreadable and not violated:
+        note = "could not read " + ", ".join(f"{n} ({r})" for n, r in sorted(final.reasons.items()))
+        return Verdict("stuck", None, counts, evidence, note)
+    note = ""
+    if placement.stranded:
+        note = (
+            f"{len(placement.stranded)} stranded (crossed a bridge to a broker with no consumer left while "
+            f"consumers were elsewhere); {unexplained} not"
+        )
+    return Verdict("stuck", not violated, counts, evidence, note, explained=violated and unexplained == 0)
+
+
+# ---------------------------------------------------------------------------------------- duplicates
 def check_duplicated(ledger: Ledger, final: FinalState) -> Verdict:
+    """Each copy after the first must have a mechanism between it and the copy before: the previous copy's
+    ack never confirmed when its consumer's session ended (consumer-side redelivery), or a fault in force
+    on the message's path (the broker that receipted the send, the brokers that delivered either copy).
+    Each fault explains at most what can be in flight then: consumers x prefetch + one bridge's prefetch."""
+    facts = ledger.facts
+    cap = facts.consumers * facts.prefetch + facts.bridge_prefetch
+    charged: collections.Counter[int] = collections.Counter()
+    unexplained: list[dict[str, Any]] = []
+    by_mechanism: collections.Counter[str] = collections.Counter()
     duplicated = {i: d for i, d in ledger.deliveries.items() if len(d) > 1}
+    for message_id, copies in sorted(duplicated.items(), key=lambda item: copies_start(item[1])):
+        path = {ledger.acknowledged_by.get(message_id, ""), *(d.broker for d in copies)}
+        for previous, copy in itertools.pairwise(copies):
+            mechanism = _consumer_side(ledger, message_id, previous, copy)
+            if mechanism is None:
+                window = _fault_on_path(ledger, path, previous.t, copy.t)
+                if window is not None:
+                    index = ledger.faults.index(window)
+                    charged[index] += 1
+                    mechanism = None if charged[index] > cap else f"fault: {window.label()}"
+            if mechanism is None:
+                unexplained.append(
+                    {
+                        "id": message_id,
+                        "copies": [previous.t, copy.t],
+                        "brokers": [previous.broker, copy.broker],
+                    }
+                )
+            else:
+                by_mechanism[mechanism.split(":")[0]] += 1
     extra = sum(len(d) - 1 for d in duplicated.values())
     evidence = {
         "duplicated": [
             {
                 "id": i,
                 "deliveries": [
-                    {"t": d.t, "broker": d.broker, "redelivered": d.redelivered} for d in duplicated[i]
+                    {"t": d.t, "broker": d.broker, "redelivered": d.redelivered, "consumer": d.process}
+                    for d in duplicated[i]
                 ],
             }
             for i in _sample(duplicated)
-        ]
+        ],
+        "unexplained": unexplained[:EVIDENCE_LIMIT],
+        "explained_by": dict(by_mechanism),
     }
+    counts = {"ids": len(duplicated), "extra-deliveries": extra, "unexplained": len(unexplained)}
+    note = ""
+    if unexplained:
+        note = (
+            f"{len(unexplained)} extra copies with no unconfirmed ack and no fault on their path between the "
+            f"copies (or more than the {cap} a fault can leave in flight)"
+        )
     return Verdict(
-        "duplicated", not duplicated, {"ids": len(duplicated), "extra-deliveries": extra}, evidence
+        "duplicated", not duplicated, counts, evidence, note, explained=bool(duplicated) and not unexplained
     )
 
 
+def copies_start(copies: list[Delivery]) -> float:
+    return copies[0].t
+
+
+def _consumer_side(ledger: Ledger, message_id: str, previous: Delivery, copy: Delivery) -> str | None:
+    for t, process in ledger.unconfirmed.get(message_id, ()):
+        if process == previous.process and previous.t <= t <= copy.t:
+            return f"unconfirmed-ack: {process} at {t:.3f}"
+    return None
+
+
+def _fault_on_path(ledger: Ledger, path: set[str], start: float, end: float) -> FaultWindow | None:
+    for window in ledger.faults:
+        if window.start <= end and window.end >= start and window.nodes & path:
+            return window
+    return None
+
+
+# ------------------------------------------------------------------------------------------ identity
 def check_unexpected(ledger: Ledger, final: FinalState) -> Verdict:
-    unexpected = ledger.deliveries.keys() - ledger.attempted
-    return Verdict(
-        "unexpected", not unexpected, {"ids": len(unexpected)}, {"unexpected": _sample(unexpected)}
-    )
-
-
-def check_stuck(ledger: Ledger, final: FinalState) -> Verdict:
-    stuck = final.stuck_counts()
-    classes = classify_undelivered(ledger, final)
-    located: dict[str, list[str]] = collections.defaultdict(list)
-    for message_id, cls in classes.items():
-        if cls.startswith("stuck:"):
-            located[cls.removeprefix("stuck:")].append(message_id)
-    evidence = {
-        "on_brokers": stuck,
-        "located_ids": {broker: _sample(ids) for broker, ids in located.items()},
-        "unbrowsable_brokers": [b for b in final.unbrowsable if b in stuck],
+    """Every delivery is of a message this run sent, on its queue, with its body; a send the broker refused
+    (ERROR frame) is never delivered."""
+    foreign = ledger.deliveries.keys() - ledger.attempted
+    refused_but_delivered = ledger.failed & ledger.deliveries.keys()
+    counts = {
+        "ids": len(foreign) + len(refused_but_delivered) + len(ledger.mismatched),
+        "foreign": len(foreign),
+        "refused-but-delivered": len(refused_but_delivered),
+        "mismatched": len(ledger.mismatched),
     }
-    total = sum(sum(queues.values()) for queues in stuck.values())
-    return Verdict("stuck", not stuck, {"messages": total, "brokers": len(stuck)}, evidence)
+    evidence = {
+        "unexpected": _sample(foreign),
+        "refused_but_delivered": _sample(refused_but_delivered),
+        "mismatched": [
+            {k: e.get(k) for k in ("t", "id", "broker", "mismatch")}
+            for e in ledger.mismatched[:EVIDENCE_LIMIT]
+        ],
+    }
+    return Verdict("unexpected", counts["ids"] == 0, counts, evidence)
 
 
+# ------------------------------------------------------------------------------------- bridges, recovery
 def check_bridges_resumed(ledger: Ledger, final: FinalState) -> Verdict:
-    """After the heal, every probed direction delivered a probe; recovery seconds per direction."""
+    """After the heal, every direction the design promises for the live nodes delivered a probe."""
     resumed = {f"{a}->{b}": s for (a, b), s in sorted(ledger.probes.items()) if s is not None}
     stalled = [f"{a}->{b}" for (a, b), s in sorted(ledger.probes.items()) if s is None]
-    counts = {"directions": len(ledger.probes), "not-resumed": len(stalled)}
+    plan = ledger.probe_plan
+    unprobed = sorted(f"{a}->{b}" for a, b in plan or () if (a, b) not in ledger.probes)
+    counts = {"directions": len(ledger.probes), "not-resumed": len(stalled), "unprobed": len(unprobed)}
     if resumed:
         counts["slowest-ms"] = int(max(resumed.values()) * 1000)
-    note = ""
-    if ledger.unprobeable:
-        note = f"not probeable (no client connector): {', '.join(sorted(set(ledger.unprobeable)))}"
-    evidence = {"recovery_seconds": resumed, "not_resumed": stalled}
-    return Verdict("bridges-resumed", not stalled, counts, evidence, note)
+    evidence = {"recovery_seconds": resumed, "not_resumed": stalled, "unprobed": unprobed}
+    if stalled:
+        return Verdict("bridges-resumed", False, counts, evidence)
+    if plan is None:
+        return Verdict("bridges-resumed", None, counts, evidence, "no probe plan in the history")
+    if unprobed:
+        return Verdict(
+            "bridges-resumed", None, counts, evidence, "promised but not probed: " + ", ".join(unprobed)
+        )
+    note = "" if plan else "no bridge promised between the nodes live after the heal"
+    return Verdict("bridges-resumed", True, counts, evidence, note)
 
 
-def check_available(ledger: Ledger, final: FinalState, limit: float = UNAVAILABLE_AFTER) -> Verdict:
-    """While the producers ran, some send was acknowledged at least every `limit` seconds."""
-    times = iter(ledger.acknowledged.values())  # in history order, which is time order
-    start = ledger.load_started
-    if start is None:  # a history without its load phase: measure between acknowledgements only
-        start = next(times, None)
-        if start is None:
-            return Verdict("available", True, {"longest-gap-ms": 0}, note="no load in this history")
-    end = ledger.load_ended
-    longest, gap_from, previous = 0.0, start, start
+def check_recovered(ledger: Ledger, final: FinalState) -> Verdict:
+    """After every heal the cluster returns to its design's promised state within the deadline: every pair
+    with a live node, every promised bridge up, the VIP routing clients to a live broker."""
+    failures = ledger.not_recovered
+    counts = {"not-recovered": len(failures)}
+    evidence = {
+        "not_recovered": [
+            {k: e.get(k) for k in ("t", "problems", "live", "error")} for e in failures[:EVIDENCE_LIMIT]
+        ]
+    }
+    if failures:
+        routable = set(ledger.facts.vip_routes) & set(ledger.facts.client_nodes)
+        # the one declarable mechanism: the only problem is the VIP, because no live node is one it routes
+        # to with a client connector (a seed design whose slaves both took over)
+        explained = all(
+            e.get("problems") == ["vip"] and e.get("live") is not None and not (set(e["live"]) & routable)
+            for e in failures
+        )
+        return Verdict(
+            "recovered", False, counts, evidence, str(failures[-1].get("error", ""))[:300], explained
+        )
+    if ledger.recovered is None:
+        return Verdict("recovered", None, counts, evidence, "the history records no recovery after the heal")
+    return Verdict("recovered", True, counts, evidence)
+
+
+# ---------------------------------------------------------------------------------------- availability
+def check_available(ledger: Ledger, final: FinalState, limit: float | None = None) -> Verdict:
+    """While the producers ran, some send was acknowledged at least every `limit` seconds (the design's
+    measured takeover with room). A longer gap is explained only where the sampler saw, throughout it, no
+    node the VIP routes to serving clients."""
+    limit = ledger.facts.unavailable_after if limit is None else limit
+    start, end = ledger.load_started, ledger.load_ended
+    times = list(ledger.acknowledged.values())  # in history order, which is time order
+    if start is None:
+        if not times:
+            return Verdict("available", None, {"longest-gap-ms": 0}, note="no load phase in this history")
+        start = times[0]
+    if end is None:
+        return Verdict(
+            "available", None, {"longest-gap-ms": 0}, note="the load never ended (no healed phase)"
+        )
+    gaps: list[tuple[float, float]] = []
+    previous = start
     for t in times:
-        if end is not None and t > end:
+        if t > end:
             break
-        if t - previous > longest:
-            longest, gap_from = t - previous, previous
+        if t < start:
+            continue
+        gaps.append((previous, t))
         previous = t
-    if end is not None and end - previous > longest:
-        longest, gap_from = end - previous, previous
-    evidence = {"longest_gap": {"from": round(gap_from, 3), "to": round(gap_from + longest, 3)}}
-    note = f"no send acknowledged for {longest:.1f} s (limit {limit:.0f} s)" if longest > limit else ""
-    return Verdict("available", longest <= limit, {"longest-gap-ms": int(longest * 1000)}, evidence, note)
+    gaps.append((previous, end))
+    longest = max(gaps, key=lambda g: g[1] - g[0])
+    over = [g for g in gaps if g[1] - g[0] > limit]
+    unexplained = [g for g in over if _uncovered(ledger, g) > limit]
+    counts = {"longest-gap-ms": int((longest[1] - longest[0]) * 1000), "gaps-over-limit": len(over)}
+    evidence = {
+        "longest_gap": {"from": round(longest[0], 3), "to": round(longest[1], 3)},
+        "over_limit": [{"from": round(a, 3), "to": round(b, 3)} for a, b in over[:EVIDENCE_LIMIT]],
+        "limit_s": limit,
+    }
+    note = ""
+    if over:
+        note = f"no send acknowledged for {longest[1] - longest[0]:.1f} s (limit {limit:.0f} s)"
+    return Verdict("available", not over, counts, evidence, note, explained=bool(over) and not unexplained)
+
+
+def _uncovered(ledger: Ledger, gap: tuple[float, float]) -> float:
+    """The longest part of `gap` not shown unreachable by two consecutive sampler sweeps in which no node the
+    VIP routes to answered as a client connector."""
+    routes = set(ledger.facts.vip_routes)
+    samples = [(t, nodes) for t, nodes in ledger.serving if gap[0] <= t <= gap[1]]
+    longest, cursor = 0.0, gap[0]
+    for (t1, s1), (t2, s2) in itertools.pairwise(samples):
+        if not (s1 & routes) and not (s2 & routes):
+            longest = max(longest, t1 - cursor)
+            cursor = t2
+    return max(longest, gap[1] - cursor)
+
+
+# ------------------------------------------------------------------------------------------ evidence
+def check_exercised(ledger: Ledger, final: FinalState) -> Verdict:
+    """Minimum work, or the verdict is unknown: enough sends acknowledged before the first fault, enough
+    deliveries after the last heal, and every consumer connected at the drain deadline."""
+    facts = ledger.facts
+    first_fault = ledger.first_fault()
+    before = sum(1 for t in ledger.acknowledged.values() if first_fault is None or t < first_fault)
+    last_heal = ledger.last_heal if ledger.last_heal is not None else (first_fault or 0.0)
+    after = sum(1 for copies in ledger.deliveries.values() for d in copies if d.t > last_heal)
+    deadline = ledger.drain_deadline
+    consumers = ledger.consumers_at(deadline if deadline is not None else math.inf)
+    gone = sorted(p for p, broker in consumers.items() if not broker)
+    counts = {"acknowledged-before-fault": before, "delivered-after-heal": after, "consumers-gone": len(gone)}
+    missing = []
+    if before < facts.min_acknowledged_before_fault:
+        missing.append(
+            f"{before} sends acknowledged before the first fault (need {facts.min_acknowledged_before_fault})"
+        )
+    if after < facts.min_delivered_after_heal:
+        missing.append(f"{after} deliveries after the last heal (need {facts.min_delivered_after_heal})")
+    if len(consumers) < facts.consumers:
+        missing.append(f"{len(consumers)} consumers ever connected (want {facts.consumers})")
+    if gone:
+        missing.append(f"not connected at the drain deadline: {', '.join(gone)}")
+    if deadline is None:
+        missing.append("no drain deadline in the history")
+    evidence = {"consumers_at_deadline": consumers, "missing": missing}
+    return Verdict("exercised", None if missing else True, counts, evidence, "; ".join(missing))
 
 
 CHECKERS: dict[str, Callable[[Ledger, FinalState], Verdict]] = {
@@ -295,7 +657,9 @@ CHECKERS: dict[str, Callable[[Ledger, FinalState], Verdict]] = {
     "unexpected": check_unexpected,
     "stuck": check_stuck,
     "bridges-resumed": check_bridges_resumed,
+    "recovered": check_recovered,
     "available": check_available,
+    "exercised": check_exercised,
 }
 
 

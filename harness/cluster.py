@@ -231,6 +231,14 @@ class Cluster:
         creds = self.settings.credentials
         return StompSession("127.0.0.1", port, creds.client_user, creds.client_password, **options)
 
+    def vip_routes_to(self) -> str:
+        """The broker a new client connection through the VIP lands on; "" when the VIP serves nobody."""
+        try:
+            with self.stomp(None, timeout=3) as session:
+                return session.broker_name
+        except Exception:  # refused, reset or timed out: the VIP routes nowhere right now
+            return ""
+
     def address(self, service: str) -> str:
         """The container's address on the cluster network."""
         container = self.container(service)

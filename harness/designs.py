@@ -22,6 +22,7 @@ TOPOLOGY.md):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,9 @@ class Design:
     lock_keepalive_ms: int | None = None
     bridge_inactivity_ms: int | None = None
     vip_over_all_nodes: bool = False
+    # `available`'s limit: the longest no send may be acknowledged, from the design's measured takeover
+    # (README, "available"): the lock retry, the VIP's drop-out, a receipt timeout and the clients' back-off
+    unavailable_after: float = 30.0
 
     def serves_clients(self, node: Node) -> bool:
         """Has the openwire (advertised) and STOMP transport connectors."""
@@ -73,9 +77,14 @@ DESIGNS: dict[str, Design] = {
         lock_keepalive_ms=2000,
         bridge_inactivity_ms=5000,
         vip_over_all_nodes=True,
+        unavailable_after=15.0,
     ),
     "control-no-slave-drain": Design("control-no-slave-drain", slave_drain_connector=False),
 }
+# hardened with the default-length lock retry stretched: a takeover slower than hardened's limit
+DESIGNS["control-slow-takeover"] = dataclasses.replace(
+    DESIGNS["hardened"], name="control-slow-takeover", lock_acquire_sleep_ms=40000
+)
 PUBLIC = tuple(name for name in DESIGNS if not name.startswith("control-"))
 
 

@@ -86,7 +86,11 @@ def node_status(node: Node, container: Container) -> NodeStatus:
     if code != 0:
         status.error = f"JMX queue query failed ({code}): {out.strip().splitlines()[-1:] or ''}"
         return status
-    status.queues = parse_queues(out)
+    try:
+        status.queues = parse_queues(out)
+    except ValueError as exc:
+        status.error = f"JMX queue query unreadable: {exc}"
+        return status
     code, out = exec_in(
         container,
         ["amq-jmx", "query", "--objname", BRIDGE_QUERY, "--view", BRIDGE_VIEW],
@@ -95,7 +99,10 @@ def node_status(node: Node, container: Container) -> NodeStatus:
     if code != 0:
         status.error = f"JMX bridge query failed ({code}): {out.strip().splitlines()[-1:] or ''}"
         return status
-    status.bridges = parse_bridges(out)
+    try:
+        status.bridges = parse_bridges(out)
+    except ValueError as exc:
+        status.error = f"JMX bridge query unreadable: {exc}"
     return status
 
 
@@ -116,10 +123,13 @@ def parse_mbeans(output: str) -> list[dict[str, str]]:
 
 
 def _int(record: dict[str, str], key: str) -> int:
+    """A counter the query printed; one it did not print, or printed garbled, is an error, never 0."""
     try:
-        return int(record.get(key, "0"))
-    except ValueError:
-        return 0
+        return int(record[key])
+    except (KeyError, ValueError):
+        raise ValueError(
+            f"{record.get('Name', record.get('RemoteBrokerName', '?'))}: {key}={record.get(key)!r}"
+        ) from None
 
 
 def parse_queues(output: str) -> list[QueueStats]:
@@ -147,8 +157,9 @@ def parse_bridges(output: str) -> list[Bridge]:
                 remote=r["RemoteBrokerName"],
                 remote_address=r.get("RemoteAddress", ""),
                 created_by_duplex=r.get("CreatedByDuplex", "false").lower() == "true",
-                enqueued=_int(r, "EnqueueCounter"),
-                dequeued=_int(r, "DequeueCounter"),
+                # bridge counters are shown, never checked: absent is 0 here
+                enqueued=int(r.get("EnqueueCounter", "0") or 0),
+                dequeued=int(r.get("DequeueCounter", "0") or 0),
             )
             for r in parse_mbeans(output)
             if r.get("RemoteBrokerName")

@@ -31,11 +31,21 @@ class VersionOutcome:
         if not found:
             return f"no result (exit {self.exit_code})"
         result = found[0]
-        _, _, counts, lost, dup, unexp, stuck, bridges, gap, verdict = summary.row(result)
+        cells = dict(zip(summary.HEADER, summary.row(result), strict=True))
+        counts, bridges, gap, verdict = (
+            cells[k] for k in ("ack/deliv/indet", "bridges", "max gap", "verdict")
+        )
         notes = [
-            f"{name} {value}"
-            for name, value in (("lost", lost), ("dup", dup), ("unexp", unexp), ("stuck", stuck))
-            if value not in ("0", "-")
+            f"{name} {cells[column]}"
+            for name, column in (
+                ("lost", "lost"),
+                ("dup", "dup"),
+                ("unexp", "unexp"),
+                ("stuck", "stuck"),
+                ("recovered", "recovered"),
+                ("evidence", "evidence"),
+            )
+            if cells[column] not in ("0", "-", "yes")
         ]
         return " ".join([verdict, f"[{counts}]", *notes, f"bridges {bridges}", f"gap {gap}"])
 

@@ -1,9 +1,12 @@
 """Bridge probes: after a heal, does a message sent into one live broker reach a consumer on another?
 
-For every ordered pair of live brokers in different pairs that both speak STOMP, a consumer subscribes on the
-destination broker and a probe is sent into the source broker every second until one arrives or the deadline
-passes. The time from the heal to the first arrival is that direction's recovery time. A live node without
-client connectors (a seed-design slave that took over) cannot be probed directly; that is recorded too.
+The plan is every direction a promised bridge carries between the live nodes (the design's connectors: a
+non-duplex one forwards from its owner, a duplex one both ways), recorded in the history before probing, so
+a direction that could not be probed is unknown, never a pass. For each, a consumer subscribes on the
+destination broker and a probe is sent into the source every second until one arrives or the deadline
+passes; the time from the heal to the first arrival is that direction's recovery time. A source with no
+client connector (a seed-design slave that took over, draining to the other pair) is sent into from inside
+its container, over its loopback-only admin connector.
 """
 
 from __future__ import annotations
@@ -17,46 +20,56 @@ from harness.history import History
 
 
 def probe_bridges(cluster: Cluster, history: History, healed_at: float, deadline: float, tag: str) -> None:
-    """Probe every direction concurrently; results go to the history as `probe` events."""
+    """Probe every promised direction concurrently; the plan and the results go to the history."""
     statuses = cluster.status()
-    live = [s for s in statuses if s.state == "live"]
-    pair_of = {n.name: n.pair for n in cluster.topology.nodes}
-    directions = [
-        (a.node, b.node)
-        for a in live
-        for b in live
-        if a.node != b.node and pair_of[a.node] != pair_of[b.node] and a.serves_stomp and b.serves_stomp
-    ]
-    for status in live:
-        if not status.serves_stomp:
+    live = {s.node for s in statuses if s.state == "live"}
+    serves_stomp = {s.node for s in statuses if s.serves_stomp}
+    directions = cluster.topology.promised_directions(live, cluster.settings.design)
+    history.append("harness", "ok", "probe-plan", directions=[list(d) for d in directions], live=sorted(live))
+    probeable = []
+    for src, dst in directions:
+        if dst not in serves_stomp:  # nothing to consume with: the plan names it, the checker says unknown
             history.append(
-                "harness", "info", "probe", src=status.node, reason="no client connector to send into"
+                "harness", "info", "probe", src=src, reason=f"{dst} has no client connector to consume on"
             )
-    if not directions:
+        else:
+            probeable.append((src, dst))
+    if not probeable:
         return
-    with ThreadPoolExecutor(max_workers=len(directions)) as pool:
+    with ThreadPoolExecutor(max_workers=len(probeable)) as pool:
         for future in [
-            pool.submit(_probe, cluster, history, src, dst, healed_at, deadline, tag)
-            for src, dst in directions
+            pool.submit(_probe, cluster, history, src, dst, src in serves_stomp, healed_at, deadline, tag)
+            for src, dst in probeable
         ]:
             future.result()
 
 
 def _probe(
-    cluster: Cluster, history: History, src: str, dst: str, healed_at: float, deadline: float, tag: str
+    cluster: Cluster,
+    history: History,
+    src: str,
+    dst: str,
+    src_serves_stomp: bool,
+    healed_at: float,
+    deadline: float,
+    tag: str,
 ) -> None:
     queue = f"probe.{tag}.{src}.to.{dst}"
     arrived = threading.Event()
-    history.append("harness", "invoke", "probe", src=src, dst=dst, queue=queue)
+    history.append("harness", "invoke", "probe", src=src, dst=dst, queue=queue, inside=not src_serves_stomp)
     sent = 0
     consumer = producer = None
     try:
         consumer = cluster.stomp(dst)
         consumer.subscribe(queue, ack="auto", on_delivery=lambda _delivery: arrived.set())
-        producer = cluster.stomp(src)
+        if src_serves_stomp:
+            producer = cluster.stomp(src)
         while time.monotonic() < deadline and not arrived.is_set():
-            receipt = producer.send(queue, f"probe {sent}", {"harness-probe": str(sent)})
-            producer.wait_receipts([receipt], timeout=5)
+            if producer is not None:
+                receipt = producer.send(queue, f"probe {sent}", {"harness-probe": str(sent)})
+                producer.wait_receipts([receipt], timeout=5)
+            else:
+                cluster.send_inside(src, queue, f"probe {sent}")
             sent += 1
             arrived.wait(1.0)
     except Exception as exc:  # a broker that refuses us is a bridge that has not resumed, not a crash

@@ -273,8 +273,10 @@ def _violations(result: ScenarioResult) -> str:
         return "<h3>Violations</h3><p>none</p>"
     out = ["<h3>Violations</h3>"]
     for verdict in bad:
-        if verdict.checker in result.expected:
+        if verdict.checker in result.expected and verdict.valid is False and verdict.explained:
             status = f"expected for {result.topology}: {result.expected[verdict.checker]}"
+        elif verdict.checker in result.expected and verdict.valid is False:
+            status = "UNEXPECTED: declared, but not every witness shows the declared mechanism"
         else:
             status = "UNEXPECTED" if verdict.valid is False else "UNKNOWN (never a pass)"
         out.append(f"<h4>{_e(verdict.checker)}: {_e(summary.describe(verdict))}</h4><p>{_e(status)}</p>")

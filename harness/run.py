@@ -12,30 +12,25 @@ A scenario composes this in a few lines:
 from __future__ import annotations
 
 import contextlib
-import functools
+import dataclasses
 import json
 import random
+import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.checkers import (
-    CHECKERS,
-    UNAVAILABLE_AFTER,
-    FinalState,
-    Ledger,
-    Verdict,
-    check_all,
-    check_available,
-    merged_validity,
-)
+from harness.checkers import FinalState, Ledger, Verdict, check_all, merged_validity
 from harness.cluster import Cluster
 from harness.errors import HarnessError
+from harness.facts import RunFacts
 from harness.history import History, read_history
 from harness.nemesis import Nemesis
 from harness.probes import probe_bridges
 from harness.progress import Progress, clock
+from harness.provenance import provenance
 from harness.sampler import DepthSampler
 from harness.schedule import Step
 from harness.stomp_client import StompSession
@@ -65,8 +60,13 @@ class ScenarioResult:
         return {v.checker for v in self.verdicts if v.valid is None}
 
     @property
+    def explained(self) -> set[str]:
+        """Violations whose every witness shows the mechanism of a weakness a design may declare."""
+        return {v.checker for v in self.verdicts if v.valid is False and v.explained}
+
+    @property
     def expected_and_seen(self) -> set[str]:
-        return self.violated & self.expected.keys()
+        return self.violated & self.expected.keys() & self.explained
 
     @property
     def expected_not_seen(self) -> set[str]:
@@ -74,8 +74,9 @@ class ScenarioResult:
 
     @property
     def unexpected(self) -> set[str]:
-        """Violations nobody declared, and checkers that could not decide (unknown is never a pass)."""
-        return (self.violated - self.expected.keys()) | self.unknown
+        """Violations nobody declared, declared ones with a witness that lacks the declared mechanism, and
+        checkers that could not decide (unknown is never a pass)."""
+        return (self.violated - (self.expected.keys() & self.explained)) | self.unknown
 
     @property
     def ok(self) -> bool:
@@ -136,18 +137,25 @@ class ChaosRun:
         start_consumers: bool = True,
         progress: Progress | None = None,
         deadline: float | None = None,
-        unavailable_after: float = UNAVAILABLE_AFTER,
+        unavailable_after: float | None = None,
+        on_result: Callable[[ScenarioResult], None] | None = None,
     ) -> None:
         self.cluster = cluster
         self.scenario = scenario
         self.seed = seed
         self.directory = directory
         self.topology = topology
-        self.config = workload or WorkloadConfig(queue=f"chaos.{scenario}")
+        self.design = cluster.settings.design
+        # ids carry a tag of this run's own: a message of an earlier run (a soak window, a replayed
+        # history's ids) can never stand in for one of this run's
+        self.config = dataclasses.replace(
+            workload or WorkloadConfig(queue=f"chaos.{scenario}"), run_tag=secrets.token_hex(3)
+        )
         self.expected = expected or {}
         self.recovery_timeout = recovery_timeout
         self.drain_timeout = drain_timeout
         self.probe_timeout = probe_timeout
+        self.facts = run_facts(cluster, self.config, unavailable_after)
         # one stream per scenario: its choices do not depend on which other scenarios ran before it
         self.rng = random.Random(f"{seed}:{scenario}")
         self.history = History(
@@ -159,6 +167,8 @@ class ChaosRun:
                 "activemq_version": cluster.settings.version,
                 "workload": asdict(self.config),
                 "expected": self.expected,
+                "facts": self.facts.to_json(),
+                "provenance": provenance(cluster),
                 "group": cluster.topology.group,
                 "cluster": cluster.project,
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -168,7 +178,7 @@ class ChaosRun:
         self.workload = (workload_class or Workload)(self.history, self._connect, self.config)
         self.result: ScenarioResult | None = None
         self.start_consumers = start_consumers
-        self.checkers = {**CHECKERS, "available": functools.partial(check_available, limit=unavailable_after)}
+        self.on_result = on_result
         self.progress = progress or Progress(None)
         self.deadline = deadline  # monotonic; the progress line shows time left until it
         self.sampler = DepthSampler(cluster, self.history, self.config.queue)
@@ -200,6 +210,9 @@ class ChaosRun:
             self.nemesis.heal()
             self._context.close()
             self.history.close()
+        # the verdict is decided here, when the chaos block ends, not by a line each scenario must remember
+        if self.result is not None and self.on_result is not None:
+            self.on_result(self.result)
 
     def status_line(self) -> str:
         """What the live progress shows: the fault in force, the counters, time elapsed or left."""
@@ -215,16 +228,25 @@ class ChaosRun:
             f"| {when}"
         )
 
-    def load(self, acknowledged: int, timeout: float = 120.0) -> None:
-        """Wait until `acknowledged` more sends have their receipts (the workload keeps running)."""
+    def load(self, acknowledged: int, timeout: float | None = None) -> bool:
+        """Wait until `acknowledged` more sends have their receipts (the workload keeps running).
+
+        Never raises for want of receipts: a cluster that stops storing sends is the `available` checker's
+        finding, so the wait outlasts the design's limit (twice it, at least 120 s) and is then recorded."""
+        timeout = timeout if timeout is not None else max(120.0, 2 * self.facts.unavailable_after)
         target = self.workload.snapshot().acknowledged + acknowledged
-        wait_until(
-            lambda: self.workload.snapshot().acknowledged >= target,
-            timeout=timeout,
-            what=f"{acknowledged} more acknowledged sends",
-            interval=0.2,
-            describe=lambda: str(self.workload.snapshot()),
-        )
+        try:
+            wait_until(
+                lambda: self.workload.snapshot().acknowledged >= target,
+                timeout=timeout,
+                what=f"{acknowledged} more acknowledged sends",
+                interval=0.2,
+                describe=lambda: str(self.workload.snapshot()),
+            )
+        except WaitTimeout as exc:
+            self.phase("load-stalled", wanted=acknowledged, error=str(exc)[:300])
+            return False
+        return True
 
     def play(self, steps: list[Step]) -> None:
         """Apply a schedule: each step's fault at its offset, healed after its hold; waits on the clock only
@@ -245,7 +267,7 @@ class ChaosRun:
             try:
                 self.cluster.wait_pairs(self.recovery_timeout)
             except Exception as exc:
-                self.phase("not-recovered", error=str(exc)[:300])
+                self.phase("not-recovered", problems=["pairs"], error=str(exc)[:300])
 
     @staticmethod
     def _sleep_until(moment: float) -> None:
@@ -263,46 +285,83 @@ class ChaosRun:
         self.phase("took-over", node=partner, after=victim)
         return partner
 
+    # ------------------------------------------------------------------------------------------ ending
+    def recovery_problems(self) -> tuple[list[str], list[str], list[str]]:
+        """(kinds, details, live nodes): empty kinds when every pair has a live and a waiting node, every
+        bridge the design promises for the live nodes is up and the VIP routes a client to a live broker."""
+        statuses = self.cluster.status()
+        live = sorted(s.node for s in statuses if s.state == "live")
+        kinds: list[str] = []
+        details = self.cluster.pair_problems(statuses)
+        if details:
+            kinds.append("pairs")
+        missing = self.cluster.missing_bridges(statuses)
+        if missing:
+            kinds.append("bridges")
+            details += [f"bridge {a} -> {b} is not up" for a, b in sorted(missing)]
+        routed = self.cluster.vip_routes_to()
+        if routed not in live:
+            kinds.append("vip")
+            details.append(f"the VIP routes a client to {routed or 'nobody'} (live: {', '.join(live)})")
+        return kinds, details, live
+
+    def recover(self) -> float | None:
+        """Wait for the design's promised state; record `recovered` or `not-recovered` with what was wrong."""
+        started = time.monotonic()
+        seen: dict[str, Any] = {}
+
+        def recovered() -> bool:
+            seen["kinds"], seen["details"], seen["live"] = self.recovery_problems()
+            return not seen["kinds"]
+
+        try:
+            wait_until(recovered, timeout=self.recovery_timeout, what="the cluster to recover", interval=1.0)
+        except WaitTimeout as exc:
+            self.phase(
+                "not-recovered",
+                problems=seen.get("kinds", ["unknown"]),
+                live=seen.get("live"),
+                error=("; ".join(seen.get("details", [])) or str(exc))[:300],
+            )
+            return None
+        seconds = time.monotonic() - started
+        self.phase("recovered", seconds=round(seconds, 3))
+        return seconds
+
     def finish(self) -> ScenarioResult:
-        notes: list[str] = []
+        """Heal, recover, probe the bridges, load on after the heal, stop the load, drain, read, check."""
         self.nemesis.heal()
-        self.workload.stop_producers()
         self.phase("healed")
         healed_at = time.monotonic()
         if not self.start_consumers:
             self.workload.start_consumers()
-        recovery: float | None = None
-        try:
-            self.cluster.wait_pairs(self.recovery_timeout)
-            probe_bridges(
-                self.cluster, self.history, healed_at, healed_at + self.probe_timeout, self.scenario
-            )
-            self.cluster.wait_ready(self.recovery_timeout)
-            recovery = time.monotonic() - healed_at
-            self.phase("recovered", seconds=round(recovery, 3))
-        except Exception as exc:  # not recovered: record it and go on to drain and check what is there
-            notes.append(str(exc))
-            self.phase("not-recovered", error=str(exc)[:300])
-        try:
+        revived = self.workload.revive_consumers()
+        recovery = self.recover()
+        probe_bridges(
+            self.cluster, self.history, healed_at, time.monotonic() + self.probe_timeout, self.scenario
+        )
+        # deliveries after the last heal are part of the evidence: the cluster must work again, not only hold
+        self.load(self.facts.min_delivered_after_heal)
+        self.workload.stop_producers()
+        self.phase("load-ended")
+        revived += self.workload.revive_consumers()
+        with contextlib.suppress(WaitTimeout):  # what is left is the checkers' finding (late, stuck, lost)
             wait_until(
                 lambda: self.workload.undelivered() == 0,
                 timeout=self.drain_timeout,
                 what="every acknowledged message to be delivered",
                 interval=0.5,
             )
-        except WaitTimeout:
-            notes.append(
-                f"{self.workload.undelivered()} acknowledged messages undelivered at the drain deadline"
-            )
         self.phase("drain-deadline")
         final = self.final_state()
-        self.phase("final-state", queues=final.queues, unbrowsable=final.unbrowsable)
+        self.phase("final-state", queues=final.queues, unreadable=final.reasons)
         self.workload.stop_consumers()
         self._context.close()  # sampler and progress line end with the run's traffic
         self.history.close()
-        ledger = Ledger.from_history(read_history(self.history.path))
-        verdicts = check_all(ledger, final, self.checkers)
+        ledger = Ledger.from_history(read_history(self.history.path), self.facts)
+        verdicts = check_all(ledger, final)
         counters = self.workload.snapshot()
+        notes = [f"consumers revived after giving up: {', '.join(revived)}"] if revived else []
         result = ScenarioResult(
             scenario=self.scenario,
             topology=self.topology,
@@ -324,20 +383,59 @@ class ChaosRun:
         return result
 
     def final_state(self) -> FinalState:
-        """Workload-queue depth on every live broker; ids read by browsing where the broker speaks STOMP."""
+        """The workload queue on every node that is or may be live: its depth over JMX and the id of every
+        message on it, read inside the node. Whatever cannot be read in full is named, never taken as 0."""
         final = FinalState()
-        for status in self.cluster.status():
+        statuses = self.cluster.status()
+        queue = self.config.queue
+        for status in statuses:
+            if status.state in ("waiting", "down"):
+                continue  # holds nothing of its own: the pair's store is read through its live node
             if status.state != "live":
+                final.unreadable[status.node] = None
+                final.reasons[status.node] = f"{status.state}, may be live"
                 continue
-            queue = status.queue(self.config.queue)
-            size = queue.size if queue else 0
-            final.queues[status.node] = {self.config.queue: size}
+            if status.error:
+                final.unreadable[status.node] = None
+                final.reasons[status.node] = status.error[:200]
+                continue
+            stats = status.queue(queue)
+            size = stats.size if stats else 0
+            final.queues[status.node] = {queue: size}
             if size == 0:
                 continue
-            if not status.serves_stomp:
-                final.unbrowsable.append(status.node)
+            try:
+                ids = self.cluster.browse_ids(status.node, queue)
+            except HarnessError as exc:
+                final.unreadable[status.node] = size
+                final.reasons[status.node] = f"browse failed: {exc}"[:200]
                 continue
-            with self.cluster.stomp(status.node) as browser:
-                for message in browser.browse(self.config.queue):
-                    final.located[message.headers.get("harness-id", "?")] = status.node
+            final.messages[status.node] = ids
+            if len(ids) < size:
+                final.unreadable[status.node] = size - len(ids)
+                final.reasons[status.node] = f"browsed {len(ids)} of {size} messages"
+        topology = self.cluster.topology
+        for pair in topology.pairs:
+            members = [s for s in statuses if topology.node(s.node).pair == pair]
+            if not any(s.state == "live" for s in members) and not any(
+                s.node in final.unreadable for s in members
+            ):
+                name = f"pair {pair}"
+                final.unreadable[name] = None
+                final.reasons[name] = "no live node: its store was read by nobody"
         return final
+
+
+def run_facts(cluster: Cluster, config: WorkloadConfig, unavailable_after: float | None) -> RunFacts:
+    design = cluster.settings.design
+    nodes = cluster.topology.nodes
+    return RunFacts(
+        pairs={n.name: n.pair for n in nodes},
+        vip_routes=tuple(n.name for n in nodes if design.vip_over_all_nodes or n.is_master),
+        client_nodes=tuple(n.name for n in nodes if design.serves_clients(n)),
+        design=design.name,
+        queue=config.queue,
+        consumers=config.consumers,
+        prefetch=config.prefetch,
+        unavailable_after=design.unavailable_after if unavailable_after is None else unavailable_after,
+    )

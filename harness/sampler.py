@@ -1,5 +1,6 @@
 """Queue depth over time: every few seconds each broker's depth of the workload queue, read from the
-statistics broker plugin over STOMP, recorded in the history as `depth` events for the report's timeline.
+statistics broker plugin over STOMP, recorded in the history as `depth` events for the report's timeline,
+and after each sweep a `serving` event naming the nodes that answered over their client connector.
 
 A broker that does not answer within the timeout (frozen, dead, a waiting slave with no connector) gives
 no sample: the gap in the plot is the finding. Replies go to one callback per session, never into a list,
@@ -78,10 +79,16 @@ class DepthSampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
+            serving = []
             for node in self.cluster.topology.nodes:
                 if self._stop.is_set():
                     return
-                self.sample(node.name)
+                if self.sample(node.name) is not None:
+                    serving.append(node.name)
+            # which nodes answered as client connectors: the evidence `available` needs to excuse a gap
+            # in which no node the VIP routes to could serve
+            with contextlib.suppress(RuntimeError):
+                self.history.append("sampler", "ok", "serving", nodes=serving)
 
     def sample(self, node: str) -> int | None:
         try:

@@ -44,6 +44,8 @@ class _State:
     disconnected: bool = False
     connected_headers: dict[str, str] = field(default_factory=dict)
     callbacks: dict[str, Callable[[Delivery], None]] = field(default_factory=dict)
+    # receipt id -> what to do when it arrives (ack confirmations), instead of keeping it in `receipts`
+    receipt_callbacks: dict[str, Callable[[], None]] = field(default_factory=dict)
 
 
 class BrokerError(HarnessError):
@@ -63,9 +65,14 @@ class _Listener(stomp.ConnectionListener):
             self.state.connected_headers = dict(frame.headers)
 
     def on_receipt(self, frame: stomp.utils.Frame) -> None:
+        receipt_id = frame.headers.get("receipt-id", "")
         with self.state.lock:
-            self.state.receipts.add(frame.headers.get("receipt-id", ""))
-            self.state.lock.notify_all()
+            callback = self.state.receipt_callbacks.pop(receipt_id, None)
+            if callback is None:
+                self.state.receipts.add(receipt_id)
+                self.state.lock.notify_all()
+        if callback is not None:
+            callback()
 
     def on_message(self, frame: stomp.utils.Frame) -> None:
         delivery = Delivery(
@@ -178,8 +185,15 @@ class StompSession:
         self._conn.subscribe(destination=f"/queue/{queue}", id=sub_id, ack=ack, headers=headers or {})
         return sub_id
 
-    def ack(self, delivery: Delivery) -> None:
-        self._conn.ack(delivery.headers["ack"])
+    def ack(self, delivery: Delivery, on_confirmed: Callable[[], None] | None = None) -> None:
+        """ACK a delivery; with `on_confirmed`, ask for a receipt and call it when the broker confirms."""
+        if on_confirmed is None:
+            self._conn.ack(delivery.headers["ack"])
+            return
+        receipt_id = "ack-" + uuid.uuid4().hex
+        with self._state.lock:
+            self._state.receipt_callbacks[receipt_id] = on_confirmed
+        self._conn.ack(delivery.headers["ack"], receipt=receipt_id)
 
     def deliveries(self) -> list[Delivery]:
         with self._state.lock:

@@ -15,7 +15,9 @@ HEADER = (
     "unexp",
     "stuck",
     "bridges",
+    "recovered",
     "max gap",
+    "evidence",
     "verdict",
 )
 # the number each checker's cell shows
@@ -36,10 +38,13 @@ def cell(result: ScenarioResult, checker: str) -> str:
         text = "?"
     elif checker == "available":  # the longest time no send was acknowledged
         text = f"{verdict.counts.get('longest-gap-ms', 0) / 1000:.1f}s"
+    elif checker in ("recovered", "exercised"):
+        text = "yes" if verdict.valid else "no"
     else:
         text = str(verdict.counts.get(CELL_COUNT[checker], 0))
     if verdict.valid is not True:
-        text += " (expected)" if checker in result.expected else " !"
+        accepted = verdict.valid is False and verdict.explained and checker in result.expected
+        text += " (expected)" if accepted else " !"
     return text
 
 
@@ -50,6 +55,8 @@ def bridges(result: ScenarioResult) -> str:
         return "?"
     if verdict.valid is False:
         return f"{verdict.counts['not-resumed']} stalled !"
+    if verdict.counts.get("directions") == 0:
+        return "none promised"
     if "slowest-ms" not in verdict.counts:
         return "n/a"
     return f"{verdict.counts['slowest-ms'] / 1000:.1f}s"
@@ -66,7 +73,9 @@ def row(result: ScenarioResult) -> tuple[str, ...]:
         cell(result, "unexpected"),
         cell(result, "stuck"),
         bridges(result),
+        cell(result, "recovered"),
         cell(result, "available"),
+        cell(result, "exercised"),
         "ok" if result.ok else "FAIL",
     )
 

@@ -92,3 +92,13 @@ class Topology:
             for remote in live_nodes
             if design.advertises(remote) and remote.pair != local.pair
         }
+
+    def promised_directions(self, live: set[str], design: Design) -> list[tuple[str, str]]:
+        """(from, to): every direction a message can cross a promised bridge between the `live` nodes. A
+        connector forwards from its owner to the remote; a duplex one also back."""
+        directions: set[tuple[str, str]] = set()
+        for owner, remote in self.promised_bridges(live, design):
+            directions.add((owner, remote))
+            if design.duplex(self.node(owner)):
+                directions.add((remote, owner))
+        return sorted(directions)

@@ -2,7 +2,12 @@
 
 - A send is `invoke`d, then `ok` when its receipt arrives (the broker has written it to KahaDB), `fail` on an
   ERROR frame, `info` when the receipt never comes or the connection drops (it may or may not be stored).
-- A consumer records each delivery (id, broker, redelivered) *before* acking it (client-individual acks).
+- A consumer records each delivery (id, broker, redelivered) *before* acking it (client-individual acks),
+  acks with a receipt, and when its session ends records the ids whose ack was never confirmed: a copy of
+  those coming back is the consumer's own redelivery, told apart from one the brokers made. A delivery whose
+  destination or body is not what was sent for its id is recorded with `mismatch`.
+- Ids carry the run's tag (`<tag>-p0-12`), so a message of another run on the same cluster is never taken
+  for one of this run's.
 - Every connection records which broker the VIP routed it to. After a failure a client reconnects through
   the VIP with back-off; if it cannot for `reconnect_deadline` seconds it gives up and says so.
 """
@@ -32,6 +37,7 @@ class WorkloadConfig:
     reconnect_deadline: float = 90.0
     prefetch: int = 20
     heartbeat_ms: int = 2000
+    run_tag: str = ""  # prefix of every id: unique per run
 
 
 @dataclass
@@ -58,15 +64,23 @@ class Workload:
         self.acknowledged_ids: set[str] = set()
         self.delivered_ids: set[str] = set()
         self._reconnect_requests: dict[str, threading.Event] = {}
+        # consumer -> ids delivered on its current session whose ack the broker has not confirmed yet
+        self._pending: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------------------------------ control
-    def start(self) -> None:
-        self.start_consumers()
-        self.start_producers()
-
     def start_consumers(self) -> None:
         for n in range(self.config.consumers):
             self._consumers.append(self._thread(f"consumer-{n}", self._consume))
+
+    def revive_consumers(self) -> list[str]:
+        """Start again every consumer that gave up (its reconnect deadline passed); returns their names."""
+        revived = []
+        for index, thread in enumerate(self._consumers):
+            if not thread.is_alive() and not self._stop_consumers.is_set():
+                self.history.append(thread.name, "info", "revive", reason="gave up earlier")
+                self._consumers[index] = self._thread(thread.name, self._consume)
+                revived.append(thread.name)
+        return revived
 
     def start_producers(self) -> None:
         for n in range(self.config.producers):
@@ -128,6 +142,8 @@ class Workload:
     # ---------------------------------------------------------------------------------------- producers
     def _produce(self, process: str) -> None:
         prefix = "p" + process.rsplit("-", 1)[1]
+        if self.config.run_tag:
+            prefix = f"{self.config.run_tag}-{prefix}"
         interval = 1.0 / self.config.rate if self.config.rate > 0 else 0.0
         session: StompSession | None = None
         seq = 0
@@ -145,12 +161,19 @@ class Workload:
                 receipt = session.send(self.config.queue, message_id, {"harness-id": message_id})
                 session.wait_receipts([receipt], timeout=self.config.receipt_timeout)
             except BrokerError as exc:
-                self.history.append(process, "fail", "send", id=message_id, error=str(exc)[:200])
+                self.history.append(
+                    process, "fail", "send", id=message_id, broker=session.broker_name, error=str(exc)[:200]
+                )
                 self._count("failed")
                 session = self._drop(session)
             except Exception as exc:  # timeout, dropped connection, stomp.py's own errors: may have happened
                 self.history.append(
-                    process, "info", "send", id=message_id, error=f"{type(exc).__name__}: {exc}"[:200]
+                    process,
+                    "info",
+                    "send",
+                    id=message_id,
+                    broker=session.broker_name,
+                    error=f"{type(exc).__name__}: {exc}"[:200],
                 )
                 self._count("indeterminate")
                 session = self._drop(session)
@@ -171,17 +194,32 @@ class Workload:
 
     # ---------------------------------------------------------------------------------------- consumers
     def handle_delivery(self, process: str, session: StompSession | None, delivery: Delivery) -> None:
-        """Record the delivery, then ack it. Runs on the connection's receiver thread."""
+        """Record the delivery, then ack it with a receipt. Runs on the connection's receiver thread."""
         message_id = delivery.headers.get("harness-id", "?")
         self.record_delivery(process, session, delivery)
         if session is not None:
-            try:
-                session.ack(delivery)
-            except Exception as exc:  # the connection died; the broker will redeliver
-                self.history.append(process, "info", "ack", id=message_id, error=repr(exc)[:200])
+            self.ack(process, session, delivery, message_id)
+
+    def ack(self, process: str, session: StompSession, delivery: Delivery, message_id: str) -> None:
+        pending = self._pending.setdefault(process, set())
+        with self._lock:
+            pending.add(message_id)
+
+        def confirmed() -> None:
+            with self._lock:
+                pending.discard(message_id)
+
+        try:
+            session.ack(delivery, on_confirmed=confirmed)
+        except Exception as exc:  # the connection died; the broker will redeliver
+            self.history.append(process, "info", "ack", id=message_id, error=repr(exc)[:200])
 
     def record_delivery(self, process: str, session: StompSession | None, delivery: Delivery) -> None:
         message_id = delivery.headers.get("harness-id", "?")
+        extra: dict[str, object] = {}
+        wanted = f"/queue/{self.config.queue}"
+        if delivery.destination != wanted or delivery.body != message_id:
+            extra["mismatch"] = {"destination": delivery.destination, "body": delivery.body[:80]}
         self.history.append(
             process,
             "ok",
@@ -189,6 +227,7 @@ class Workload:
             id=message_id,
             broker=session.broker_name if session else "?",
             redelivered=delivery.headers.get("redelivered") == "true",
+            **extra,
         )
         with self._lock:
             self.counters.delivered += 1
@@ -197,6 +236,13 @@ class Workload:
     def request_reconnect(self, process: str) -> None:
         """Make the consumer drop its connection (unacked messages go back to the broker) and reconnect."""
         self._reconnect_requests.setdefault(process, threading.Event()).set()
+
+    def _end_session(self, process: str, session: StompSession, f: str) -> None:
+        """Close the session and record which acks it never had confirmed (their messages may come back)."""
+        session.close()
+        with self._lock:
+            unconfirmed = sorted(self._pending.pop(process, set()))
+        self.history.append(process, "info", f, broker=session.broker_name, unconfirmed=unconfirmed)
 
     def _consume(self, process: str) -> None:
         reconnect = self._reconnect_requests.setdefault(process, threading.Event())
@@ -219,10 +265,10 @@ class Workload:
                 )
             except Exception as exc:
                 self.history.append(process, "fail", "subscribe", error=repr(exc)[:200])
-                session.close()
+                self._end_session(process, session, "disconnected")
                 continue
             while session.connected and not self._stop_consumers.is_set() and not reconnect.is_set():
                 self._stop_consumers.wait(0.2)
-            if not self._stop_consumers.is_set():
-                self.history.append(process, "info", "disconnected", broker=session.broker_name)
-            session.close()
+            self._end_session(
+                process, session, "session-end" if self._stop_consumers.is_set() else "disconnected"
+            )

@@ -6,6 +6,8 @@ import itertools
 import json
 from pathlib import Path
 
+import pytest
+
 from harness.checkers import (
     CHECKERS,
     FinalState,
@@ -13,16 +15,21 @@ from harness.checkers import (
     Verdict,
     check_all,
     check_available,
+    check_bridges_resumed,
     check_duplicated,
+    check_exercised,
     check_lost,
+    check_recovered,
     check_stuck,
     check_unexpected,
     classify_undelivered,
     merged_validity,
 )
+from harness.facts import RunFacts
 from harness.history import History, read_header, read_history
+from harness.run import ScenarioResult
 
-B1, B2, S1 = "chaos-mq01-a", "chaos-mq02-a", "chaos-mq01-b"
+B1, B2, S1, S2 = "chaos-mq01-a", "chaos-mq02-a", "chaos-mq01-b", "chaos-mq02-b"
 
 
 def sent(i: str, t: float, outcome: str = "ok", broker: str = B1) -> list[dict]:
@@ -32,10 +39,12 @@ def sent(i: str, t: float, outcome: str = "ok", broker: str = B1) -> list[dict]:
     ]
 
 
-def delivered(i: str, t: float, broker: str = B2, redelivered: bool = False) -> dict:
+def delivered(
+    i: str, t: float, broker: str = B2, redelivered: bool = False, consumer: str = "consumer-0"
+) -> dict:
     return {
         "t": t,
-        "p": "consumer-0",
+        "p": consumer,
         "type": "ok",
         "f": "deliver",
         "id": i,
@@ -48,27 +57,22 @@ def deadline(t: float) -> dict:
     return {"t": t, "p": "harness", "type": "ok", "f": "phase", "phase": "drain-deadline"}
 
 
-def ledger(*parts: list[dict] | dict) -> Ledger:
+CLEAN = FinalState(queues={B1: {"q": 0}, B2: {"q": 0}})
+FACTS = RunFacts(
+    pairs={B1: "01", S1: "01", B2: "02", S2: "02"},
+    vip_routes=(B1, B2),
+    client_nodes=(B1, B2),
+    unavailable_after=15,
+    min_acknowledged_before_fault=1,
+    min_delivered_after_heal=1,
+)
+
+
+def ledger(*parts: list[dict] | dict, facts: RunFacts = FACTS) -> Ledger:
     events: list[dict] = []
     for part in parts:
         events.extend(part if isinstance(part, list) else [part])
-    return Ledger.from_history(events)
-
-
-CLEAN = FinalState(queues={B1: {"q": 0}, B2: {"q": 0}})
-
-
-def test_empty_history_is_valid_for_every_checker() -> None:
-    verdicts = check_all(Ledger.from_history([]), FinalState())
-    assert [v.valid for v in verdicts] == [True] * len(CHECKERS)
-    assert merged_validity(verdicts) is True
-
-
-def test_clean_run() -> None:
-    history = ledger(
-        sent("p0-0", 1), sent("p0-1", 2), delivered("p0-0", 3), delivered("p0-1", 4), deadline(10)
-    )
-    assert merged_validity(check_all(history, CLEAN)) is True
+    return Ledger.from_history(sorted(events, key=lambda e: e["t"]), facts)
 
 
 def test_acknowledged_but_never_delivered_is_lost() -> None:
@@ -87,60 +91,10 @@ def test_indeterminate_sends_are_listed_apart_not_lost() -> None:
     assert verdict.counts["indeterminate-never-delivered"] == 1
 
 
-def test_delivery_after_the_deadline_is_late_not_lost() -> None:
-    history = ledger(sent("p0-0", 1), deadline(10), delivered("p0-0", 12))
-    assert classify_undelivered(history, CLEAN) == {"p0-0": "late"}
-    verdict = check_lost(history, CLEAN)
-    assert verdict.valid is True and verdict.counts["late"] == 1
-
-
-def test_second_delivery_is_a_duplicate_with_its_brokers() -> None:
-    history = ledger(sent("p0-0", 1), delivered("p0-0", 2, B1), delivered("p0-0", 3, B2, redelivered=True))
-    verdict = check_duplicated(history, CLEAN)
-    assert verdict.valid is False
-    assert verdict.counts == {"ids": 1, "extra-deliveries": 1}
-    assert verdict.evidence["duplicated"] == [
-        {
-            "id": "p0-0",
-            "deliveries": [
-                {"t": 2, "broker": B1, "redelivered": False},
-                {"t": 3, "broker": B2, "redelivered": True},
-            ],
-        }
-    ]
-
-
 def test_delivery_of_an_id_never_sent_is_unexpected() -> None:
     history = ledger(sent("p0-0", 1), delivered("p0-0", 2), delivered("ghost-7", 3))
     verdict = check_unexpected(history, CLEAN)
     assert (verdict.valid, verdict.evidence["unexpected"]) == (False, ["ghost-7"])
-
-
-def test_messages_left_on_a_broker_are_stuck_and_located() -> None:
-    history = ledger(sent("p0-0", 1), sent("p0-1", 2), delivered("p0-0", 3), deadline(10))
-    final = FinalState(queues={B1: {"q": 0}, B2: {"q": 1}}, located={"p0-1": B2})
-    stuck = check_stuck(history, final)
-    assert stuck.valid is False
-    assert stuck.evidence["on_brokers"] == {B2: {"q": 1}}
-    assert stuck.evidence["located_ids"] == {B2: ["p0-1"]}
-    # located, so not lost
-    assert check_lost(history, final).valid is True
-    assert classify_undelivered(history, final) == {"p0-1": "stuck:chaos-mq02-a"}
-
-
-def test_messages_on_an_unbrowsable_broker_make_lost_unknown_not_pass() -> None:
-    history = ledger(sent("p0-0", 1), sent("p0-1", 2), deadline(10))
-    final = FinalState(queues={S1: {"q": 2}}, unbrowsable=[S1])
-    lost = check_lost(history, final)
-    assert lost.valid is None
-    assert "unbrowsable on chaos-mq01-b" in lost.note
-    assert check_stuck(history, final).evidence["unbrowsable_brokers"] == [S1]
-
-
-def test_more_missing_than_unbrowsable_is_still_lost() -> None:
-    history = ledger(sent("p0-0", 1), sent("p0-1", 2), sent("p0-2", 3), deadline(10))
-    final = FinalState(queues={S1: {"q": 1}}, unbrowsable=[S1])
-    assert check_lost(history, final).valid is False
 
 
 def test_a_crashing_checker_is_unknown_never_a_pass() -> None:
@@ -167,6 +121,16 @@ def test_history_round_trip_survives_a_torn_last_line(tmp_path: Path) -> None:
     assert Ledger.from_history(events).acknowledged.keys() == {"p0-0"}
 
 
+def plan(*directions: tuple[str, str]) -> dict:
+    return {
+        "t": 4,
+        "p": "harness",
+        "type": "ok",
+        "f": "probe-plan",
+        "directions": [list(d) for d in directions],
+    }
+
+
 def probe(src: str, dst: str, outcome: str, seconds: float | None = None) -> list[dict]:
     done = {"t": 9, "p": "harness", "type": outcome, "f": "probe", "src": src, "dst": dst}
     if seconds is not None:
@@ -175,30 +139,20 @@ def probe(src: str, dst: str, outcome: str, seconds: float | None = None) -> lis
 
 
 def test_bridges_resumed_records_recovery_per_direction() -> None:
-    from harness.checkers import check_bridges_resumed
-
-    verdict = check_bridges_resumed(ledger(probe(B1, B2, "ok", 1.5), probe(B2, B1, "ok", 4.25)), CLEAN)
+    verdict = check_bridges_resumed(
+        ledger(plan((B1, B2), (B2, B1)), probe(B1, B2, "ok", 1.5), probe(B2, B1, "ok", 4.25)), CLEAN
+    )
     assert verdict.valid is True
     assert verdict.evidence["recovery_seconds"] == {f"{B1}->{B2}": 1.5, f"{B2}->{B1}": 4.25}
-    assert verdict.counts == {"directions": 2, "not-resumed": 0, "slowest-ms": 4250}
+    assert verdict.counts == {"directions": 2, "not-resumed": 0, "unprobed": 0, "slowest-ms": 4250}
 
 
 def test_a_direction_whose_probe_never_arrived_is_not_resumed() -> None:
-    from harness.checkers import check_bridges_resumed
-
-    verdict = check_bridges_resumed(ledger(probe(B1, B2, "ok", 1.5), probe(B2, B1, "fail")), CLEAN)
+    verdict = check_bridges_resumed(
+        ledger(plan((B1, B2), (B2, B1)), probe(B1, B2, "ok", 1.5), probe(B2, B1, "fail")), CLEAN
+    )
     assert verdict.valid is False
     assert verdict.evidence["not_resumed"] == [f"{B2}->{B1}"]
-
-
-def test_unprobeable_nodes_are_named() -> None:
-    from harness.checkers import check_bridges_resumed
-
-    events = [
-        {"t": 5, "p": "harness", "type": "info", "f": "probe", "src": S1, "reason": "no client connector"}
-    ]
-    verdict = check_bridges_resumed(ledger(events), CLEAN)
-    assert verdict.valid is True and S1 in verdict.note
 
 
 def test_random_schedule_is_a_pure_function_of_the_seed() -> None:
@@ -215,25 +169,298 @@ def phase(name: str, t: float) -> dict:
     return {"t": t, "p": "harness", "type": "ok", "f": "phase", "phase": name}
 
 
-def test_sends_acknowledged_throughout_the_load_are_available() -> None:
-    history = ledger(
-        phase("load", 0), sent("p0-0", 1), sent("p0-1", 30), sent("p0-2", 59), phase("healed", 61)
+# ------------------------------------------------------------------------------------ a complete clean run
+def connect(consumer: str, broker: str, t: float) -> dict:
+    return {"t": t, "p": consumer, "type": "ok", "f": "connect", "broker": broker}
+
+
+def fault(action: str, target: str, t: float, heal_t: float | None = None, **value: object) -> list[dict]:
+    events = [
+        {"t": t, "p": "nemesis", "type": "invoke", "f": "fault", "action": action, "target": target, **value}
+    ]
+    events.append(
+        {"t": t + 0.05, "p": "nemesis", "type": "ok", "f": "fault", "action": action, "target": target}
     )
-    verdict = check_available(history, CLEAN)
-    assert verdict.valid is True and verdict.counts == {"longest-gap-ms": 29000}
+    if heal_t is not None:
+        events.append(
+            {"t": heal_t, "p": "nemesis", "type": "ok", "f": "heal", "action": "heal", "target": target}
+        )
+    return events
 
 
-def test_a_long_stretch_without_any_acknowledged_send_is_unavailability() -> None:
-    history = ledger(phase("load", 0), sent("p0-0", 1), sent("p0-1", 75), phase("healed", 80))
+def clean_run(*extra: list[dict] | dict, deadline_t: float = 50.0) -> Ledger:
+    """A run with every piece of evidence: load, a fault healed, recovery, probes, deliveries after the heal."""
+    events: list[list[dict] | dict] = [
+        phase("load", 0),
+        connect("consumer-0", B2, 0.1),
+        connect("consumer-1", B1, 0.1),
+        fault("kill", B1, 5, heal_t=10),
+        phase("healed", 10),
+        phase("recovered", 12),
+        plan((B1, B2), (B2, B1)),
+        probe(B1, B2, "ok", 1.5),
+        probe(B2, B1, "ok", 2.0),
+        phase("load-ended", 20),
+        deadline(deadline_t),
+    ]
+    for n in range(8):
+        t = 1 + n * 2.5  # 1 .. 18.5: before the fault, during it and after the heal
+        events += [sent(f"r1-p0-{n}", t, broker=B2), delivered(f"r1-p0-{n}", t + 0.5)]
+    return ledger(*events, *extra)
+
+
+def verdicts_of(history: Ledger, final: FinalState = CLEAN) -> dict[str, Verdict]:
+    return {v.checker: v for v in check_all(history, final)}
+
+
+def test_a_clean_run_with_all_its_evidence_is_ok() -> None:
+    verdicts = verdicts_of(clean_run())
+    assert {name: v.valid for name, v in verdicts.items()} == dict.fromkeys(CHECKERS, True)
+
+
+# case 5: no minimum work
+def test_an_empty_history_is_unknown_never_ok() -> None:
+    verdicts = check_all(Ledger.from_history([], FACTS), FinalState())
+    assert merged_validity(verdicts) is None
+    by_name = {v.checker: v for v in verdicts}
+    assert by_name["exercised"].valid is None
+    assert by_name["recovered"].valid is None and by_name["bridges-resumed"].valid is None
+
+
+def test_a_run_with_no_delivery_after_the_heal_is_unknown() -> None:
+    history = ledger(
+        phase("load", 0),
+        connect("consumer-0", B2, 0.1),
+        sent("r1-p0-0", 1),
+        delivered("r1-p0-0", 2),
+        fault("kill", B1, 5, heal_t=10),
+        deadline(30),
+    )
+    verdict = check_exercised(history, CLEAN)
+    assert verdict.valid is None and "0 deliveries after the last heal" in verdict.note
+
+
+def test_a_consumer_that_gave_up_makes_the_run_unknown() -> None:
+    gave_up = {
+        "t": 15,
+        "p": "consumer-1",
+        "type": "info",
+        "f": "give-up",
+        "reason": "reconnect deadline passed",
+    }
+    verdict = check_exercised(clean_run(gave_up), CLEAN)
+    assert verdict.valid is None and "consumer-1" in verdict.note
+
+
+# case 1: duplicates without limit
+def test_duplicates_long_after_the_heal_are_unexplained_even_when_declared() -> None:
+    copies = []
+    for n in range(5000):
+        copies += [delivered(f"r1-p0-{n}", 110 + n * 0.001), delivered(f"r1-p0-{n}", 111 + n * 0.001)]
+        copies += [delivered(f"r1-p0-{n}", 112 + n * 0.001)]
+    verdict = check_duplicated(clean_run(copies, deadline_t=200), CLEAN)
+    assert verdict.valid is False and not verdict.explained
+    assert verdict.counts["unexplained"] == 10008  # two per id, and the clean run's own 8 ids again
+    result = ScenarioResult("s", "hardened", 1, "", {}, [verdict], expected={"duplicated": "REDELIVERED"})
+    assert result.unexpected == {"duplicated"} and not result.ok
+
+
+def test_a_copy_after_its_consumer_lost_the_unconfirmed_ack_is_explained() -> None:
+    session_end = {
+        "t": 30,
+        "p": "consumer-0",
+        "type": "info",
+        "f": "disconnected",
+        "broker": B2,
+        "unconfirmed": ["r1-p0-7"],
+    }
+    history = clean_run(session_end, connect("consumer-0", B2, 30.5), delivered("r1-p0-7", 31, B2, True))
+    verdict = check_duplicated(history, CLEAN)
+    assert verdict.valid is False and verdict.explained
+    assert verdict.evidence["explained_by"] == {"unconfirmed-ack": 1}
+
+
+def test_a_copy_whose_ack_was_confirmed_is_not_explained_by_a_reconnect() -> None:
+    session_end = {
+        "t": 30,
+        "p": "consumer-0",
+        "type": "info",
+        "f": "disconnected",
+        "broker": B2,
+        "unconfirmed": [],
+    }
+    history = clean_run(session_end, connect("consumer-0", B2, 30.5), delivered("r1-p0-7", 31, B2, True))
+    assert not check_duplicated(history, CLEAN).explained
+
+
+def test_a_copy_with_a_fault_on_its_path_between_the_copies_is_explained() -> None:
+    # r1-p0-2 was delivered at 6.5, during the kill of B1 (5 to 10); its copy comes at 11 from B1
+    history = clean_run(delivered("r1-p0-2", 11, B1, True))
+    verdict = check_duplicated(history, CLEAN)
+    assert verdict.explained and verdict.evidence["explained_by"] == {"fault": 1}
+
+
+def test_a_fault_off_the_path_explains_nothing() -> None:
+    # the kill of B1 is the only fault; a copy that went B2 -> B2 with B2's send never crossed B1
+    history = clean_run(fault("freeze", S2, 30, heal_t=31), delivered("r1-p0-0", 30.5, B2))
+    assert not check_duplicated(history, CLEAN).explained
+
+
+def test_one_fault_explains_no_more_copies_than_can_be_in_flight() -> None:
+    facts = RunFacts(**{**FACTS.__dict__, "bridge_prefetch": 3, "prefetch": 1, "consumers": 2})  # cap 5
+    events: list = [phase("load", 0), fault("kill", B1, 5, heal_t=10), deadline(50)]
+    for n in range(6):
+        events += [
+            sent(f"r1-p0-{n}", 1 + n * 0.1),
+            delivered(f"r1-p0-{n}", 2),
+            delivered(f"r1-p0-{n}", 11, B2),
+        ]
+    verdict = check_duplicated(ledger(*events, facts=facts), CLEAN)
+    assert verdict.counts["unexplained"] == 1 and not verdict.explained
+
+
+def test_a_lossy_link_in_force_between_the_copies_explains_them() -> None:
+    lossy = fault("lossy", "the bridges between the pairs", 20, heal_t=40, grudge={B1: [B2], B2: [B1]})
+    history = clean_run(lossy, sent("r1-p0-99", 21), delivered("r1-p0-99", 22), delivered("r1-p0-99", 23))
+    assert check_duplicated(history, CLEAN).explained
+
+
+# case 4: stuck hides no backlog; late is a finding
+def test_a_backlog_on_the_broker_it_was_sent_to_is_stuck_not_stranded() -> None:
+    backlog = [sent(f"r1-p1-{n}", 15 + n * 0.001, broker=B1) for n in range(2000)]
+    final = FinalState(
+        queues={B1: {"q": 2000}, B2: {"q": 0}}, messages={B1: [f"r1-p1-{n}" for n in range(2000)]}
+    )
+    verdict = check_stuck(clean_run(*backlog), final)
+    assert verdict.valid is False and not verdict.explained
+    assert verdict.counts["messages"] == 2000 and verdict.counts["stranded"] == 0
+    assert check_lost(clean_run(*backlog), final).valid is True  # located, so not lost
+    result = ScenarioResult("s", "seed", 1, "", {}, [verdict], expected={"stuck": "STRANDED"})
+    assert not result.ok
+
+
+def test_a_message_that_crossed_a_bridge_to_a_broker_its_consumers_left_is_stranded() -> None:
+    # sent to B1, forwarded to B2; consumer-0 moved from B2 to B1 at 16; the copy sits on B2
+    moved = [
+        {"t": 16, "p": "consumer-0", "type": "info", "f": "disconnected", "broker": B2, "unconfirmed": []},
+        connect("consumer-0", B1, 16.5),
+    ]
+    final = FinalState(queues={B1: {"q": 0}, B2: {"q": 1}}, messages={B2: ["r1-p1-0"]})
+    history = clean_run(*moved, sent("r1-p1-0", 15, broker=B1))
+    verdict = check_stuck(history, final)
+    assert verdict.valid is False and verdict.explained
+    assert verdict.evidence["stranded_ids"] == {B2: ["r1-p1-0"]}
+    assert classify_undelivered(history, final) == {"r1-p1-0": f"stranded:{B2}"}
+
+
+def test_a_delivery_after_the_drain_deadline_is_late_and_fails_stuck() -> None:
+    history = clean_run(sent("r1-p1-0", 15), delivered("r1-p1-0", 60))
+    assert classify_undelivered(history, CLEAN) == {"r1-p1-0": "late"}
+    verdict = check_stuck(history, CLEAN)
+    assert verdict.valid is False and not verdict.explained and verdict.counts["late"] == 1
+    assert check_lost(history, CLEAN).valid is True
+
+
+# case 6: unreadable means unknown
+def test_a_node_that_could_not_be_read_makes_lost_and_stuck_unknown() -> None:
+    history = clean_run(sent("r1-p1-0", 15))
+    final = FinalState(queues={B2: {"q": 0}}, unreadable={B1: None}, reasons={B1: "JMX queue query failed"})
+    assert check_lost(history, final).valid is None
+    assert check_stuck(history, final).valid is None
+    # with nothing undelivered, lost is settled; stuck still cannot be
+    assert check_lost(clean_run(), final).valid is True
+    assert check_stuck(clean_run(), final).valid is None
+
+
+def test_a_partial_read_bounds_what_may_hide_there() -> None:
+    history = clean_run(*[sent(f"r1-p1-{n}", 15) for n in range(3)])
+    final = FinalState(
+        queues={B1: {"q": 1}}, messages={B1: []}, unreadable={B1: 1}, reasons={B1: "browsed 0 of 1"}
+    )
+    assert check_lost(history, final).valid is False  # three missing, at most one unread
+
+
+# case 7: identity
+def test_a_refused_send_that_is_delivered_is_a_violation() -> None:
+    history = clean_run(sent("r1-p1-0", 15, outcome="fail"), delivered("r1-p1-0", 16))
+    verdict = check_unexpected(history, CLEAN)
+    assert verdict.valid is False and verdict.evidence["refused_but_delivered"] == ["r1-p1-0"]
+
+
+def test_a_delivery_with_the_wrong_body_or_destination_is_a_violation() -> None:
+    wrong = {**delivered("r1-p0-1", 16), "mismatch": {"destination": "/queue/other", "body": "r1-p0-1"}}
+    verdict = check_unexpected(clean_run(wrong), CLEAN)
+    assert verdict.valid is False and verdict.counts["mismatched"] == 1
+
+
+def test_a_message_of_an_earlier_run_cannot_stand_in_for_a_lost_one() -> None:
+    history = clean_run(sent("r2-p0-0", 15), delivered("r1-p0-0", 16), delivered("r0-p0-0", 16.1))
+    assert check_lost(history, CLEAN).valid is False  # r2-p0-0 is not r0-p0-0
+    assert check_unexpected(history, CLEAN).evidence["unexpected"] == ["r0-p0-0"]
+
+
+# case 2: recovery is a property; an unprobed promised direction is unknown
+def test_a_cluster_that_never_recovers_is_a_violation() -> None:
+    failed = {
+        **phase("not-recovered", 130),
+        "problems": ["pairs"],
+        "live": [B2],
+        "error": "pair 01 is down/down",
+    }
+    history = ledger(phase("load", 0), fault("kill", B1, 5, heal_t=10), failed, deadline(200))
+    verdict = check_recovered(history, CLEAN)
+    assert verdict.valid is False and not verdict.explained
+    assert check_recovered(ledger(phase("load", 0), deadline(5)), CLEAN).valid is None
+
+
+def test_a_recovery_that_fails_only_because_the_vip_reaches_no_client_connector_is_explained() -> None:
+    failed = {
+        **phase("not-recovered", 130),
+        "problems": ["vip"],
+        "live": [S1, S2],
+        "error": "VIP routes nowhere",
+    }
+    assert check_recovered(ledger(failed), CLEAN).explained
+    routable = {**failed, "live": [B1, S2]}
+    assert not check_recovered(ledger(routable), CLEAN).explained
+
+
+def test_a_promised_direction_left_unprobed_is_unknown() -> None:
+    history = ledger(plan((B1, B2), (S1, B2)), probe(B1, B2, "ok", 1.5))
+    verdict = check_bridges_resumed(history, CLEAN)
+    assert verdict.valid is None and verdict.evidence["unprobed"] == [f"{S1}->{B2}"]
+    assert check_bridges_resumed(ledger(probe(B1, B2, "ok", 1.5)), CLEAN).valid is None  # no plan
+
+
+# case 3: available can fail
+def test_a_gap_longer_than_the_designs_limit_is_unavailability() -> None:
+    history = clean_run(phase("load-ended", 40), sent("r1-p1-0", 38))  # 18.5 s to 38: over hardened's 15 s
     verdict = check_available(history, CLEAN)
-    assert verdict.valid is False
-    assert verdict.evidence["longest_gap"] == {"from": 1.01, "to": 75.01}  # receipt times of p0-0, p0-1
-    assert "no send acknowledged for 74.0 s" in verdict.note
+    assert verdict.valid is False and not verdict.explained
+    assert verdict.evidence["longest_gap"]["from"] == pytest.approx(18.51)
+
+
+def test_a_gap_is_explained_only_while_no_vip_routed_node_serves() -> None:
+    def sweeps(nodes: list[str]) -> list[dict]:
+        return [
+            {"t": t, "p": "sampler", "type": "ok", "f": "serving", "nodes": nodes} for t in range(20, 38, 2)
+        ]
+
+    unreachable = clean_run(phase("load-ended", 40), sent("r1-p1-0", 38), *sweeps([S1, S2]))
+    assert check_available(unreachable, CLEAN).explained
+    reachable = clean_run(phase("load-ended", 40), sent("r1-p1-0", 38), *sweeps([B2, S1]))
+    assert not check_available(reachable, CLEAN).explained
 
 
 def test_a_load_that_never_got_a_receipt_is_unavailable() -> None:
     # the soak window where both slaves held the stores: every connect through the VIP failed
-    history = ledger(phase("load", 0), phase("healed", 240))
+    history = ledger(phase("load", 0), phase("load-ended", 240))
     verdict = check_available(history, CLEAN)
-    assert verdict.valid is False and verdict.counts == {"longest-gap-ms": 240000}
-    assert check_available(history, CLEAN, limit=300).valid is True
+    assert verdict.valid is False and verdict.counts["longest-gap-ms"] == 240000
+
+
+def test_a_declared_weakness_with_an_undeclared_violation_fails() -> None:
+    stranded = Verdict("stuck", False, explained=True)
+    lost = Verdict("lost", False)
+    result = ScenarioResult("s", "seed", 1, "", {}, [stranded, lost], expected={"stuck": "STRANDED"})
+    assert result.expected_and_seen == {"stuck"} and result.unexpected == {"lost"} and not result.ok

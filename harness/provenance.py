@@ -1,0 +1,62 @@
+"""Where a run's results come from: the harness's commit, the images' ids and the broker version, recorded in
+every history header so that a replay can say when it runs on something else."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import TYPE_CHECKING, Any
+
+from harness.settings import ROOT
+
+if TYPE_CHECKING:
+    from harness.cluster import Cluster
+
+
+def harness_version() -> str:
+    """The commit the harness runs from, with `+dirty` when the work tree has changes; "unknown" outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def provenance(cluster: Cluster) -> dict[str, Any]:
+    images: dict[str, str] = {}
+    if cluster.info is not None:
+        for role, tag in (("broker", cluster.info.broker_image), ("vip", cluster.info.vip_image)):
+            try:
+                images[role] = f"{tag} {cluster.client.images.get(tag).id}"
+            except Exception:  # an image removed since: its tag still says what it was built from
+                images[role] = tag
+    return {
+        "harness": harness_version(),
+        "activemq_version": cluster.settings.version,
+        "images": images,
+    }
+
+
+def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """What differs between a history's provenance and this machine's, one line each."""
+    lines = []
+    for key in ("harness", "activemq_version"):
+        if recorded.get(key) and recorded.get(key) != current.get(key):
+            lines.append(f"{key}: recorded {recorded.get(key)}, now {current.get(key)}")
+    for role, image in (recorded.get("images") or {}).items():
+        now = (current.get("images") or {}).get(role)
+        if now and image != now:
+            lines.append(f"{role} image: recorded {image}, now {now}")
+    return lines
