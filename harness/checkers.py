@@ -33,7 +33,7 @@ from harness.facts import RunFacts
 from harness.history import Event
 
 EVIDENCE_LIMIT = 50  # ids quoted per verdict; counts are always complete
-CONSUMER_EVENTS = frozenset({"connect", "disconnected", "give-up", "session-end"})
+CONSUMER_EVENTS = frozenset({"connect", "disconnected", "give-up", "session-end", "unconfirmed"})
 
 
 @dataclass(slots=True)
@@ -71,8 +71,9 @@ class Ledger:
     failed: set[str] = field(default_factory=set)
     deliveries: dict[str, list[Delivery]] = field(default_factory=lambda: collections.defaultdict(list))
     mismatched: list[dict[str, Any]] = field(default_factory=list)  # deliveries with a wrong body/destination
-    # id -> [(time, consumer)] when a consumer's session ended with that id's ack unconfirmed
-    unconfirmed: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    # id -> [(since, ended, consumer)]: a consumer's session that delivered the id ended (closing from
+    # `since`, closed at `ended`) with its ack unconfirmed
+    unconfirmed: dict[str, list[tuple[float, float, str]]] = field(default_factory=dict)
     faults: list[FaultWindow] = field(default_factory=list)
     last_heal: float | None = None
     # consumer process -> [(time, broker or "" when not connected)]
@@ -154,9 +155,11 @@ class Ledger:
             if event["type"] == "ok":
                 self.consumer_states.setdefault(process, []).append((t, event.get("broker", "?")))
             return
-        self.consumer_states.setdefault(process, []).append((t, ""))
-        for message_id in event.get("unconfirmed", ()):
-            self.unconfirmed.setdefault(message_id, []).append((t, process))
+        since = event.get("since", t)
+        if f != "unconfirmed":  # a delivery the closing connection handed over late changes no state
+            self.consumer_states.setdefault(process, []).append((t, ""))
+        for message_id in event.get("unconfirmed", event.get("ids", ())):
+            self.unconfirmed.setdefault(message_id, []).append((since, t, process))
 
     def _nemesis_event(self, event: Event, open_faults: dict[str, list[FaultWindow]]) -> None:
         kind, t, target = event["type"], event["t"], str(event.get("target", ""))
@@ -482,9 +485,11 @@ def copies_start(copies: list[Delivery]) -> float:
 
 
 def _consumer_side(ledger: Ledger, message_id: str, previous: Delivery, copy: Delivery) -> str | None:
-    for t, process in ledger.unconfirmed.get(message_id, ()):
-        if process == previous.process and previous.t <= t <= copy.t:
-            return f"unconfirmed-ack: {process} at {t:.3f}"
+    """The session that delivered `previous` ended without its ack confirmed, and began closing before the
+    copy came: the broker was free to hand the message out again."""
+    for since, ended, process in ledger.unconfirmed.get(message_id, ()):
+        if process == previous.process and ended >= previous.t and since <= copy.t:
+            return f"unconfirmed-ack: {process} closing at {since:.3f}"
     return None
 
 

@@ -225,6 +225,8 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         print(line)
     for checker in sorted(result.unexpected):
         print(f"UNEXPECTED {checker}: {describe(result.verdict(checker))}")
+    for note in result.notes:
+        print(f"note: {note}")
     print(f"report: {report}")
     return 0 if result.ok else 1
 

@@ -38,6 +38,8 @@ from harness.wait import WaitTimeout, wait_until
 RUN_LABEL = "io.amq-chaos.run"
 OWNER_LABEL = "io.amq-chaos.owner"
 PROJECT_PREFIX = "amqchaos"
+# the loopback-only STOMP connector every node has for the harness (compose/templates/activemq.xml.j2)
+ADMIN_STOMP_PORT = 61614
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,20 @@ class Cluster:
         port = self.vip_port if node is None else self.stomp_port(node)
         creds = self.settings.credentials
         return StompSession("127.0.0.1", port, creds.client_user, creds.client_password, **options)
+
+    def browse_ids(self, node: str, queue: str) -> list[str]:
+        """The harness id of every message on `queue` on `node`, read inside its container over the loopback
+        admin connector (so a live seed slave, which has no client connector, is read as well)."""
+        code, out = self.exec(node, "stomp-browse", queue, str(ADMIN_STOMP_PORT), timeout=120)
+        if code != 0:
+            raise HarnessError(f"browse of {queue} on {node} failed ({code}): {out.strip()[-200:]}")
+        return [line.split("\t", 1)[1] or "?" for line in out.splitlines() if "\t" in line]
+
+    def send_inside(self, node: str, queue: str, body: str) -> None:
+        """Send one persistent message into `node` from inside its container (receipted), for probes."""
+        code, out = self.exec(node, "stomp-send", queue, body, timeout=20)  # to the admin connector
+        if code != 0:
+            raise HarnessError(f"send into {queue} on {node} failed ({code}): {out.strip()[-200:]}")
 
     def vip_routes_to(self) -> str:
         """The broker a new client connection through the VIP lands on; "" when the VIP serves nobody."""

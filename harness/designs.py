@@ -83,7 +83,7 @@ DESIGNS: dict[str, Design] = {
 }
 # hardened with the default-length lock retry stretched: a takeover slower than hardened's limit
 DESIGNS["control-slow-takeover"] = dataclasses.replace(
-    DESIGNS["hardened"], name="control-slow-takeover", lock_acquire_sleep_ms=40000
+    DESIGNS["hardened"], name="control-slow-takeover", lock_acquire_sleep_ms=3_600_000
 )
 PUBLIC = tuple(name for name in DESIGNS if not name.startswith("control-"))
 

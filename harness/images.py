@@ -62,7 +62,16 @@ def _digest(parts: list[str]) -> str:
 
 
 _BROKER_FILES = tuple(
-    f"bin/{name}" for name in ("stomp-ping", "amq-entrypoint", "amq-node-state", "amq-healthcheck", "amq-jmx")
+    f"bin/{name}"
+    for name in (
+        "stomp-ping",
+        "stomp-browse",
+        "stomp-send",
+        "amq-entrypoint",
+        "amq-node-state",
+        "amq-healthcheck",
+        "amq-jmx",
+    )
 )
 
 

@@ -19,6 +19,7 @@ from harness.errors import HarnessError
 from harness.history import read_header, read_history
 from harness.nemesis import FAULTS, PARTITION_HEAL
 from harness.progress import Progress
+from harness.provenance import differences, provenance
 from harness.run import ChaosRun, ScenarioResult
 from harness.weaknesses import SEED_WEAKNESSES
 from harness.workload import WorkloadConfig
@@ -106,13 +107,16 @@ def replay_history(
         else SEED_WEAKNESSES.get(str(header.get("topology")), {}),
         progress=progress,
     )
+    # the same faults on other code or other images may not give the same outcome: say so
+    changed = differences(header.get("provenance") or {}, provenance(cluster))
     with run:
-        run.phase("replay", source=str(path), steps=len(steps))
+        run.phase("replay", source=str(path), steps=len(steps), provenance_differs=changed)
         for step in steps:
             time.sleep(max(0.0, step.t - run.history.now()))
             _redo(run, step)
     assert run.result is not None
     run.result.replay = f"make replay HISTORY={path}"
+    run.result.notes += [f"replayed on different provenance: {line}" for line in changed]
     return run.result
 
 

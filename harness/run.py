@@ -127,7 +127,7 @@ class ChaosRun:
         seed: int,
         directory: Path,
         *,
-        topology: str = "seed",
+        topology: str | None = None,
         workload: WorkloadConfig | None = None,
         expected: dict[str, str] | None = None,
         recovery_timeout: float = 120.0,
@@ -144,8 +144,8 @@ class ChaosRun:
         self.scenario = scenario
         self.seed = seed
         self.directory = directory
-        self.topology = topology
         self.design = cluster.settings.design
+        self.topology = topology or self.design.name
         # ids carry a tag of this run's own: a message of an earlier run (a soak window, a replayed
         # history's ids) can never stand in for one of this run's
         self.config = dataclasses.replace(
@@ -232,8 +232,8 @@ class ChaosRun:
         """Wait until `acknowledged` more sends have their receipts (the workload keeps running).
 
         Never raises for want of receipts: a cluster that stops storing sends is the `available` checker's
-        finding, so the wait outlasts the design's limit (twice it, at least 120 s) and is then recorded."""
-        timeout = timeout if timeout is not None else max(120.0, 2 * self.facts.unavailable_after)
+        finding, so the wait outlasts the design's limit (twice it, plus 15 s) and is then recorded."""
+        timeout = timeout if timeout is not None else 2 * self.facts.unavailable_after + 15
         target = self.workload.snapshot().acknowledged + acknowledged
         try:
             wait_until(
@@ -335,7 +335,7 @@ class ChaosRun:
         healed_at = time.monotonic()
         if not self.start_consumers:
             self.workload.start_consumers()
-        revived = self.workload.revive_consumers()
+        revived = self.workload.revive()
         recovery = self.recover()
         probe_bridges(
             self.cluster, self.history, healed_at, time.monotonic() + self.probe_timeout, self.scenario
@@ -344,7 +344,7 @@ class ChaosRun:
         self.load(self.facts.min_delivered_after_heal)
         self.workload.stop_producers()
         self.phase("load-ended")
-        revived += self.workload.revive_consumers()
+        revived += self.workload.revive()
         with contextlib.suppress(WaitTimeout):  # what is left is the checkers' finding (late, stuck, lost)
             wait_until(
                 lambda: self.workload.undelivered() == 0,
@@ -361,7 +361,7 @@ class ChaosRun:
         ledger = Ledger.from_history(read_history(self.history.path), self.facts)
         verdicts = check_all(ledger, final)
         counters = self.workload.snapshot()
-        notes = [f"consumers revived after giving up: {', '.join(revived)}"] if revived else []
+        notes = [f"clients revived after giving up: {', '.join(revived)}"] if revived else []
         result = ScenarioResult(
             scenario=self.scenario,
             topology=self.topology,

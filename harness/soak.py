@@ -167,6 +167,7 @@ def run_soak(
 def _play_window(run: ChaosRun, steps: list[Step], load_until: float) -> tuple[ScenarioResult | None, str]:
     try:
         with run:
+            run.load(run.facts.min_acknowledged_before_fault)  # the evidence the window's verdict needs
             run.play(steps)
             time.sleep(max(0.0, load_until - time.monotonic()))
     except Exception as exc:  # one broken window is reported; the soak goes on to the next

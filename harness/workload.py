@@ -64,22 +64,28 @@ class Workload:
         self.acknowledged_ids: set[str] = set()
         self.delivered_ids: set[str] = set()
         self._reconnect_requests: dict[str, threading.Event] = {}
-        # consumer -> ids delivered on its current session whose ack the broker has not confirmed yet
-        self._pending: dict[str, set[str]] = {}
+        # session (by id) -> ids delivered on it whose ack the broker has not confirmed yet
+        self._pending: dict[int, set[str]] = {}
+        self._closed: set[int] = set()
+        self._next_seq: dict[str, int] = {}
 
     # ------------------------------------------------------------------------------------------ control
     def start_consumers(self) -> None:
         for n in range(self.config.consumers):
             self._consumers.append(self._thread(f"consumer-{n}", self._consume))
 
-    def revive_consumers(self) -> list[str]:
-        """Start again every consumer that gave up (its reconnect deadline passed); returns their names."""
+    def revive(self) -> list[str]:
+        """Start again every client that gave up (its reconnect deadline passed); returns their names."""
         revived = []
-        for index, thread in enumerate(self._consumers):
-            if not thread.is_alive() and not self._stop_consumers.is_set():
-                self.history.append(thread.name, "info", "revive", reason="gave up earlier")
-                self._consumers[index] = self._thread(thread.name, self._consume)
-                revived.append(thread.name)
+        for threads, stop, target in (
+            (self._producers, self._stop_producers, self._produce),
+            (self._consumers, self._stop_consumers, self._consume),
+        ):
+            for index, thread in enumerate(threads):
+                if not thread.is_alive() and not stop.is_set():
+                    self.history.append(thread.name, "info", "revive", reason="gave up earlier")
+                    threads[index] = self._thread(thread.name, target)
+                    revived.append(thread.name)
         return revived
 
     def start_producers(self) -> None:
@@ -146,15 +152,15 @@ class Workload:
             prefix = f"{self.config.run_tag}-{prefix}"
         interval = 1.0 / self.config.rate if self.config.rate > 0 else 0.0
         session: StompSession | None = None
-        seq = 0
         next_send = time.monotonic()
         while not self._stop_producers.is_set():
             if session is None:
                 session = self._session(process, self._stop_producers)
                 if session is None:
                     return
+            seq = self._next_seq.get(process, 0)  # a revived producer goes on where it stopped
+            self._next_seq[process] = seq + 1
             message_id = f"{prefix}-{seq}"
-            seq += 1
             self.history.append(process, "invoke", "send", id=message_id)
             self._count("invoked")
             try:
@@ -201,13 +207,13 @@ class Workload:
             self.ack(process, session, delivery, message_id)
 
     def ack(self, process: str, session: StompSession, delivery: Delivery, message_id: str) -> None:
-        pending = self._pending.setdefault(process, set())
-        with self._lock:
-            pending.add(message_id)
+        key = id(session)
 
         def confirmed() -> None:
             with self._lock:
-                pending.discard(message_id)
+                pending = self._pending.get(key)
+                if pending is not None:
+                    pending.discard(message_id)
 
         try:
             session.ack(delivery, on_confirmed=confirmed)
@@ -229,20 +235,34 @@ class Workload:
             redelivered=delivery.headers.get("redelivered") == "true",
             **extra,
         )
+        after_close = False
         with self._lock:
             self.counters.delivered += 1
             self.delivered_ids.add(message_id)
+            if session is not None:
+                # recorded, not yet confirmed acked: if its session ends now, a copy coming back is ours
+                if id(session) in self._closed:
+                    after_close = True
+                else:
+                    self._pending.setdefault(id(session), set()).add(message_id)
+        if after_close:  # a frame the connection handed over while it was closing: never acked
+            self.history.append(process, "info", "unconfirmed", ids=[message_id], since=self.history.now())
 
     def request_reconnect(self, process: str) -> None:
         """Make the consumer drop its connection (unacked messages go back to the broker) and reconnect."""
         self._reconnect_requests.setdefault(process, threading.Event()).set()
 
     def _end_session(self, process: str, session: StompSession, f: str) -> None:
-        """Close the session and record which acks it never had confirmed (their messages may come back)."""
+        """Close the session and record which deliveries on it never had their ack confirmed: the broker may
+        hand those out again from the moment the close began (`since`)."""
+        since = self.history.now()
         session.close()
         with self._lock:
-            unconfirmed = sorted(self._pending.pop(process, set()))
-        self.history.append(process, "info", f, broker=session.broker_name, unconfirmed=unconfirmed)
+            self._closed.add(id(session))
+            unconfirmed = sorted(self._pending.pop(id(session), set()))
+        self.history.append(
+            process, "info", f, broker=session.broker_name, unconfirmed=unconfirmed, since=round(since, 6)
+        )
 
     def _consume(self, process: str) -> None:
         reconnect = self._reconnect_requests.setdefault(process, threading.Event())

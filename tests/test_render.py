@@ -14,6 +14,8 @@ from harness.topology import Node, Topology
 
 NS = {"amq": "http://activemq.apache.org/schema/core"}
 
+ADMIN = ("harness-admin", "stomp://127.0.0.1:61614")
+
 
 def broker_element(node: Node) -> ET.Element:
     root = ET.fromstring(render_broker(node))
@@ -38,9 +40,10 @@ def test_master_has_duplex_connector_openwire_and_stomp(name: str) -> None:
     assert [(t.get("name"), t.get("uri")) for t in transports] == [
         ("openwire", "nio://0.0.0.0:61616"),
         ("stomp+nio", "stomp+nio://0.0.0.0:61613"),
+        ADMIN,
     ]
     # only the openwire connector is advertised for discovery
-    assert [t.get("discoveryUri") for t in transports] == [discovery_uri(node.group), None]
+    assert [t.get("discoveryUri") for t in transports] == [discovery_uri(node.group), None, None]
 
 
 @pytest.mark.parametrize("name", ["chaos-mq01-b", "chaos-mq02-b"])
@@ -49,7 +52,9 @@ def test_slave_has_only_a_non_duplex_connector(name: str) -> None:
     (connector,) = broker.findall("amq:networkConnectors/amq:networkConnector", NS)
     assert connector.get("duplex") == "false"
     assert connector.get("uri") == "multicast://224.1.2.3:6255?group=chaos"
-    assert broker.findall("amq:transportConnectors", NS) == []
+    # no client connector: only the harness's own, on the container's loopback and not advertised
+    transports = broker.findall("amq:transportConnectors/amq:transportConnector", NS)
+    assert [(t.get("name"), t.get("uri"), t.get("discoveryUri")) for t in transports] == [(*ADMIN, None)]
 
 
 @pytest.mark.parametrize("name", ["chaos-mq01-a", "chaos-mq01-b"])
@@ -113,6 +118,13 @@ def test_hardened_design_renders_its_fixes() -> None:
     broker = root.find("amq:broker", NS)
     replay = broker.find(".//amq:policyEntry[@queue='>']//amq:conditionalNetworkBridgeFilterFactory", NS)
     assert replay.get("replayWhenNoConsumers") == "true"
+    # a policy entry caps browsing at 400 unless raised: the harness must read every id after the drain
+    assert (
+        broker.find("amq:destinationPolicy/amq:policyMap/amq:policyEntries/amq:policyEntry", NS).get(
+            "maxBrowsePageSize"
+        )
+        == "100000"
+    )
     kahadb = broker.find("amq:persistenceAdapter/amq:kahaDB", NS)
     assert kahadb.get("lockKeepAlivePeriod") == "2000"
     assert kahadb.find("amq:locker/amq:shared-file-locker", NS).get("lockAcquireSleepInterval") == "1000"
@@ -121,7 +133,7 @@ def test_hardened_design_renders_its_fixes() -> None:
     assert connector.get("uri").endswith("&discovered.wireFormat.maxInactivityDuration=5000")
     # a hardened slave serves clients and advertises itself
     transports = broker.findall("amq:transportConnectors/amq:transportConnector", NS)
-    assert [t.get("name") for t in transports] == ["openwire", "stomp+nio"]
+    assert [t.get("name") for t in transports] == ["openwire", "stomp+nio", "harness-admin"]
     # pair 02 accepts pair 01's single duplex bridge instead of running its own
     second = ET.fromstring(render_broker(Node.parse("chaos-mq02-a"), hardened)).find("amq:broker", NS)
     assert second.findall("amq:networkConnectors", NS) == []
