@@ -305,28 +305,44 @@ class ChaosRun:
             details.append(f"the VIP routes a client to {routed or 'nobody'} (live: {', '.join(live)})")
         return kinds, details, live
 
-    def recover(self) -> float | None:
-        """Wait for the design's promised state; record `recovered` or `not-recovered` with what was wrong."""
-        started = time.monotonic()
-        seen: dict[str, Any] = {}
+    def recover(self, *, fail_back: bool = True) -> float | None:
+        """Wait for the design's promised state; record `recovered` or `not-recovered` with what was wrong.
 
-        def recovered() -> bool:
+        A design that leaves no node the VIP routes to with a client connector (seed: both slaves hold the
+        stores) cannot get out of it by waiting: that is recorded at once, and the run fails back as an
+        operator would (restarts the live nodes the VIP cannot reach, so the masters take their stores
+        back), so that it can still show what the cluster kept. `recovered` keeps the finding."""
+        started = time.monotonic()
+        seen: dict[str, Any] = {"kinds": ["unknown"], "details": [], "live": None}
+        routable = set(self.facts.vip_routes) & set(self.facts.client_nodes)
+
+        def unreachable() -> bool:
+            return seen["kinds"] == ["vip"] and not set(seen["live"] or ()) & routable
+
+        def settled() -> bool:
             seen["kinds"], seen["details"], seen["live"] = self.recovery_problems()
-            return not seen["kinds"]
+            return not seen["kinds"] or (fail_back and unreachable())
 
         try:
-            wait_until(recovered, timeout=self.recovery_timeout, what="the cluster to recover", interval=1.0)
+            wait_until(settled, timeout=self.recovery_timeout, what="the cluster to recover", interval=1.0)
         except WaitTimeout as exc:
-            self.phase(
-                "not-recovered",
-                problems=seen.get("kinds", ["unknown"]),
-                live=seen.get("live"),
-                error=("; ".join(seen.get("details", [])) or str(exc))[:300],
-            )
+            seen["details"] = seen["details"] or [str(exc)]
+        if not seen["kinds"]:
+            seconds = time.monotonic() - started
+            self.phase("recovered", seconds=round(seconds, 3))
+            return seconds
+        self.phase(
+            "not-recovered",
+            problems=seen["kinds"],
+            live=seen["live"],
+            error="; ".join(seen["details"])[:300],
+        )
+        if not (fail_back and unreachable()):
             return None
-        seconds = time.monotonic() - started
-        self.phase("recovered", seconds=round(seconds, 3))
-        return seconds
+        self.phase("fail-back", live=seen["live"])
+        for node in seen["live"]:
+            self.nemesis.inject("restart", node)
+        return self.recover(fail_back=False)
 
     def finish(self) -> ScenarioResult:
         """Heal, recover, probe the bridges, load on after the heal, stop the load, drain, read, check."""
