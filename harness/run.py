@@ -356,6 +356,8 @@ class ChaosRun:
         probe_bridges(
             self.cluster, self.history, healed_at, time.monotonic() + self.probe_timeout, self.scenario
         )
+        # clients that gave up while the cluster was away come back now that it may serve again
+        revived += self.workload.revive()
         # deliveries after the last heal are part of the evidence: the cluster must work again, not only hold
         self.load(self.facts.min_delivered_after_heal)
         self.workload.stop_producers()
@@ -363,9 +365,9 @@ class ChaosRun:
         revived += self.workload.revive()
         with contextlib.suppress(WaitTimeout):  # what is left is the checkers' finding (late, stuck, lost)
             wait_until(
-                lambda: self.workload.undelivered() == 0,
+                lambda: self.workload.undelivered() == 0 and self.workload.consumers_subscribed(),
                 timeout=self.drain_timeout,
-                what="every acknowledged message to be delivered",
+                what="every acknowledged message to be delivered, with every consumer subscribed",
                 interval=0.5,
             )
         self.phase("drain-deadline")

@@ -68,6 +68,7 @@ class Workload:
         self._pending: dict[int, set[str]] = {}
         self._closed: set[int] = set()
         self._next_seq: dict[str, int] = {}
+        self._subscribed: set[str] = set()  # consumers with a live subscription now
 
     # ------------------------------------------------------------------------------------------ control
     def start_consumers(self) -> None:
@@ -114,6 +115,11 @@ class Workload:
     def snapshot(self) -> Counters:
         with self._lock:
             return Counters(**vars(self.counters))
+
+    def consumers_subscribed(self) -> bool:
+        """Every consumer has a live subscription (the drain and the final state need all of them there)."""
+        with self._lock:
+            return len(self._subscribed) >= self.config.consumers
 
     def undelivered(self) -> int:
         with self._lock:
@@ -256,6 +262,8 @@ class Workload:
         """Close the session and record which deliveries on it never had their ack confirmed: the broker may
         hand those out again from the moment the close began (`since`)."""
         since = self.history.now()
+        with self._lock:
+            self._subscribed.discard(process)
         session.close()
         with self._lock:
             self._closed.add(id(session))
@@ -287,6 +295,8 @@ class Workload:
                 self.history.append(process, "fail", "subscribe", error=repr(exc)[:200])
                 self._end_session(process, session, "disconnected")
                 continue
+            with self._lock:
+                self._subscribed.add(process)
             while session.connected and not self._stop_consumers.is_set() and not reconnect.is_set():
                 self._stop_consumers.wait(0.2)
             self._end_session(

@@ -265,31 +265,28 @@ def test_duplicates_long_after_the_heal_are_unexplained_even_when_declared() -> 
     assert result.unexpected == {"duplicated"} and not result.ok
 
 
-def test_a_copy_after_its_consumer_lost_the_unconfirmed_ack_is_explained() -> None:
-    session_end = {
-        "t": 30,
-        "p": "consumer-0",
+def session_end(t: float, unconfirmed: list[str], consumer: str = "consumer-0", broker: str = B2) -> dict:
+    return {
+        "t": t,
+        "p": consumer,
         "type": "info",
         "f": "disconnected",
-        "broker": B2,
-        "unconfirmed": ["r1-p0-7"],
+        "broker": broker,
+        "unconfirmed": unconfirmed,
     }
-    history = clean_run(session_end, connect("consumer-0", B2, 30.5), delivered("r1-p0-7", 31, B2, True))
+
+
+def test_a_copy_after_its_consumer_lost_the_unconfirmed_ack_is_explained() -> None:
+    ended = session_end(30, ["r1-p0-7"])
+    history = clean_run(ended, connect("consumer-0", B2, 30.5), delivered("r1-p0-7", 31, B2, True))
     verdict = check_duplicated(history, CLEAN)
     assert verdict.valid is False and verdict.explained
     assert verdict.evidence["explained_by"] == {"unconfirmed-ack": 1}
 
 
 def test_a_copy_whose_ack_was_confirmed_is_not_explained_by_a_reconnect() -> None:
-    session_end = {
-        "t": 30,
-        "p": "consumer-0",
-        "type": "info",
-        "f": "disconnected",
-        "broker": B2,
-        "unconfirmed": [],
-    }
-    history = clean_run(session_end, connect("consumer-0", B2, 30.5), delivered("r1-p0-7", 31, B2, True))
+    ended = session_end(30, [])
+    history = clean_run(ended, connect("consumer-0", B2, 30.5), delivered("r1-p0-7", 31, B2, True))
     assert not check_duplicated(history, CLEAN).explained
 
 
@@ -342,7 +339,7 @@ def test_a_backlog_on_the_broker_it_was_sent_to_is_stuck_not_stranded() -> None:
 def test_a_message_that_crossed_a_bridge_to_a_broker_its_consumers_left_is_stranded() -> None:
     # sent to B1, forwarded to B2; consumer-0 moved from B2 to B1 at 16; the copy sits on B2
     moved = [
-        {"t": 16, "p": "consumer-0", "type": "info", "f": "disconnected", "broker": B2, "unconfirmed": []},
+        session_end(16, []),
         connect("consumer-0", B1, 16.5),
     ]
     final = FinalState(queues={B1: {"q": 0}, B2: {"q": 1}}, messages={B2: ["r1-p1-0"]})
