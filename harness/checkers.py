@@ -242,6 +242,8 @@ class FinalState:
     messages: dict[str, list[str]] = field(default_factory=dict)  # broker -> ids browsed there
     unreadable: dict[str, int | None] = field(default_factory=dict)  # node -> queue size if known
     reasons: dict[str, str] = field(default_factory=dict)  # node -> why it is unreadable
+    # broker -> ids on its dead-letter queue: still lost to the consumers, but the evidence says where
+    dead_letters: dict[str, list[str]] = field(default_factory=dict)
 
     def stuck_counts(self) -> dict[str, dict[str, int]]:
         return {
@@ -370,6 +372,11 @@ def check_lost(ledger: Ledger, final: FinalState) -> Verdict:
             for i in _sample(lost)
         ],
         "indeterminate_never_delivered": _sample(never_arrived),
+        "dead_lettered": {
+            broker: _sample(set(ids) & set(lost))
+            for broker, ids in final.dead_letters.items()
+            if set(ids) & set(lost)
+        },
     }
     if lost and final.unreadable:
         sizes = final.unreadable.values()

@@ -127,8 +127,10 @@ def _summary_table(directory: Path, results: list[ScenarioResult], detailed: lis
     out.append("</table>")
     out.append(
         "<p>Cells: count of the property's violations; <i>(expected)</i> marks a weakness the design is known to "
-        "have (reason below); <b>!</b> an undeclared violation. bridges: the slowest direction's recovery after "
-        "the heal.</p>"
+        "have (reason below) whose every witness shows its mechanism; <b>!</b> an undeclared violation, a declared "
+        "one with a witness lacking the mechanism, or <b>?</b> a property the evidence could not decide. "
+        "bridges: the slowest direction's recovery after the heal. evidence: the run did the minimum work its "
+        "verdict needs.</p>"
     )
     return "\n".join(out)
 

@@ -310,8 +310,8 @@ class ChaosRun:
 
         A design that leaves no node the VIP routes to with a client connector (seed: both slaves hold the
         stores) cannot get out of it by waiting: that is recorded at once, and the run fails back as an
-        operator would (restarts the live nodes the VIP cannot reach, so the masters take their stores
-        back), so that it can still show what the cluster kept. `recovered` keeps the finding."""
+        operator would (stops the live nodes the VIP cannot reach until their partners hold the stores, then
+        starts them again), so that it can still show what the cluster kept. `recovered` keeps the finding."""
         started = time.monotonic()
         seen: dict[str, Any] = {"kinds": ["unknown"], "details": [], "live": None}
         routable = set(self.facts.vip_routes) & set(self.facts.client_nodes)
@@ -339,9 +339,15 @@ class ChaosRun:
         )
         if not (fail_back and unreachable()):
             return None
+        # a restarted slave takes its lock straight back (the master retries only every 10 s): stop each,
+        # wait for its master to take the store, then start it again to wait on the master's lock
         self.phase("fail-back", live=seen["live"])
         for node in seen["live"]:
-            self.nemesis.inject("restart", node)
+            self.nemesis.inject("stop", node)
+        for node in seen["live"]:
+            with contextlib.suppress(WaitTimeout):  # recover() below records what did not come back
+                self.await_takeover(node, timeout=30.0)
+        self.nemesis.heal()
         return self.recover(fail_back=False)
 
     def finish(self) -> ScenarioResult:
@@ -417,6 +423,10 @@ class ChaosRun:
                 final.unreadable[status.node] = None
                 final.reasons[status.node] = status.error[:200]
                 continue
+            dead = status.queue(DEAD_LETTER_QUEUE)
+            if dead is not None and dead.size > 0:
+                with contextlib.suppress(HarnessError):  # evidence only: where a lost message went
+                    final.dead_letters[status.node] = self.cluster.browse_ids(status.node, DEAD_LETTER_QUEUE)
             stats = status.queue(queue)
             size = stats.size if stats else 0
             final.queues[status.node] = {queue: size}
@@ -442,6 +452,9 @@ class ChaosRun:
                 final.unreadable[name] = None
                 final.reasons[name] = "no live node: its store was read by nobody"
         return final
+
+
+DEAD_LETTER_QUEUE = "ActiveMQ.DLQ"
 
 
 def run_facts(cluster: Cluster, config: WorkloadConfig, unavailable_after: float | None) -> RunFacts:

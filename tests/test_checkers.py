@@ -461,3 +461,10 @@ def test_a_declared_weakness_with_an_undeclared_violation_fails() -> None:
     lost = Verdict("lost", False)
     result = ScenarioResult("s", "seed", 1, "", {}, [stranded, lost], expected={"stuck": "STRANDED"})
     assert result.expected_and_seen == {"stuck"} and result.unexpected == {"lost"} and not result.ok
+
+
+def test_a_lost_message_found_on_a_dead_letter_queue_is_still_lost_and_says_where() -> None:
+    history = clean_run(sent("r1-p1-0", 15))
+    final = FinalState(queues={B1: {"q": 0}}, dead_letters={B2: ["r1-p1-0", "r0-p0-0"]})
+    verdict = check_lost(history, final)
+    assert verdict.valid is False and verdict.evidence["dead_lettered"] == {B2: ["r1-p1-0"]}
