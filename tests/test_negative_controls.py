@@ -80,12 +80,7 @@ class RefusedButStoredProducer(Workload):
 
         def lying_append(process: str, type_: str, f: str, **value: object) -> dict:
             message_id = str(value.get("id", ""))
-            if (
-                f == "send"
-                and type_ == "ok"
-                and message_id.endswith("0")
-                and int(message_id.rsplit("-", 1)[1]) % 30 == 0
-            ):
+            if f == "send" and type_ == "ok" and int(message_id.rsplit("-", 1)[1]) % 30 == 0:
                 self.refused.add(message_id)
                 return append(process, "fail", f, **value, error="ERROR (the control's lie)")
             return append(process, type_, f, **value)
