@@ -88,6 +88,8 @@ class Ledger:
     probes: dict[tuple[str, str], float | None] = field(default_factory=dict)  # direction -> recovery s
     unprobeable: list[str] = field(default_factory=list)
     _undelivered: list[str] | None = field(default=None, repr=False)
+    # id(final) -> (final, its placement); the final state is held so that its id cannot be reused
+    _placements: dict[int, tuple[FinalState, Placement]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_history(cls, events: Iterable[Event], facts: RunFacts | None = None) -> Ledger:
@@ -316,6 +318,14 @@ class Placement:
 
 
 def place_messages(ledger: Ledger, final: FinalState) -> Placement:
+    """Computed once per final state: `lost`, `stuck` and the report all classify the same messages."""
+    cached = ledger._placements.get(id(final))
+    if cached is None:
+        cached = ledger._placements[id(final)] = (final, _place(ledger, final))
+    return cached[1]
+
+
+def _place(ledger: Ledger, final: FinalState) -> Placement:
     placement = Placement()
     located = final.located()
     for message_id in ledger.undelivered_by_deadline():
