@@ -20,6 +20,7 @@ runs from the `phase load` event until `phase healed`, when the producers stop.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import gc
@@ -27,10 +28,12 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from harness.compact import CompactHistory, read_compact
 from harness.facts import RunFacts
-from harness.history import Event
+from harness.history import Event, read_history
 
 EVIDENCE_LIMIT = 50  # ids quoted per verdict; counts are always complete
 CONSUMER_EVENTS = frozenset({"connect", "disconnected", "give-up", "session-end", "unconfirmed"})
@@ -63,13 +66,18 @@ class Ledger:
     """One pass over the history: what was sent, acknowledged, delivered, done to the cluster, and when."""
 
     facts: RunFacts = field(default_factory=RunFacts)
-    attempted: set[str] = field(default_factory=set)
-    acknowledged: dict[str, float] = field(default_factory=dict)  # id -> receipt time
-    acknowledged_by: dict[str, str] = field(default_factory=dict)  # id -> broker that receipted it
+    attempted: list[str] = field(default_factory=list)  # every id a producer tried to send
+    # id -> (receipt time, broker that receipted it); one dict, not two: a run of hours holds millions
+    acknowledged: dict[str, tuple[float, str]] = field(default_factory=dict)
+    receipt_times: list[float] = field(default_factory=list)  # every receipt, in history order
     sent_to: dict[str, str] = field(default_factory=dict)  # id -> broker of an indeterminate or failed send
     indeterminate: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
-    deliveries: dict[str, list[Delivery]] = field(default_factory=lambda: collections.defaultdict(list))
+    # Deliveries: the time of each id's first copy, and every copy of the ids delivered more than once (the
+    # details of a lone copy are never needed, and a million Delivery objects cost more than the checks)
+    first_delivered: dict[str, float] = field(default_factory=dict)  # id -> its first delivery
+    copies: dict[str, list[Delivery]] = field(default_factory=dict)  # id delivered twice+ -> copies by time
+    delivery_times: list[float] = field(default_factory=list)  # every delivery, in history order
     mismatched: list[dict[str, Any]] = field(default_factory=list)  # deliveries with a wrong body/destination
     # id -> [(since, ended, consumer)]: a consumer's session that delivered the id ended (closing from
     # `since`, closed at `ended`) with its ack unconfirmed
@@ -88,65 +96,126 @@ class Ledger:
     probes: dict[tuple[str, str], float | None] = field(default_factory=dict)  # direction -> recovery s
     unprobeable: list[str] = field(default_factory=list)
     _undelivered: list[str] | None = field(default=None, repr=False)
+    _open_faults: dict[str, list[FaultWindow]] = field(default_factory=dict, repr=False)  # target -> windows
+    _lone: dict[str, Delivery] = field(default_factory=dict, repr=False)  # id -> its only copy so far
     # id(final) -> (final, its placement); the final state is held so that its id cannot be reused
     _placements: dict[int, tuple[FinalState, Placement]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_history(cls, events: Iterable[Event], facts: RunFacts | None = None) -> Ledger:
+        ledger = cls(facts=facts or RunFacts())
         with _gc_paused():  # half the time otherwise
-            return cls._build(events, facts or RunFacts())
+            ledger._consume(events)
+        return ledger.settled()
 
     @classmethod
-    def _build(cls, events: Iterable[Event], facts: RunFacts) -> Ledger:
+    def from_path(cls, path: Path, facts: RunFacts | None = None) -> Ledger:
+        """The ledger of a history file, from its compact form when that is complete (the same ledger,
+        several times faster), else from the JSON lines."""
+        compact = read_compact(path)
+        if compact is None:
+            return cls.from_history(read_history(path), facts)
+        ledger = cls(facts=facts or RunFacts())
+        with _gc_paused():
+            ledger._consume_compact(compact)
+        return ledger.settled()
+
+    def settled(self) -> Ledger:
+        # a receipt that arrived after all (a late ok after an info) settles the send
+        self.indeterminate -= self.acknowledged.keys()
+        return self
+
+    def _consume(self, events: Iterable[Event]) -> None:
         # the hot loop of every check: locals and one dispatch per event
-        ledger = cls(facts=facts)
-        deliveries = ledger.deliveries
-        attempted_add = ledger.attempted.add
-        acknowledged = ledger.acknowledged
-        acknowledged_by = ledger.acknowledged_by
-        open_faults: dict[str, list[FaultWindow]] = {}
+        deliver = self._deliver
+        attempted_add = self.attempted.append
+        acknowledged = self.acknowledged
+        receipt_times = self.receipt_times
         for event in events:
             f = event["f"]
             if f == "deliver":
-                deliveries[event["id"]].append(
+                deliver(
+                    event["id"],
                     Delivery(
                         event["t"], event.get("broker", "?"), event.get("redelivered") is True, event["p"]
-                    )
+                    ),
                 )
                 if "mismatch" in event:
-                    ledger.mismatched.append(event)
+                    self.mismatched.append(event)
             elif f == "send":
                 kind = event["type"]
                 if kind == "invoke":
                     attempted_add(event["id"])
                 elif kind == "ok":
-                    message_id = event["id"]
-                    acknowledged[message_id] = event["t"]
-                    acknowledged_by[message_id] = event.get("broker", "?")
+                    acknowledged[event["id"]] = (event["t"], event.get("broker", "?"))
+                    receipt_times.append(event["t"])
                 else:
-                    (ledger.indeterminate if kind == "info" else ledger.failed).add(event["id"])
+                    (self.indeterminate if kind == "info" else self.failed).add(event["id"])
                     if "broker" in event:
-                        ledger.sent_to[event["id"]] = event["broker"]
+                        self.sent_to[event["id"]] = event["broker"]
             elif f in CONSUMER_EVENTS:
-                ledger._consumer_event(event)
+                self._consumer_event(event)
             elif f == "fault" or f == "heal":
-                ledger._nemesis_event(event, open_faults)
+                self._nemesis_event(event)
             elif f == "serving":
-                ledger.serving.append((event["t"], frozenset(event.get("nodes", ()))))
+                self.serving.append((event["t"], frozenset(event.get("nodes", ()))))
             elif f == "phase":
-                ledger._phase(event)
+                self._phase(event)
             elif f == "probe-plan":
-                ledger.probe_plan = [tuple(d) for d in event.get("directions", [])]  # type: ignore[misc]
+                self.probe_plan = [tuple(d) for d in event.get("directions", [])]  # type: ignore[misc]
             elif f == "probe":
                 if "dst" not in event:
-                    ledger.unprobeable.append(event["src"])
+                    self.unprobeable.append(event["src"])
                 elif event["type"] == "invoke":
-                    ledger.probes.setdefault((event["src"], event["dst"]), None)
+                    self.probes.setdefault((event["src"], event["dst"]), None)
                 elif event["type"] == "ok":
-                    ledger.probes[(event["src"], event["dst"])] = event["seconds"]
-        # a receipt that arrived after all (a late ok after an info) settles the send
-        ledger.indeterminate -= ledger.acknowledged.keys()
-        return ledger
+                    self.probes[(event["src"], event["dst"])] = event["seconds"]
+
+    def _deliver(self, message_id: str, delivery: Delivery) -> None:
+        self.delivery_times.append(delivery.t)
+        if message_id not in self.first_delivered:
+            self.first_delivered[message_id] = delivery.t
+            self._lone[message_id] = delivery
+            return
+        copies = self.copies.get(message_id)
+        if copies is None:
+            copies = self.copies[message_id] = [self._lone.pop(message_id)]
+        copies.append(delivery)
+
+    def _consume_compact(self, compact: CompactHistory) -> None:
+        """The columns first (sends, receipts, plain deliveries), then every other event in order. Whole-column
+        calls, no loop per event: that is what makes the compact form fast. Only the ids delivered more than
+        once get Delivery objects. A delivery that came as a whole event (a mismatch) joins its id's copies
+        in time order."""
+        self.attempted.extend(compact.attempted)
+        receipts = zip(compact.acknowledged_t, compact.acknowledged_by, strict=True)
+        self.acknowledged.update(zip(compact.acknowledged, receipts, strict=True))
+        self.receipt_times.extend(compact.acknowledged_t)
+        ids, times = compact.delivered, compact.delivered_t
+        first = self.first_delivered
+        first.update(zip(ids, times, strict=True))  # a repeated id's last copy for now: set right below
+        self.delivery_times.extend(times)
+        events = list(compact.rest())
+        whole = [e for e in events if e["f"] == "deliver"]
+        repeated = {e["id"] for e in whole if e["id"] in first}
+        if len(first) < len(ids):
+            repeated.update(i for i, n in collections.Counter(ids).items() if n > 1)
+        if repeated:
+            for position, message_id in enumerate(ids):
+                if message_id in repeated:
+                    self.copies.setdefault(message_id, []).append(Delivery(*compact.delivery(position)))
+            for message_id, copies in self.copies.items():
+                first[message_id] = copies[0].t
+        self._consume(events)
+        for event in whole:
+            copies = self.copies.get(event["id"])
+            if copies is not None:
+                copies.sort(key=lambda d: d.t)
+                first[event["id"]] = copies[0].t
+        if whole:
+            self.delivery_times.sort()
+        if any(e["f"] == "send" and e["type"] == "ok" for e in events):
+            self.receipt_times.sort()
 
     def _consumer_event(self, event: Event) -> None:
         process = event["p"]
@@ -163,7 +232,8 @@ class Ledger:
         for message_id in event.get("unconfirmed", event.get("ids", ())):
             self.unconfirmed.setdefault(message_id, []).append((since, t, process))
 
-    def _nemesis_event(self, event: Event, open_faults: dict[str, list[FaultWindow]]) -> None:
+    def _nemesis_event(self, event: Event) -> None:
+        open_faults = self._open_faults
         kind, t, target = event["type"], event["t"], str(event.get("target", ""))
         action = event.get("action", "")
         if event["f"] == "fault":
@@ -203,16 +273,23 @@ class Ledger:
         elif phase == "not-recovered":
             self.not_recovered.append(event)
 
+    def receipted_by(self, message_id: str) -> str | None:
+        """The broker that receipted the send of `message_id`, if it was acknowledged."""
+        receipt = self.acknowledged.get(message_id)
+        return None if receipt is None else receipt[1]
+
     def undelivered_by_deadline(self) -> list[str]:
         """Acknowledged ids with no delivery at or before the drain deadline (computed once)."""
         if self._undelivered is None:
+            # set algebra, not a loop: this runs over every acknowledged id
+            acknowledged, first = self.acknowledged.keys(), self.first_delivered
+            undelivered = (
+                set() if acknowledged <= first.keys() else {i for i in acknowledged if i not in first}
+            )
             deadline = self.drain_deadline
-            deliveries = self.deliveries
-            self._undelivered = [
-                i
-                for i in self.acknowledged
-                if i not in deliveries or (deadline is not None and deliveries[i][0].t > deadline)
-            ]
+            if deadline is not None and self.delivery_times and max(self.delivery_times) > deadline:
+                undelivered.update(i for i in acknowledged if first.get(i, -math.inf) > deadline)
+            self._undelivered = sorted(undelivered, key=_id_order)
         return self._undelivered
 
     def consumers_at(self, t: float) -> dict[str, str]:
@@ -329,7 +406,7 @@ def _place(ledger: Ledger, final: FinalState) -> Placement:
     placement = Placement()
     located = final.located()
     for message_id in ledger.undelivered_by_deadline():
-        if message_id in ledger.deliveries:
+        if message_id in ledger.first_delivered:
             placement.late.append(message_id)
         elif message_id not in located:
             placement.lost.append(message_id)
@@ -338,7 +415,7 @@ def _place(ledger: Ledger, final: FinalState) -> Placement:
     facts = ledger.facts
     for broker, ids in sorted(final.messages.items()):
         for message_id in ids:
-            origin = ledger.acknowledged_by.get(message_id) or ledger.sent_to.get(message_id)
+            origin = ledger.receipted_by(message_id) or ledger.sent_to.get(message_id)
             crossed_bridge = origin is not None and origin != "?" and not facts.same_pair(origin, broker)
             if crossed_bridge and consumers_on and broker not in consumers_on:
                 placement.stranded.append((broker, message_id))
@@ -369,7 +446,7 @@ def classify_undelivered(ledger: Ledger, final: FinalState) -> dict[str, str]:
 def check_lost(ledger: Ledger, final: FinalState) -> Verdict:
     placement = place_messages(ledger, final)
     lost = placement.lost
-    never_arrived = ledger.indeterminate - ledger.deliveries.keys()
+    never_arrived = ledger.indeterminate - ledger.first_delivered.keys()
     counts = {
         "acknowledged": len(ledger.acknowledged),
         "lost": len(lost),
@@ -378,7 +455,7 @@ def check_lost(ledger: Ledger, final: FinalState) -> Verdict:
     }
     evidence = {
         "lost": [
-            {"id": i, "acknowledged_at": ledger.acknowledged[i], "by": ledger.acknowledged_by[i]}
+            {"id": i, "acknowledged_at": ledger.acknowledged[i][0], "by": ledger.acknowledged[i][1]}
             for i in _sample(lost)
         ],
         "indeterminate_never_delivered": _sample(never_arrived),
@@ -420,7 +497,7 @@ def check_stuck(ledger: Ledger, final: FinalState) -> Verdict:
         "on_brokers": final.stuck_counts(),
         "located_ids": {broker: _sample(ids) for broker, ids in sorted(located.items())},
         "stranded_ids": {broker: _sample(ids) for broker, ids in sorted(stranded_on.items())},
-        "late": [{"id": i, "delivered_at": ledger.deliveries[i][0].t} for i in _sample(placement.late)],
+        "late": [{"id": i, "delivered_at": ledger.first_delivered[i]} for i in _sample(placement.late)],
         "unaccounted": placement.unaccounted,
         "unreadable": final.reasons,
     }
@@ -449,9 +526,9 @@ def check_duplicated(ledger: Ledger, final: FinalState) -> Verdict:
     charged: collections.Counter[int] = collections.Counter()
     unexplained: list[dict[str, Any]] = []
     by_mechanism: collections.Counter[str] = collections.Counter()
-    duplicated = {i: d for i, d in ledger.deliveries.items() if len(d) > 1}
+    duplicated = ledger.copies
     for message_id, copies in sorted(duplicated.items(), key=lambda item: copies_start(item[1])):
-        path = {ledger.acknowledged_by.get(message_id, ""), *(d.broker for d in copies)}
+        path = {ledger.receipted_by(message_id) or "", *(d.broker for d in copies)}
         for previous, copy in itertools.pairwise(copies):
             mechanism = _consumer_side(ledger, message_id, previous, copy)
             if mechanism is None:
@@ -521,8 +598,12 @@ def _fault_on_path(ledger: Ledger, path: set[str], start: float, end: float) -> 
 def check_unexpected(ledger: Ledger, final: FinalState) -> Verdict:
     """Every delivery is of a message this run sent, on its queue, with its body; a send the broker refused
     (ERROR frame) is never delivered."""
-    foreign = ledger.deliveries.keys() - ledger.attempted
-    refused_but_delivered = ledger.failed & ledger.deliveries.keys()
+    delivered, acknowledged = ledger.first_delivered.keys(), ledger.acknowledged.keys()
+    # subset tests run in C without copying a million ids; only the few delivered without a receipt are
+    # looked for among the attempts
+    unreceipted = set() if delivered <= acknowledged else {i for i in delivered if i not in acknowledged}
+    foreign = unreceipted - unreceipted.intersection(ledger.attempted) if unreceipted else set()
+    refused_but_delivered = {i for i in ledger.failed if i in delivered}
     counts = {
         "ids": len(foreign) + len(refused_but_delivered) + len(ledger.mismatched),
         "foreign": len(foreign),
@@ -596,7 +677,7 @@ def check_available(ledger: Ledger, final: FinalState, limit: float | None = Non
     node the VIP routes to serving clients."""
     limit = ledger.facts.unavailable_after if limit is None else limit
     start, end = ledger.load_started, ledger.load_ended
-    times = list(ledger.acknowledged.values())  # in history order, which is time order
+    times = list(ledger.receipt_times)
     if start is None:
         if not times:
             return Verdict("available", None, {"longest-gap-ms": 0}, note="no load phase in this history")
@@ -605,18 +686,18 @@ def check_available(ledger: Ledger, final: FinalState, limit: float | None = Non
         return Verdict(
             "available", None, {"longest-gap-ms": 0}, note="the load never ended (no healed phase)"
         )
-    gaps: list[tuple[float, float]] = []
-    previous = start
-    for t in times:
-        if t > end:
-            break
-        if t < start:
-            continue
-        gaps.append((previous, t))
-        previous = t
-    gaps.append((previous, end))
-    longest = max(gaps, key=lambda g: g[1] - g[0])
-    over = [g for g in gaps if g[1] - g[0] > limit]
+    # receipts in history order are in time order: the gaps lie between neighbours inside the load
+    times.sort()
+    inside = times[bisect.bisect_left(times, start) : bisect.bisect_right(times, end)]
+    edges = [start, *inside, end]
+    longest, over = (start, end), []
+    widest = -1.0
+    for previous, t in itertools.pairwise(edges):
+        gap = t - previous
+        if gap > widest:
+            widest, longest = gap, (previous, t)
+        if gap > limit:
+            over.append((previous, t))
     unexplained = [g for g in over if _uncovered(ledger, g) > limit]
     counts = {"longest-gap-ms": int((longest[1] - longest[0]) * 1000), "gaps-over-limit": len(over)}
     evidence = {
@@ -649,9 +730,11 @@ def check_exercised(ledger: Ledger, final: FinalState) -> Verdict:
     deliveries after the last heal, and every consumer connected at the drain deadline."""
     facts = ledger.facts
     first_fault = ledger.first_fault()
-    before = sum(1 for t in ledger.acknowledged.values() if first_fault is None or t < first_fault)
+    receipts = sorted(ledger.receipt_times)  # sorted already in history order: linear
+    before = len(receipts) if first_fault is None else bisect.bisect_left(receipts, first_fault)
     last_heal = ledger.last_heal if ledger.last_heal is not None else (first_fault or 0.0)
-    after = sum(1 for copies in ledger.deliveries.values() for d in copies if d.t > last_heal)
+    delivered = sorted(ledger.delivery_times)
+    after = len(delivered) - bisect.bisect_right(delivered, last_heal)
     deadline = ledger.drain_deadline
     consumers = ledger.consumers_at(deadline if deadline is not None else math.inf)
     gone = sorted(p for p, broker in consumers.items() if not broker)

@@ -11,12 +11,15 @@ Line 1 is a header (`"type": "header"`) with the run's seed and configuration. E
 - `f`: send, deliver, connect, fault, heal, phase; further keys are the operation's value.
 
 Events go to disk as they happen (line-buffered), so a killed run still leaves its evidence and memory stays
-flat however long the run is. Checkers read the file back with `read_history`.
+flat however long the run is. Plain sends and deliveries also go, as columns, to the compact form beside the
+file (`harness.compact`), which the checkers read instead when it is complete; everything else reads the
+lines with `read_history`.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +28,8 @@ from typing import Any
 
 import orjson
 
-Event = dict[str, Any]
+from harness.compact import CompactWriter, Event, compact_directory
+
 TYPES = frozenset({"invoke", "ok", "fail", "info"})
 
 
@@ -37,7 +41,10 @@ class History:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._closed = False
+        self._compact: CompactWriter | None = None
         if append and path.exists():
+            # the compact form would miss what came before: the checkers will read the lines
+            shutil.rmtree(compact_directory(path), ignore_errors=True)
             self._started = float(read_header(path).get("monotonic_origin", time.monotonic()))
             with path.open("rb") as existing:
                 self._index = sum(1 for _ in existing) - 1
@@ -46,6 +53,7 @@ class History:
         self._index = 0
         self._started = time.monotonic()
         self._file = path.open("w", buffering=1, encoding="utf-8")
+        self._compact = CompactWriter(compact_directory(path))
         header = {"type": "header", **header, "monotonic_origin": self._started}
         self._file.write(json.dumps(header, sort_keys=True) + "\n")
 
@@ -68,6 +76,8 @@ class History:
             }
             self._index += 1
             self._file.write(orjson.dumps(event).decode() + "\n")
+            if self._compact is not None:
+                self._compact.add(event)
         return event
 
     def close(self) -> None:
@@ -75,6 +85,8 @@ class History:
             if not self._closed:
                 self._closed = True
                 self._file.close()
+                if self._compact is not None:
+                    self._compact.close()
 
     def __enter__(self) -> History:
         return self

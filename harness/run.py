@@ -26,7 +26,7 @@ from harness.checkers import FinalState, Ledger, Verdict, check_all, merged_vali
 from harness.cluster import Cluster
 from harness.errors import HarnessError
 from harness.facts import RunFacts
-from harness.history import History, read_history
+from harness.history import History
 from harness.nemesis import Nemesis
 from harness.probes import probe_bridges
 from harness.progress import Progress, clock
@@ -382,7 +382,7 @@ class ChaosRun:
         self.workload.stop_consumers()
         self._context.close()  # sampler and progress line end with the run's traffic
         self.history.close()
-        ledger = Ledger.from_history(read_history(self.history.path), self.facts)
+        ledger = Ledger.from_path(self.history.path, self.facts)
         verdicts = check_all(ledger, final)
         counters = self.workload.snapshot()
         notes = [f"clients revived after giving up: {', '.join(revived)}"] if revived else []
@@ -393,7 +393,7 @@ class ChaosRun:
             directory=str(self.directory),
             counts={
                 "acknowledged": len(ledger.acknowledged),
-                "delivered": sum(len(d) for d in ledger.deliveries.values()),
+                "delivered": len(ledger.delivery_times),
                 "indeterminate": len(ledger.indeterminate),
                 "failed": len(ledger.failed),
                 "invoked": counters.invoked,

@@ -170,14 +170,14 @@ def test_redelivery_is_caught_as_duplicated(cluster_of: Cluster) -> None:
     held = run.workload.held
     assert held, "the control held back nothing: it proves nothing"
     assert duplicated.valid is False
-    deliveries = ledger_of(run).deliveries
-    duplicated_ids = {i for i, d in deliveries.items() if len(d) > 1}
+    copies = ledger_of(run).copies
+    duplicated_ids = set(copies)
     assert duplicated.counts["ids"] == len(duplicated_ids)
     # every held message is witnessed; others may be too: acks still in flight when the connection
     # dropped are lost with it, and those messages come back as well (a real duplicate, correctly counted)
     assert held <= duplicated_ids
     # the second delivery of each held message is the broker's redelivery
-    assert all(deliveries[i][-1].redelivered for i in held)
+    assert all(copies[i][-1].redelivered for i in held)
     assert run.result.verdict("lost").valid is True
 
 
@@ -209,7 +209,7 @@ def test_slave_without_drain_connector_strands_messages(cluster_of: Cluster) -> 
     on_brokers = stuck.evidence["on_brokers"]
     assert set(on_brokers) == {f"{group}-mq01-b"}, on_brokers
     ledger = ledger_of(run)
-    stored_on_pair_01 = {i for i, b in ledger.acknowledged_by.items() if b == f"{group}-mq01-a"}
+    stored_on_pair_01 = {i for i, (_, b) in ledger.acknowledged.items() if b == f"{group}-mq01-a"}
     sent_to_pair_01 = stored_on_pair_01 | {i for i, b in ledger.sent_to.items() if b == f"{group}-mq01-a"}
     located = set(stuck.evidence["located_ids"][f"{group}-mq01-b"])  # the first 50, by id
     assert located <= sent_to_pair_01
@@ -378,7 +378,7 @@ def test_a_refused_send_that_is_delivered_fails(cluster_of: Cluster) -> None:
     assert unexpected.valid is False
     assert set(unexpected.evidence["refused_but_delivered"]) <= run.workload.refused
     assert unexpected.counts["refused-but-delivered"] == len(
-        run.workload.refused & ledger_of(run).deliveries.keys()
+        run.workload.refused & ledger_of(run).first_delivered.keys()
     )
 
 
