@@ -5,10 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help test chaos soak replay matrix up status down sweep images tools lint clean
+.PHONY: help test unit chaos soak replay matrix up status down sweep images tools lint clean
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
+	@echo "make unit      the harness's tests that need no Docker (under a minute)"
 	@echo "make chaos     the chaos scenarios (SEED=, SCENARIO=, TOPOLOGY= select)"
 	@echo "make soak      random faults for DURATION (default 8h; CHECKPOINT=5m, SEED=, TOPOLOGY=seed|hardened)"
 	@echo "make replay    redo a recorded history's faults (HISTORY=path/to/history.jsonl)"
@@ -37,6 +38,9 @@ images: $(STAMP) tools
 
 test: images lint
 	$(PY) -m pytest tests
+
+unit: $(STAMP) lint
+	$(PY) -m pytest -m "not docker" tests $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check harness tests scenarios benchmarks

@@ -18,6 +18,14 @@ def pytest_configure(config: pytest.Config) -> None:
     terminate_as_interrupt()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # a test that reaches Docker through any fixture is a docker test, marked or not: `make unit` must not
+    # start a cluster
+    for item in items:
+        if "docker_available" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)
+
+
 @pytest.fixture(scope="session")
 def docker_available() -> None:
     from harness.docker_env import docker_client
