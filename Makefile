@@ -16,7 +16,7 @@ help:
 	@echo "make matrix    one scenario on 5.16.1, 5.17.2 and 5.17.6 side by side (SCENARIO=, SEED=)"
 	@echo "make up        start a cluster and print its endpoints; make status; make down"
 	@echo "make images    build the broker and VIP images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
-	@echo "make lint      ruff"
+	@echo "make lint      ruff, and the import contracts (checking and reporting never import the cluster)"
 	@echo "make sweep     remove anything any harness run left behind"
 
 $(STAMP): pyproject.toml
@@ -45,6 +45,7 @@ unit: $(STAMP) lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check harness tests scenarios benchmarks
 	$(VENV)/bin/ruff format --check harness tests scenarios benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 chaos: images
 	$(PY) -m pytest scenarios -p no:cacheprovider

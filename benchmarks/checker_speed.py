@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.checkers import FinalState, Ledger, Verdict, check_all
+from harness.check.checkers import FinalState, Ledger, Verdict, check_all
 from harness.history import History, read_history
 
 REPEATS = 3

@@ -15,7 +15,7 @@ import statistics
 import sys
 import time
 
-from harness.cluster import Cluster, free_port
+from harness.cluster.control import Cluster, free_port
 from harness.settings import ROOT, Settings
 from harness.wait import wait_until
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import stomp
 
-from harness.cluster import Cluster, free_port
+from harness.client.workload import Workload, WorkloadConfig
+from harness.cluster.control import Cluster, free_port
 from harness.history import History
 from harness.settings import ROOT, Settings
-from harness.workload import Workload, WorkloadConfig
 
 
 def bare_rate(port: int, user: str, password: str, messages: int) -> float:

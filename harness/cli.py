@@ -9,11 +9,11 @@ import os
 import sys
 from pathlib import Path
 
-from harness.cluster import RUN_LABEL, Cluster, sweep_label
-from harness.docker_env import docker_client
+from harness.cluster.control import RUN_LABEL, Cluster, sweep_label
+from harness.cluster.docker_env import docker_client
+from harness.cluster.images import ensure_images
+from harness.cluster.introspect import NodeStatus
 from harness.errors import HarnessError
-from harness.images import ensure_images
-from harness.introspect import NodeStatus
 from harness.settings import Settings, parse_seed, stamped_folder
 from harness.signals import terminate_as_interrupt
 
@@ -123,8 +123,8 @@ def cmd_fault(settings: Settings, args: argparse.Namespace) -> int:
     """Drive the nemesis by hand against the cluster `make up` started; faults and heals go to its history."""
     import random
 
+    from harness.chaos.nemesis import Nemesis
     from harness.history import History
-    from harness.nemesis import Nemesis
 
     words = list(args.args)
     if not words:
@@ -164,8 +164,8 @@ def _seed(args: argparse.Namespace) -> int:
 def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     """Random faults from the seed for DURATION, checked at every CHECKPOINT; exit 1 if any window failed."""
 
+    from harness.longrun.soak import SoakPlan, parse_duration, run_soak
     from harness.progress import Progress
-    from harness.soak import SoakPlan, parse_duration, run_soak
 
     try:
         duration = parse_duration(args.duration or os.environ.get("DURATION", "") or "8h")
@@ -189,12 +189,12 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     """Redo a recorded history's faults on a fresh cluster of the same version and topology."""
 
-    from harness.designs import design
+    from harness.chaos.replay import recorded_faults, replay_history
+    from harness.design.catalog import design
     from harness.history import read_header
     from harness.progress import Progress
-    from harness.replay import recorded_faults, replay_history
-    from harness.report import ReportInput, write_report
-    from harness.summary import HEADER, aligned, describe, row
+    from harness.report.html import ReportInput, write_report
+    from harness.report.summary import HEADER, aligned, describe, row
 
     source = Path(args.history)
     try:
@@ -235,8 +235,8 @@ def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
     """One scenario on every supported broker version; exit 1 if any version failed it."""
     import time
 
-    from harness import matrix
-    from harness.designs import PUBLIC
+    from harness.design.catalog import PUBLIC
+    from harness.report import matrix
 
     scenario = args.scenario or os.environ.get("SCENARIO", "")
     if not scenario:
@@ -270,8 +270,8 @@ def _last_line(path: Path) -> str:
 
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     """Redraw the HTML report of a chaos or soak run folder (the runs write it already)."""
-    from harness.report import report_from_folder
-    from harness.soak import soak_report_from_folder
+    from harness.longrun.soak import soak_report_from_folder
+    from harness.report.html import report_from_folder
 
     folder = Path(args.folder)
     if (folder / "soak.json").exists():

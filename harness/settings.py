@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.designs import Design, design
+from harness.design.catalog import Design, design
+from harness.design.topology import Topology
 from harness.errors import HarnessError
-from harness.topology import Topology
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import summary
-from harness.cluster import Cluster
-from harness.designs import PUBLIC, design
+from harness.chaos.run import ChaosRun
+from harness.check.result import ScenarioResult
+from harness.cluster.control import Cluster
+from harness.design.catalog import PUBLIC, design
 from harness.errors import HarnessError
 from harness.progress import Progress
-from harness.report import ReportInput, write_report
-from harness.run import ChaosRun, ScenarioResult
+from harness.report import summary
+from harness.report.html import ReportInput, write_report
 from harness.settings import ROOT, Settings, parse_seed, stamped_folder
 from harness.signals import terminate_as_interrupt
 

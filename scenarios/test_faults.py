@@ -7,8 +7,8 @@ topology, with the reason, and only when every witness shows the declared mechan
 
 from __future__ import annotations
 
-from harness.schedule import random_schedule
-from harness.weaknesses import REDELIVERED, SEED_WEAKNESSES, SINGLE_FAULT
+from harness.chaos.schedule import random_schedule
+from harness.check.weaknesses import REDELIVERED, SEED_WEAKNESSES, SINGLE_FAULT
 
 LOAD = 150  # acknowledged sends between steps (2 producers x 50/s: about 1.5 s)
 

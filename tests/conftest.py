@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.cluster import Cluster, free_port
+from harness.cluster.control import Cluster, free_port
 from harness.errors import HarnessError
 from harness.settings import ROOT, Settings
 from harness.signals import terminate_as_interrupt
@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def docker_available() -> None:
-    from harness.docker_env import docker_client
+    from harness.cluster.docker_env import docker_client
 
     try:
         docker_client()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.checkers import (
+from harness.check.checkers import (
     CHECKERS,
     FinalState,
     Ledger,
@@ -25,9 +25,9 @@ from harness.checkers import (
     classify_undelivered,
     merged_validity,
 )
-from harness.facts import RunFacts
+from harness.check.facts import RunFacts
+from harness.check.result import ScenarioResult
 from harness.history import History, read_header, read_history
-from harness.run import ScenarioResult
 
 B1, B2, S1, S2 = "chaos-mq01-a", "chaos-mq02-a", "chaos-mq01-b", "chaos-mq02-b"
 
@@ -156,7 +156,7 @@ def test_a_direction_whose_probe_never_arrived_is_not_resumed() -> None:
 
 
 def test_random_schedule_is_a_pure_function_of_the_seed() -> None:
-    from harness.schedule import random_schedule
+    from harness.chaos.schedule import random_schedule
 
     first = random_schedule(42, duration=300)
     assert first == random_schedule(42, duration=300)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cluster import RUN_LABEL, free_port
+from harness.cluster.control import RUN_LABEL, free_port
 from harness.settings import ROOT
 
 
@@ -202,11 +202,11 @@ def test_run_of_a_killed_harness_is_swept_by_the_next(docker_available: None, tm
 
     import docker
 
-    from harness.cluster import sweep_orphans
+    from harness.cluster.control import sweep_orphans
 
     script = (
         "import dataclasses, time\n"
-        "from harness.cluster import Cluster\n"
+        "from harness.cluster.control import Cluster\n"
         "from harness.settings import Settings\n"
         f"s = dataclasses.replace(Settings.from_env(), vip_port={free_port()}, runs_dir=__import__('pathlib').Path({str(tmp_path)!r}))\n"
         "c = Cluster(s, log=lambda *a: None).up()\n"

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from harness.cluster import Cluster
-from harness.stomp_client import StompSession
+from harness.client.stomp_client import StompSession
+from harness.cluster.control import Cluster
 from harness.wait import wait_until
 
 pytestmark = pytest.mark.docker
@@ -141,8 +141,8 @@ def test_waiting_node_takes_over_with_the_stored_messages(fresh_cluster: Cluster
 def test_nemesis_rules_carry_the_run_id_and_heal_removes_them(cluster: Cluster, tmp_path) -> None:
     import random
 
+    from harness.chaos.nemesis import Nemesis
     from harness.history import History, read_history
-    from harness.nemesis import Nemesis
 
     group = cluster.topology.group
     a1, a2 = f"{group}-mq01-a", f"{group}-mq02-a"

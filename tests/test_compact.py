@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.checkers import FinalState, Ledger, check_all
+from harness.check.checkers import FinalState, Ledger, check_all
 from harness.compact import compact_directory, read_compact
 from harness.history import History, read_history
 

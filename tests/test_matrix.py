@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.checkers import Verdict
-from harness.matrix import VersionOutcome, side_by_side, versions
-from harness.run import ScenarioResult
+from harness.check.checkers import Verdict
+from harness.check.result import ScenarioResult
+from harness.report.matrix import VersionOutcome, side_by_side, versions
 from tests.test_cli import assert_one_line_error, harness
 
 

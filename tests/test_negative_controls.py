@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.checkers import Ledger
-from harness.cluster import Cluster
-from harness.designs import design
+from harness.chaos.run import ChaosRun
+from harness.check.checkers import Ledger
+from harness.check.weaknesses import REDELIVERED
+from harness.client.stomp_client import Delivery, StompSession
+from harness.client.workload import Workload, WorkloadConfig
+from harness.cluster.control import Cluster
+from harness.design.catalog import design
 from harness.history import read_history
-from harness.run import ChaosRun
-from harness.stomp_client import Delivery, StompSession
-from harness.weaknesses import REDELIVERED
-from harness.workload import Workload, WorkloadConfig
 from tests.conftest import cluster_settings
 
 pytestmark = pytest.mark.docker

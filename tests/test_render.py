@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.render import discovery_uri, render_broker, render_run
+from harness.cluster.render import discovery_uri, render_broker, render_run
+from harness.design.topology import Node, Topology
 from harness.settings import Settings
-from harness.topology import Node, Topology
 
 NS = {"amq": "http://activemq.apache.org/schema/core"}
 
@@ -109,7 +109,7 @@ def test_vip_balances_over_masters_with_a_stomp_check(tmp_path: Path) -> None:
 
 
 def test_hardened_design_renders_its_fixes() -> None:
-    from harness.designs import design
+    from harness.design.catalog import design
 
     hardened = design("hardened")
     first = broker_element(Node.parse("chaos-mq01-b"))  # seed, for contrast
@@ -142,7 +142,7 @@ def test_hardened_design_renders_its_fixes() -> None:
 def test_hardened_vip_balances_over_all_four(tmp_path: Path) -> None:
     import dataclasses
 
-    from harness.designs import design
+    from harness.design.catalog import design
 
     settings = dataclasses.replace(Settings.from_env(), design=design("hardened"))
     render_run(settings, "unit", tmp_path, "broker:x", "vip:y")

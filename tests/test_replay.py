@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.cluster import Cluster
-from harness.replay import recorded_faults, replay_history
-from harness.run import ChaosRun
-from harness.schedule import Step
+from harness.chaos.replay import recorded_faults, replay_history
+from harness.chaos.run import ChaosRun
+from harness.chaos.schedule import Step
+from harness.cluster.control import Cluster
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "tests" / "replay"
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.cluster import Cluster
+from harness.chaos.run import ChaosRun
+from harness.cluster.control import Cluster
 from harness.history import History, read_history
 from harness.progress import Progress
-from harness.report import ReportInput, write_report
-from harness.run import ChaosRun
-from harness.svg import FAULT_FILL, PALETTE, Band, Series, line_chart
-from harness.timeline import build_timeline, percentile
+from harness.report.html import ReportInput, write_report
+from harness.report.svg import FAULT_FILL, PALETTE, Band, Series, line_chart
+from harness.report.timeline import build_timeline, percentile
 from tests.test_negative_controls import DroppingConsumer
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "tests" / "artifacts"
@@ -171,9 +171,9 @@ def test_history_written_then_folded_round_trip(tmp_path: Path) -> None:
 
 
 def test_report_is_redrawn_from_a_run_folder(tmp_path: Path) -> None:
-    from harness.checkers import Verdict
-    from harness.report import report_from_folder
-    from harness.run import ScenarioResult
+    from harness.check.checkers import Verdict
+    from harness.check.result import ScenarioResult
+    from harness.report.html import report_from_folder
 
     scenario_dir = tmp_path / "kill-live-master-seed"
     with History(scenario_dir / "history.jsonl", {"seed": 4, "activemq_version": "5.17.2"}) as history:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.cluster.images import broker_recipe, image_tag
 from harness.errors import HarnessError
-from harness.images import broker_recipe, image_tag
 from harness.settings import Settings
 
 CREDS = {
@@ -79,7 +79,7 @@ def test_image_tag_changes_with_version_and_is_stable() -> None:
 
 
 def test_compose_failure_names_the_cause_not_the_summary() -> None:
-    from harness.compose import _last_error_line
+    from harness.cluster.compose import _last_error_line
 
     output = (
         "Creating x_vip_1 ... error\n\n"
@@ -90,6 +90,6 @@ def test_compose_failure_names_the_cause_not_the_summary() -> None:
 
 
 def test_free_port_stays_below_the_ephemeral_range() -> None:
-    from harness.cluster import free_port
+    from harness.cluster.control import free_port
 
     assert all(20000 <= free_port() < 32000 for _ in range(20))

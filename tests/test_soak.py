@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.cluster import free_port
-from harness.designs import design
+from harness.cluster.control import free_port
+from harness.design.catalog import design
+from harness.longrun.soak import SoakPlan, parse_duration, run_soak, soak_report_from_folder
 from harness.progress import Progress
 from harness.settings import Settings
-from harness.soak import SoakPlan, parse_duration, run_soak, soak_report_from_folder
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.designs import design
+from harness.design.catalog import design
+from harness.design.topology import Node, Topology
 from harness.errors import HarnessError
-from harness.topology import Node, Topology
 
 
 def test_node_name_gives_group_pair_and_role() -> None:
@@ -41,7 +41,7 @@ def test_after_failover_the_slave_drains_to_the_other_master_only() -> None:
 
 
 def test_complete_partition_between_the_pairs() -> None:
-    from harness.partition import complete
+    from harness.chaos.partition import complete
 
     grudge = complete([{"a1", "b1"}, {"a2", "b2"}])
     assert grudge == {
@@ -53,7 +53,7 @@ def test_complete_partition_between_the_pairs() -> None:
 
 
 def test_isolating_one_node_is_symmetric_and_leaves_the_rest_connected() -> None:
-    from harness.partition import isolate, merge
+    from harness.chaos.partition import isolate, merge
 
     grudge = isolate("a1", ["a1", "a2", "vip"])
     assert grudge == {"a1": frozenset({"a2", "vip"}), "a2": frozenset({"a1"}), "vip": frozenset({"a1"})}

@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import summary
-from harness.run import ScenarioResult
+from harness.check.result import ScenarioResult
+from harness.report import summary
 from harness.settings import BROKER_SUITES, ROOT
 
 

@@ -15,9 +15,9 @@ import queue
 import threading
 import uuid
 
-from harness.cluster import Cluster
+from harness.client.stomp_client import Delivery, StompSession, flatten_map_json
+from harness.cluster.control import Cluster
 from harness.history import History
-from harness.stomp_client import Delivery, StompSession, flatten_map_json
 
 
 class _StatisticsChannel:

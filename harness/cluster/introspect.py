@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import docker.errors
 from docker.models.containers import Container
 
-from harness.topology import Node
+from harness.design.topology import Node
 
 BRIDGE_QUERY = "type=Broker,brokerName=*,connector=*,networkConnectorName=*,networkBridge=*"
 QUEUE_QUERY = "type=Broker,brokerName=*,destinationType=Queue,destinationName=*"

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
-    from harness.topology import Node
+    from harness.design.topology import Node
 
 
 @dataclass(frozen=True)

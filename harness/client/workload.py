@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness.client.stomp_client import BrokerError, Delivery, StompSession
 from harness.errors import HarnessError
 from harness.history import History
-from harness.stomp_client import BrokerError, Delivery, StompSession
 
 Connect = Callable[..., StompSession]
 

@@ -18,105 +18,25 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from harness.checkers import FinalState, Ledger, Verdict, check_all, merged_validity
-from harness.cluster import Cluster
+from harness.chaos.nemesis import Nemesis
+from harness.chaos.probes import probe_bridges
+from harness.chaos.schedule import Step
+from harness.check.checkers import FinalState, Ledger, check_all
+from harness.check.facts import RunFacts
+from harness.check.result import ScenarioResult
+from harness.client.sampler import DepthSampler
+from harness.client.stomp_client import StompSession
+from harness.client.workload import Workload, WorkloadConfig
+from harness.cluster.control import Cluster
+from harness.cluster.provenance import provenance
 from harness.errors import HarnessError
-from harness.facts import RunFacts
 from harness.history import History
-from harness.nemesis import Nemesis
-from harness.probes import probe_bridges
 from harness.progress import Progress, clock
-from harness.provenance import provenance
-from harness.sampler import DepthSampler
-from harness.schedule import Step
-from harness.stomp_client import StompSession
 from harness.wait import WaitTimeout, wait_until
-from harness.workload import Workload, WorkloadConfig
-
-
-@dataclass
-class ScenarioResult:
-    scenario: str
-    topology: str
-    seed: int
-    directory: str
-    counts: dict[str, int]
-    verdicts: list[Verdict]
-    expected: dict[str, str] = field(default_factory=dict)  # checker -> why the seed design violates it
-    recovery_seconds: float | None = None
-    notes: list[str] = field(default_factory=list)
-    replay: str = ""  # the command that replays it, where `make chaos` with its seed does not (a soak window)
-
-    @property
-    def violated(self) -> set[str]:
-        return {v.checker for v in self.verdicts if v.valid is False}
-
-    @property
-    def unknown(self) -> set[str]:
-        return {v.checker for v in self.verdicts if v.valid is None}
-
-    @property
-    def explained(self) -> set[str]:
-        """Violations whose every witness shows the mechanism of a weakness a design may declare."""
-        return {v.checker for v in self.verdicts if v.valid is False and v.explained}
-
-    @property
-    def expected_and_seen(self) -> set[str]:
-        return self.violated & self.expected.keys() & self.explained
-
-    @property
-    def expected_not_seen(self) -> set[str]:
-        return self.expected.keys() - self.violated
-
-    @property
-    def unexpected(self) -> set[str]:
-        """Violations nobody declared, declared ones with a witness that lacks the declared mechanism, and
-        checkers that could not decide (unknown is never a pass)."""
-        return (self.violated - (self.expected.keys() & self.explained)) | self.unknown
-
-    @property
-    def ok(self) -> bool:
-        return not self.unexpected
-
-    def verdict(self, name: str) -> Verdict:
-        return next(v for v in self.verdicts if v.checker == name)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario,
-            "topology": self.topology,
-            "seed": self.seed,
-            "directory": self.directory,
-            "counts": self.counts,
-            "valid": merged_validity(self.verdicts),
-            "verdicts": [v.to_json() for v in self.verdicts],
-            "expected": self.expected,
-            "expected_and_seen": sorted(self.expected_and_seen),
-            "expected_not_seen": sorted(self.expected_not_seen),
-            "unexpected": sorted(self.unexpected),
-            "recovery_seconds": self.recovery_seconds,
-            "notes": self.notes,
-            "replay": self.replay,
-        }
-
-    @classmethod
-    def from_json(cls, record: dict[str, Any]) -> ScenarioResult:
-        return cls(
-            scenario=record["scenario"],
-            topology=record["topology"],
-            seed=record["seed"],
-            directory=record.get("directory", ""),
-            counts=record["counts"],
-            verdicts=[Verdict.from_json(v) for v in record["verdicts"]],
-            expected=record.get("expected", {}),
-            recovery_seconds=record.get("recovery_seconds"),
-            notes=record.get("notes", []),
-            replay=record.get("replay", ""),
-        )
 
 
 class ChaosRun:

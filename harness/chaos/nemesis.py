@@ -13,10 +13,10 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.cluster import Cluster
+from harness.chaos.partition import Grudge, complete, isolate
+from harness.cluster.control import Cluster
 from harness.errors import HarnessError
 from harness.history import History
-from harness.partition import Grudge, complete, isolate
 
 # fault -> heal; None when the fault heals itself (a restart)
 FAULTS: dict[str, str | None] = {"kill": "start", "stop": "start", "restart": None, "freeze": "thaw"}

@@ -3,8 +3,8 @@ HTML report and the version matrix print it."""
 
 from __future__ import annotations
 
-from harness.checkers import Verdict
-from harness.run import ScenarioResult
+from harness.check.checkers import Verdict
+from harness.check.result import ScenarioResult
 
 HEADER = (
     "scenario",

@@ -16,16 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import summary
-from harness.cluster import Cluster
-from harness.memory import MemoryRecorder, limit_malloc_arenas, release_free_memory
+from harness.chaos.run import ChaosRun
+from harness.chaos.schedule import Step, random_schedule
+from harness.check.result import ScenarioResult
+from harness.check.weaknesses import SEED_WEAKNESSES
+from harness.client.workload import WorkloadConfig
+from harness.cluster.control import Cluster
+from harness.longrun.memory import MemoryRecorder, limit_malloc_arenas, release_free_memory
 from harness.progress import Progress, clock
-from harness.report import ReportInput, write_report
-from harness.run import ChaosRun, ScenarioResult
-from harness.schedule import Step, random_schedule
+from harness.report import summary
+from harness.report.html import ReportInput, write_report
 from harness.settings import Settings
-from harness.weaknesses import SEED_WEAKNESSES
-from harness.workload import WorkloadConfig
 
 # what a window needs after its last fault: heal, recovery, bridge probes, drain, final state, checkers
 SETTLE_SECONDS = 60.0

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
-    from harness.designs import Design
+    from harness.design.catalog import Design
 
 # The seed's ERB template derives everything from the host name: <group>-mq<NN>-<a|b>.
 NODE_NAME = re.compile(r"^(?P<group>[a-z][a-z0-9]*)-mq(?P<pair>[0-9]+)-(?P<letter>[ab])$")

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import summary
+from harness.check.result import ScenarioResult
 from harness.history import read_header, read_history
-from harness.run import ScenarioResult
-from harness.svg import PALETTE, Band, Series, line_chart
-from harness.timeline import Timeline, build_timeline
+from harness.report import summary
+from harness.report.svg import PALETTE, Band, Series, line_chart
+from harness.report.timeline import Timeline, build_timeline
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.cluster import Cluster
+from harness.chaos.nemesis import FAULTS, PARTITION_HEAL
+from harness.chaos.run import ChaosRun
+from harness.check.result import ScenarioResult
+from harness.check.weaknesses import SEED_WEAKNESSES
+from harness.client.workload import WorkloadConfig
+from harness.cluster.control import Cluster
+from harness.cluster.provenance import differences, provenance
 from harness.errors import HarnessError
 from harness.history import read_header, read_history
-from harness.nemesis import FAULTS, PARTITION_HEAL
 from harness.progress import Progress
-from harness.provenance import differences, provenance
-from harness.run import ChaosRun, ScenarioResult
-from harness.weaknesses import SEED_WEAKNESSES
-from harness.workload import WorkloadConfig
 
 # heal action -> the faults it heals
 HEALS: dict[str, frozenset[str]] = {

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.check.facts import RunFacts
 from harness.compact import CompactHistory, read_compact
-from harness.facts import RunFacts
 from harness.history import Event, read_history
 
 EVIDENCE_LIMIT = 50  # ids quoted per verdict; counts are always complete

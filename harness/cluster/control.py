@@ -23,16 +23,16 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness import introspect
-from harness.compose import Compose
-from harness.designs import design
-from harness.docker_env import docker_client
+from harness.client.stomp_client import StompSession
+from harness.cluster import introspect
+from harness.cluster.compose import Compose
+from harness.cluster.docker_env import docker_client
+from harness.cluster.images import ensure_images
+from harness.cluster.render import render_run
+from harness.design.catalog import design
+from harness.design.topology import Node, Topology
 from harness.errors import ClusterNotReady, HarnessError
-from harness.images import ensure_images
-from harness.render import render_run
 from harness.settings import Settings
-from harness.stomp_client import StompSession
-from harness.topology import Node, Topology
 from harness.wait import WaitTimeout, wait_until
 
 RUN_LABEL = "io.amq-chaos.run"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from harness.settings import ROOT
 
 if TYPE_CHECKING:
-    from harness.cluster import Cluster
+    from harness.cluster.control import Cluster
 
 
 def harness_version() -> str:

@@ -15,7 +15,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness.cluster import Cluster
+from harness.cluster.control import Cluster
 from harness.history import History
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import jinja2
 
-from harness.designs import DESIGNS, Design
+from harness.design.catalog import DESIGNS, Design
+from harness.design.topology import Node
 from harness.settings import CREDENTIAL_VARS, ROOT, Settings
-from harness.topology import Node
 
 TEMPLATES = ROOT / "compose" / "templates"
 _env = jinja2.Environment(

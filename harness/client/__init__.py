@@ -1,0 +1,1 @@
+"""The clients: STOMP connections, the workload's producers and consumers, the sampler."""

@@ -1,0 +1,1 @@
+"""Bring up, tear down and introspect the cluster: Docker Compose, images, configuration, node state."""

@@ -1,0 +1,51 @@
+"""The layout's rule: checking and reporting never import the cluster, the clients, the chaos run or Docker
+(import-linter contracts in pyproject.toml, also run by `make lint`), and the rule does fail when broken."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.settings import ROOT
+
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(project: Path) -> subprocess.CompletedProcess[str]:
+    # import-linter puts the working directory first on the path: the copy's harness is the one analysed
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=project, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_layout_keeps_its_contracts() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 kept, 0 broken" in result.stdout
+
+
+def copy_of_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "harness", project / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", project)
+    return project
+
+
+def test_a_checker_importing_the_cluster_breaks_the_contract(tmp_path: Path) -> None:
+    project = copy_of_project(tmp_path)
+    checkers = project / "harness" / "check" / "checkers.py"
+    checkers.write_text(checkers.read_text() + "\nfrom harness.cluster.control import Cluster  # noqa\n")
+    result = lint_imports(project)
+    assert result.returncode != 0
+    assert "harness.check.checkers -> harness.cluster.control" in result.stdout
+
+
+def test_a_report_reaching_docker_through_another_module_breaks_the_contract(tmp_path: Path) -> None:
+    project = copy_of_project(tmp_path)
+    timeline = project / "harness" / "report" / "timeline.py"
+    timeline.write_text(timeline.read_text() + "\nimport harness.chaos.run  # noqa\n")
+    result = lint_imports(project)
+    assert result.returncode != 0
+    assert "harness.report is not allowed to import docker" in result.stdout
