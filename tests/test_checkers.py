@@ -10,6 +10,7 @@ import pytest
 
 from harness.check.checkers import (
     CHECKERS,
+    Checker,
     FinalState,
     Ledger,
     Verdict,
@@ -23,6 +24,7 @@ from harness.check.checkers import (
     check_stuck,
     check_unexpected,
     classify_undelivered,
+    count_cell,
     merged_validity,
 )
 from harness.check.facts import RunFacts
@@ -101,7 +103,8 @@ def test_a_crashing_checker_is_unknown_never_a_pass() -> None:
     def broken(ledger: Ledger, final: FinalState) -> Verdict:
         raise KeyError("boom")
 
-    verdicts = check_all(Ledger.from_history([]), FinalState(), {"broken": broken})
+    unit = Checker("broken", broken, "broken", count_cell("x"))
+    verdicts = check_all(Ledger.from_history([]), FinalState(), [unit])
     assert verdicts[0].valid is None and "boom" in verdicts[0].note
     assert merged_validity([Verdict("a", True), verdicts[0]]) is None
     assert merged_validity([Verdict("a", False), verdicts[0]]) is False

@@ -756,30 +756,64 @@ def check_exercised(ledger: Ledger, final: FinalState) -> Verdict:
     return Verdict("exercised", None if missing else True, counts, evidence, "; ".join(missing))
 
 
-CHECKERS: dict[str, Callable[[Ledger, FinalState], Verdict]] = {
-    "lost": check_lost,
-    "duplicated": check_duplicated,
-    "unexpected": check_unexpected,
-    "stuck": check_stuck,
-    "bridges-resumed": check_bridges_resumed,
-    "recovered": check_recovered,
-    "available": check_available,
-    "exercised": check_exercised,
+@dataclass(frozen=True)
+class Checker:
+    """One property as a unit: its check, the summary column it fills and how its cell reads once decided
+    (an undecided cell reads "?"). Summary, matrix, soak and report draw every registered checker from this;
+    adding one is its function plus one line in CHECKERS."""
+
+    name: str
+    check: Callable[[Ledger, FinalState], Verdict]
+    column: str
+    cell: Callable[[Verdict], str]
+
+
+def count_cell(key: str) -> Callable[[Verdict], str]:
+    return lambda verdict: str(verdict.counts.get(key, 0))
+
+
+def yes_no_cell(verdict: Verdict) -> str:
+    return "yes" if verdict.valid else "no"
+
+
+def gap_cell(verdict: Verdict) -> str:  # the longest time no send was acknowledged
+    return f"{verdict.counts.get('longest-gap-ms', 0) / 1000:.1f}s"
+
+
+def bridges_cell(verdict: Verdict) -> str:
+    """The slowest bridge recovery after the heal, or why there is none."""
+    if verdict.valid is False:
+        return f"{verdict.counts['not-resumed']} stalled"
+    if verdict.counts.get("directions") == 0:
+        return "none promised"
+    if "slowest-ms" not in verdict.counts:
+        return "n/a"
+    return f"{verdict.counts['slowest-ms'] / 1000:.1f}s"
+
+
+CHECKERS: dict[str, Checker] = {
+    c.name: c
+    for c in (
+        Checker("lost", check_lost, "lost", count_cell("lost")),
+        Checker("duplicated", check_duplicated, "dup", count_cell("extra-deliveries")),
+        Checker("unexpected", check_unexpected, "unexp", count_cell("ids")),
+        Checker("stuck", check_stuck, "stuck", count_cell("messages")),
+        Checker("bridges-resumed", check_bridges_resumed, "bridges", bridges_cell),
+        Checker("recovered", check_recovered, "recovered", yes_no_cell),
+        Checker("available", check_available, "max gap", gap_cell),
+        Checker("exercised", check_exercised, "evidence", yes_no_cell),
+    )
 }
 
 
-def check_all(
-    ledger: Ledger,
-    final: FinalState,
-    checkers: dict[str, Callable[[Ledger, FinalState], Verdict]] | None = None,
-) -> list[Verdict]:
+def check_all(ledger: Ledger, final: FinalState, checkers: Iterable[Checker] | None = None) -> list[Verdict]:
     verdicts = []
     with _gc_paused():
-        for name, checker in (checkers or CHECKERS).items():
+        for checker in CHECKERS.values() if checkers is None else checkers:
             try:
-                verdicts.append(checker(ledger, final))
+                verdicts.append(checker.check(ledger, final))
             except Exception as exc:  # a crashing checker must never read as a pass
-                verdicts.append(Verdict(name, None, note=f"checker crashed: {exc!r}"))
+                verdicts.append(Verdict(checker.name, None, note=f"checker crashed: {exc!r}"))
     return verdicts
 
 

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.check.checkers import CHECKERS
 from harness.check.result import ScenarioResult
 from harness.report import summary
 from harness.settings import BROKER_SUITES, ROOT
@@ -32,22 +33,10 @@ class VersionOutcome:
             return f"no result (exit {self.exit_code})"
         result = found[0]
         cells = dict(zip(summary.HEADER, summary.row(result), strict=True))
-        counts, bridges, gap, verdict = (
-            cells[k] for k in ("ack/deliv/indet", "bridges", "max gap", "verdict")
-        )
-        notes = [
-            f"{name} {cells[column]}"
-            for name, column in (
-                ("lost", "lost"),
-                ("dup", "dup"),
-                ("unexp", "unexp"),
-                ("stuck", "stuck"),
-                ("recovered", "recovered"),
-                ("evidence", "evidence"),
-            )
-            if cells[column] not in ("0", "-", "yes")
+        checks = [
+            f"{c.column} {cells[c.column]}" for c in CHECKERS.values() if cells[c.column] not in summary.QUIET
         ]
-        return " ".join([verdict, f"[{counts}]", *notes, f"bridges {bridges}", f"gap {gap}"])
+        return " ".join([cells["verdict"], f"[{cells['ack/deliv/indet']}]", *checks])
 
 
 def versions() -> list[str]:

@@ -3,25 +3,12 @@ HTML report and the version matrix print it."""
 
 from __future__ import annotations
 
-from harness.check.checkers import Verdict
+from harness.check.checkers import CHECKERS, Checker, Verdict
 from harness.check.result import ScenarioResult
 
-HEADER = (
-    "scenario",
-    "topology",
-    "ack/deliv/indet",
-    "lost",
-    "dup",
-    "unexp",
-    "stuck",
-    "bridges",
-    "recovered",
-    "max gap",
-    "evidence",
-    "verdict",
-)
-# the number each checker's cell shows
-CELL_COUNT = {"lost": "lost", "duplicated": "extra-deliveries", "stuck": "messages", "unexpected": "ids"}
+# one column per registered checker, in its order, between the run's counts and its verdict
+HEADER = ("scenario", "topology", "ack/deliv/indet", *(c.column for c in CHECKERS.values()), "verdict")
+QUIET = frozenset({"0", "-", "yes"})  # cells that say nothing happened; the matrix leaves them out
 
 
 def describe(verdict: Verdict) -> str:
@@ -30,36 +17,15 @@ def describe(verdict: Verdict) -> str:
     return f"{state} ({counts}){' - ' + verdict.note if verdict.note else ''}"
 
 
-def cell(result: ScenarioResult, checker: str) -> str:
-    verdict = next((v for v in result.verdicts if v.checker == checker), None)
+def cell(result: ScenarioResult, checker: Checker) -> str:
+    verdict = next((v for v in result.verdicts if v.checker == checker.name), None)
     if verdict is None:
         return "-"
-    if verdict.valid is None:
-        text = "?"
-    elif checker == "available":  # the longest time no send was acknowledged
-        text = f"{verdict.counts.get('longest-gap-ms', 0) / 1000:.1f}s"
-    elif checker in ("recovered", "exercised"):
-        text = "yes" if verdict.valid else "no"
-    else:
-        text = str(verdict.counts.get(CELL_COUNT[checker], 0))
+    text = "?" if verdict.valid is None else checker.cell(verdict)
     if verdict.valid is not True:
-        accepted = verdict.valid is False and verdict.explained and checker in result.expected
+        accepted = verdict.valid is False and verdict.explained and checker.name in result.expected
         text += " (expected)" if accepted else " !"
     return text
-
-
-def bridges(result: ScenarioResult) -> str:
-    """Slowest bridge recovery after the heal, or why there is none."""
-    verdict = next((v for v in result.verdicts if v.checker == "bridges-resumed"), None)
-    if verdict is None or verdict.valid is None:
-        return "?"
-    if verdict.valid is False:
-        return f"{verdict.counts['not-resumed']} stalled !"
-    if verdict.counts.get("directions") == 0:
-        return "none promised"
-    if "slowest-ms" not in verdict.counts:
-        return "n/a"
-    return f"{verdict.counts['slowest-ms'] / 1000:.1f}s"
 
 
 def row(result: ScenarioResult) -> tuple[str, ...]:
@@ -68,14 +34,7 @@ def row(result: ScenarioResult) -> tuple[str, ...]:
         result.scenario,
         result.topology,
         f"{c['acknowledged']}/{c['delivered']}/{c['indeterminate']}",
-        cell(result, "lost"),
-        cell(result, "duplicated"),
-        cell(result, "unexpected"),
-        cell(result, "stuck"),
-        bridges(result),
-        cell(result, "recovered"),
-        cell(result, "available"),
-        cell(result, "exercised"),
+        *(cell(result, checker) for checker in CHECKERS.values()),
         "ok" if result.ok else "FAIL",
     )
 
