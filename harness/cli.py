@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from harness.chaos.faults import FAULT_KINDS, TARGET_HELP
 from harness.cluster.control import RUN_LABEL, Cluster, sweep_label
 from harness.cluster.docker_env import docker_client
 from harness.cluster.images import ensure_images
@@ -112,10 +113,16 @@ def format_status(statuses: list[NodeStatus]) -> str:
     )
 
 
+# from the fault registry: every kind's usage, then the two words that are not faults
 FAULT_HELP = (
-    "fault kill|stop|restart|freeze|slow TARGET | fault isolate TARGET [peers|clients|both] | "
-    "fault partition-pairs | fault lossy [FRACTION] | fault heal | fault status   "
-    "(TARGET: a node name, live:NN, waiting:NN, live:random)"
+    " | ".join(
+        [
+            *(f"fault {k.usage}" for k in FAULT_KINDS.values() if k.name != "partition"),
+            "fault heal",
+            "fault status",
+        ]
+    )
+    + f"   ({TARGET_HELP})"
 )
 
 
@@ -137,7 +144,7 @@ def cmd_fault(settings: Settings, args: argparse.Namespace) -> int:
         action, rest = words[0], words[1:]
         if action == "status":
             for active in nemesis.active:
-                print(f"in force: {active.fault} on {active.target}")
+                print(f"in force: {active.kind} on {active.target}")
             if not nemesis.active:
                 print("no fault in force")
             print(format_status(cluster.status()))
@@ -146,12 +153,9 @@ def cmd_fault(settings: Settings, args: argparse.Namespace) -> int:
             nemesis.heal()
             print("healed every fault in force")
         else:
-            try:
-                print(f"{action}: {nemesis.apply_named(action, rest)}")
-            except HarnessError as exc:
-                if not str(exc).startswith("unknown fault"):
-                    raise
-                raise HarnessError(f"usage: python -m harness {FAULT_HELP}") from None
+            if action not in FAULT_KINDS or action == "partition":
+                raise HarnessError(f"usage: python -m harness {FAULT_HELP}")
+            print(f"{action}: {nemesis.inject(action, *rest)}")
         nemesis.save_active(state)
     return 0
 

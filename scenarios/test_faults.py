@@ -55,7 +55,7 @@ def test_partition_pairs(chaos) -> None:
         expected={"seed": {"duplicated": REDELIVERED}, "hardened": {"duplicated": REDELIVERED}}
     ) as run:
         run.load(LOAD)
-        run.nemesis.partition_pairs()
+        run.nemesis.inject("partition-pairs")
         run.load(LOAD)
 
 
@@ -63,7 +63,7 @@ def test_isolate_master(chaos) -> None:
     """A live master loses its peers and its clients (packets dropped, no reset), then comes back."""
     with chaos(expected=SINGLE_FAULT) as run:
         run.load(LOAD)
-        run.nemesis.isolate("live:random", "both")
+        run.nemesis.inject("isolate", "live:random", "both")
         run.load(LOAD)
 
 
@@ -93,7 +93,7 @@ def test_lossy_bridge(chaos) -> None:
         expected={"seed": {"duplicated": REDELIVERED}, "hardened": {"duplicated": REDELIVERED}}
     ) as run:
         run.load(LOAD)
-        run.nemesis.lossy_bridge(0.3)
+        run.nemesis.inject("lossy", "0.3")
         run.load(LOAD)
 
 
@@ -101,5 +101,5 @@ def test_slow_master(chaos) -> None:
     """A live master's outgoing bandwidth cut to 256 kbit/s (tc tbf) under load."""
     with chaos(expected=SINGLE_FAULT) as run:
         run.load(LOAD)
-        run.nemesis.slow("live:random")
+        run.nemesis.inject("slow", "live:random")
         run.load(LOAD)

@@ -157,11 +157,11 @@ def test_nemesis_rules_carry_the_run_id_and_heal_removes_them(cluster: Cluster, 
 
     with History(tmp_path / "history.jsonl", {"seed": 0}) as history:
         nemesis = Nemesis(cluster, history, random.Random(0))
-        nemesis.partition({a1: frozenset({a2}), a2: frozenset({a1})}, "masters")
-        nemesis.lossy_bridge(0.5)
+        nemesis.inject_grudge({a1: frozenset({a2}), a2: frozenset({a1})}, "masters")
+        nemesis.inject("lossy", "0.5")
         assert len(tagged_rules(a1)) == 2 and len(tagged_rules(a2)) == 2
         assert any("statistic" in rule for rule in tagged_rules(a1))
-        slowed = nemesis.slow("live:01")
+        slowed = nemesis.inject("slow", "live:01")
         assert "tbf" in qdisc(slowed)
         nemesis.heal()
         assert tagged_rules(a1) == [] and tagged_rules(a2) == []

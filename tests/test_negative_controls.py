@@ -236,7 +236,7 @@ def test_bridge_blocked_and_never_healed_is_not_resumed(cluster_of: Cluster) -> 
     with run:
         run.load(50)
         # a silent link between the masters: their bridges stay "connected" and carry nothing
-        run.nemesis.partition(
+        run.nemesis.inject_grudge(
             {a1: frozenset({a2}), a2: frozenset({a1})}, "the bridge between the pairs", never_heal=True
         )
     verdict = run.result.verdict("bridges-resumed")
@@ -250,7 +250,7 @@ def test_clients_cut_off_from_every_broker_is_caught_as_unavailable(cluster_of: 
     run = ChaosRun(cluster_of, "control-available", 1, CONTROLS / "available", unavailable_after=5)
     with run:
         run.load(100)
-        run.nemesis.partition({"vip": brokers}, "the VIP from every broker")
+        run.nemesis.inject_grudge({"vip": brokers}, "the VIP from every broker")
         cut_at = run.history.now()
         time.sleep(12)
         run.nemesis.heal()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.chaos.nemesis import FAULTS, PARTITION_HEAL
+from harness.chaos.faults import kind_healed_by
 from harness.chaos.run import ChaosRun
 from harness.check.result import ScenarioResult
 from harness.check.weaknesses import SEED_WEAKNESSES
@@ -25,29 +25,21 @@ from harness.errors import HarnessError
 from harness.history import read_header, read_history
 from harness.progress import Progress
 
-# heal action -> the faults it heals
-HEALS: dict[str, frozenset[str]] = {
-    "start": frozenset({"kill", "stop"}),
-    "thaw": frozenset({"freeze"}),
-    "unslow": frozenset({"slow"}),
-    PARTITION_HEAL: frozenset({"partition", "lossy"}),
-}
-
 
 @dataclass(frozen=True)
 class RecordedFault:
     t: float  # seconds from the history's start to the invoke
     kind: str  # fault | heal
-    action: str
+    action: str  # the fault kind's name, or the heal's action
     target: str  # a node name, or a partition's name ("between the pairs")
-    detail: tuple[tuple[str, Any], ...] = ()  # grudge, loss, rate, never_heal: what it needs to be redone
+    event: tuple[tuple[str, Any], ...] = ()  # the invoke as recorded: all a fault kind needs to redo it
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.kind, self.action, self.target)
 
     def value(self, name: str, default: Any = None) -> Any:
-        return dict(self.detail).get(name, default)
+        return dict(self.event).get(name, default)
 
 
 def recorded_faults(path: Path) -> list[RecordedFault]:
@@ -58,14 +50,10 @@ def recorded_faults(path: Path) -> list[RecordedFault]:
         if event["p"] != "nemesis" or event["f"] not in ("fault", "heal"):
             continue
         if event["type"] == "invoke":
-            detail = tuple(
-                sorted(
-                    (k, _hashable(v))
-                    for k, v in event.items()
-                    if k in ("grudge", "loss", "rate", "never_heal") and v is not None
-                )
+            recorded = tuple(
+                sorted((k, v) for k, v in event.items() if k not in ("i", "t", "p", "type", "f"))
             )
-            pending = RecordedFault(event["t"], event["f"], event["action"], str(event["target"]), detail)
+            pending = RecordedFault(event["t"], event["f"], event["action"], str(event["target"]), recorded)
         elif pending is not None and (event["action"], str(event["target"])) == (
             pending.action,
             pending.target,
@@ -74,12 +62,6 @@ def recorded_faults(path: Path) -> list[RecordedFault]:
                 faults.append(pending)
             pending = None
     return faults
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return tuple(sorted((k, tuple(v)) for k, v in value.items()))
-    return value
 
 
 def replay_history(
@@ -122,25 +104,17 @@ def replay_history(
 
 
 def _redo(run: ChaosRun, step: RecordedFault) -> None:
+    """Redo one recorded fault or heal through the fault registry; what cannot be redone stops the replay."""
     nemesis = run.nemesis
-    if step.kind == "heal":
-        healed = HEALS.get(step.action, frozenset())
-        for active in reversed(list(nemesis.active)):
-            if active.target == step.target and active.fault in healed:
-                nemesis.heal_one(active)
-                return
-        run.phase(
-            "replay-skipped", action=step.action, target=step.target, why="nothing of that kind in force"
-        )
+    if step.kind == "fault":
+        nemesis.redo(dict(step.event))
         return
-    if step.action in FAULTS:
-        nemesis.inject(step.action, step.target)
-    elif step.action in ("partition", "lossy"):
-        grudge = {node: frozenset(dropped) for node, dropped in step.value("grudge", ())}
-        nemesis.partition(
-            grudge, step.target, loss=step.value("loss"), never_heal=bool(step.value("never_heal", False))
-        )
-    elif step.action == "slow":
-        nemesis.slow(step.target, step.value("rate", "256kbit"))
-    else:
-        raise HarnessError(f"cannot replay fault {step.action!r} on {step.target}")
+    kinds = kind_healed_by(step.action, step.value("heals"))
+    for injected in reversed(list(nemesis.active)):
+        if injected.target == step.target and injected.kind in kinds:
+            nemesis.heal_one(injected)
+            return
+    raise HarnessError(
+        f"cannot replay the heal {step.action} of {step.target} at {step.t:.3f} s: "
+        f"no {' or '.join(kinds) or 'fault'} in force there"
+    )

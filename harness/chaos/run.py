@@ -137,7 +137,7 @@ class ChaosRun:
     def status_line(self) -> str:
         """What the live progress shows: the fault in force, the counters, time elapsed or left."""
         counters = self.workload.snapshot()
-        faults = ", ".join(f"{a.fault} {a.target}" for a in self.nemesis.active) or "none"
+        faults = ", ".join(f"{a.kind} {a.target}" for a in self.nemesis.active) or "none"
         now = time.monotonic()
         when = (
             f"{clock(self.deadline - now)} left" if self.deadline else f"{clock(now - self._started)} elapsed"
@@ -176,7 +176,7 @@ class ChaosRun:
         for step in steps:
             self._sleep_until(started + step.offset)
             try:
-                self.nemesis.apply_named(step.fault, [] if step.target == "pairs" else [step.target])
+                self.nemesis.inject(step.fault, step.target)
             except HarnessError as exc:  # e.g. no live node in the pair right now: recorded, schedule goes on
                 self.history.append(
                     "nemesis", "info", "fault", action=step.fault, target=step.target, error=str(exc)[:200]

@@ -6,16 +6,11 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass
 
-# (fault, target role) pairs the random schedule draws from; roles resolve to nodes when applied
-MENU: tuple[tuple[str, str], ...] = (
-    ("kill", "live:random"),
-    ("stop", "live:random"),
-    ("restart", "live:random"),
-    ("restart", "waiting:random"),
-    ("freeze", "live:random"),
-    ("isolate", "live:random"),
-    ("partition-pairs", "pairs"),
-)
+from harness.chaos.faults import schedule_menu
+
+# (fault kind, target role) pairs the random schedule draws from, as the kinds declare them; roles resolve
+# to nodes when applied
+MENU: tuple[tuple[str, str], ...] = tuple(schedule_menu())
 
 
 @dataclass(frozen=True)

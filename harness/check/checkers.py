@@ -31,11 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.chaos.faults import FAULT_KINDS
 from harness.check.facts import RunFacts
 from harness.compact import CompactHistory, read_compact
 from harness.history import Event, read_history
 
 EVIDENCE_LIMIT = 50  # ids quoted per verdict; counts are always complete
+SELF_ENDING = frozenset(k.name for k in FAULT_KINDS.values() if k.ends_by_itself)  # a restart
 CONSUMER_EVENTS = frozenset({"connect", "disconnected", "give-up", "session-end", "unconfirmed"})
 
 
@@ -247,11 +249,11 @@ class Ledger:
                 self.faults.append(window)
                 if not event.get("never_heal"):
                     open_faults.setdefault(target, []).append(window)
-            elif kind in ("fail", "info") or action == "restart":
+            elif kind in ("fail", "info") or action in SELF_ENDING:
                 # not applied, or over by itself: the window ends here
                 for window in open_faults.pop(target, []):
                     window.end = t
-                if action == "restart" and kind == "ok":
+                if action in SELF_ENDING and kind == "ok":
                     self.last_heal = t
             return
         if kind == "ok":

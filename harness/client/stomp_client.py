@@ -32,7 +32,6 @@ class Delivery:
     destination: str
     headers: dict[str, str]
     body: str
-    received_at: float  # time.monotonic()
 
 
 @dataclass
@@ -75,9 +74,7 @@ class _Listener(stomp.ConnectionListener):
             callback()
 
     def on_message(self, frame: stomp.utils.Frame) -> None:
-        delivery = Delivery(
-            frame.headers.get("destination", ""), dict(frame.headers), frame.body, time.monotonic()
-        )
+        delivery = Delivery(frame.headers.get("destination", ""), dict(frame.headers), frame.body)
         callback = self.state.callbacks.get(frame.headers.get("subscription", ""))
         if callback is not None:
             callback(delivery)  # a workload consumer records and acks; nothing is kept here

@@ -63,10 +63,6 @@ class Topology:
     def masters(self) -> list[Node]:
         return [node for node in self.nodes if node.is_master]
 
-    @property
-    def slaves(self) -> list[Node]:
-        return [node for node in self.nodes if not node.is_master]
-
     def node(self, name: str) -> Node:
         for node in self.nodes:
             if node.name == name:

@@ -12,10 +12,11 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from harness.chaos.faults import FAULT_KINDS
 from harness.history import Event
 
 # faults that end by themselves (a restart is over when the container is back); the rest end at their heal
-SELF_ENDING = frozenset({"restart"})
+SELF_ENDING = frozenset(k.name for k in FAULT_KINDS.values() if k.ends_by_itself)
 
 
 @dataclass(frozen=True)

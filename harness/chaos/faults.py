@@ -1,0 +1,258 @@
+"""Fault kinds as units. Each kind says, in one place, how its arguments are read, how it is applied and
+healed, whether it ends by itself, which targets a random schedule may draw for it, and its help line.
+
+The nemesis applies every fault through `Nemesis.inject(kind, *args)`; schedules, the command line, replay,
+the checkers and the report all read this registry. Adding a fault kind is one class here plus one line in
+`FAULT_KINDS`.
+
+Every fault is recorded in the history as an invoke and an ok (or fail / info) `fault` event whose `action`
+is the kind's name; its heal as `heal` events whose `action` is the kind's heal and whose `heals` names the
+kind. A fault's recorded invoke holds everything needed to redo it on the same nodes (`redo`), which is how
+replay works.
+
+This module imports nothing that reaches the cluster or Docker: checking and reporting read it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from harness.chaos.partition import Grudge, complete, isolate
+from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.chaos.nemesis import Nemesis
+
+TARGET_HELP = "TARGET: a node name, live:NN, waiting:NN, live:random, waiting:random"
+
+
+@dataclass
+class Injected:
+    """A fault in force, as the nemesis must remember it to heal it (and `fault heal` across processes)."""
+
+    kind: str
+    target: str  # the node, or the name of a partition ("between the pairs")
+    detail: dict[str, Any] = field(default_factory=dict)  # what the heal needs: a grudge, ...
+
+    def grudge(self) -> Grudge:
+        return {node: frozenset(dropped) for node, dropped in self.detail.get("grudge", {}).items()}
+
+
+class FaultKind:
+    """One kind of fault. Subclasses set the class attributes and implement `apply` (and `undo` unless the
+    fault ends by itself)."""
+
+    name: ClassVar[str]
+    heal: ClassVar[str | None]  # the heal's action in the history; None: the fault ends by itself
+    usage: ClassVar[str]  # its command line: "kill TARGET"
+    help: ClassVar[str]
+    draws: ClassVar[tuple[str, ...]] = ()  # targets a random schedule may draw it with; () never drawn
+
+    @property
+    def ends_by_itself(self) -> bool:
+        return self.heal is None
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        """Apply it from its command-line words; returns what it did (in force until healed, unless it ends
+        by itself)."""
+        raise NotImplementedError
+
+    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
+        raise NotImplementedError
+
+    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+        """Apply it again exactly as a history recorded it (node names, not roles)."""
+        return self.apply(nemesis, [str(recorded["target"])])
+
+    def _args(self, args: Sequence[str], least: int, most: int) -> None:
+        if not least <= len(args) <= most:
+            raise HarnessError(f"usage: {self.usage}")
+
+
+class ContainerFault(FaultKind):
+    """A fault on one node's container, named by role or by name."""
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        self._args(args, 1, 1)
+        node = nemesis.resolve(args[0])
+        nemesis.container_action(self.name, node, named_as=args[0])
+        return Injected(self.name, node)
+
+    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
+        assert self.heal is not None
+        nemesis.container_action(self.heal, injected.target, heals=self.name)
+
+
+class Kill(ContainerFault):
+    name, heal, usage = "kill", "start", "kill TARGET"
+    help = "SIGKILL the node's broker (kill -9); healed by starting it again"
+    draws = ("live:random",)
+
+
+class Stop(ContainerFault):
+    name, heal, usage = "stop", "start", "stop TARGET"
+    help = "stop the node's broker gracefully (SIGTERM, 30 s); healed by starting it again"
+    draws = ("live:random",)
+
+
+class Restart(ContainerFault):
+    name, heal, usage = "restart", None, "restart TARGET"
+    help = "restart the node's broker (stop, then start); over when it is back"
+    draws = ("live:random", "waiting:random")
+
+
+class Freeze(ContainerFault):
+    name, heal, usage = "freeze", "thaw", "freeze TARGET"
+    help = "freeze every process of the node (docker pause): it keeps its lock and its sockets; healed by thawing"
+    draws = ("live:random",)
+
+
+class Slow(FaultKind):
+    name, heal, usage = "slow", "unslow", "slow TARGET [RATE]"
+    help = "limit the node's outgoing bandwidth (tc tbf, default 256kbit)"
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        self._args(args, 1, 2)
+        rate = args[1] if len(args) == 2 else "256kbit"
+        node = nemesis.resolve(args[0])
+        nemesis.shape(node, rate)
+        return Injected(self.name, node, {"rate": rate})
+
+    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
+        nemesis.unshape(injected.target, heals=self.name)
+
+    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+        return self.apply(nemesis, [str(recorded["target"]), str(recorded.get("rate") or "256kbit")])
+
+
+class GrudgeFault(FaultKind):
+    """A partition: each node drops the packets of the nodes it holds a grudge against. Recorded with its
+    grudge, so that replay redoes the same cut between the same nodes whatever the roles are then."""
+
+    heal = "unpartition"
+    loss: ClassVar[bool] = False  # whether the grudge drops only a fraction of the packets
+
+    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
+        nemesis.unpartition(injected, heals=self.name)
+
+    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+        grudge = {node: frozenset(dropped) for node, dropped in (recorded.get("grudge") or {}).items()}
+        if not grudge:
+            raise HarnessError(f"cannot redo {self.name} {recorded.get('target')}: no grudge recorded")
+        return nemesis.partition(
+            grudge,
+            str(recorded["target"]),
+            kind=self.name,
+            loss=recorded.get("loss"),
+            never_heal=bool(recorded.get("never_heal")),
+        )
+
+
+class Partition(GrudgeFault):
+    name, usage = "partition", "partition (a grudge given by a test; recorded and replayed as such)"
+    help = "any grudge between named nodes; what isolate and partition-pairs record before this registry"
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        raise HarnessError("a partition needs a grudge: use Nemesis.partition, or isolate / partition-pairs")
+
+
+class Isolate(GrudgeFault):
+    name, usage = "isolate", "isolate TARGET [peers|clients|both]"
+    help = "cut one node off from its peers (the other brokers), its clients (the VIP), or both; packets dropped, no reset"
+    draws = ("live:random",)
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        self._args(args, 1, 2)
+        side = args[1] if len(args) == 2 else "both"
+        if side not in ("peers", "clients", "both"):
+            raise HarnessError(f"isolate from {side!r}: choose peers, clients or both")
+        node = nemesis.resolve(args[0])
+        others = [] if side == "clients" else nemesis.node_names()
+        if side != "peers":
+            others.append("vip")
+        return nemesis.partition(isolate(node, others), f"{node} from {side}", kind=self.name)
+
+
+class PartitionPairs(GrudgeFault):
+    name, usage = "partition-pairs", "partition-pairs"
+    help = "each pair drops the other pair's packets; the VIP still reaches everyone (clients carry on)"
+    draws = ("pairs",)
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        if list(args) not in ([], ["pairs"]):
+            raise HarnessError(f"usage: {self.usage}")
+        return nemesis.partition(complete(nemesis.pairs()), "between the pairs", kind=self.name)
+
+
+class Lossy(GrudgeFault):
+    name, usage = "lossy", "lossy [FRACTION]"
+    help = "drop a fraction (default 0.3) of the packets between the pairs' live nodes, where the bridges run"
+    loss = True
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        self._args(args, 0, 1)
+        try:
+            loss = float(args[0]) if args else 0.3
+        except ValueError:
+            raise HarnessError(f"lossy {args[0]!r}: give the fraction of packets to drop, e.g. 0.3") from None
+        live = nemesis.live_nodes()
+        grudge = {node: frozenset(m for m, q in live.items() if q != pair) for node, pair in live.items()}
+        return nemesis.partition(grudge, "the bridges between the pairs", kind=self.name, loss=loss)
+
+
+class Mute(GrudgeFault):
+    name, usage = "mute", "mute TARGET [peers|clients|both]"
+    help = "a one-way partition: the node hears everyone, nobody hears it (the others drop its packets)"
+    # not drawn by random schedules yet: a longer menu would change what every earlier seed draws
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        self._args(args, 1, 2)
+        side = args[1] if len(args) == 2 else "both"
+        if side not in ("peers", "clients", "both"):
+            raise HarnessError(f"mute towards {side!r}: choose peers, clients or both")
+        node = nemesis.resolve(args[0])
+        others = [] if side == "clients" else [n for n in nemesis.node_names() if n != node]
+        if side != "peers":
+            others.append("vip")
+        grudge = {other: frozenset({node}) for other in others}
+        return nemesis.partition(grudge, f"{node} unheard by {side}", kind=self.name)
+
+
+# the order is the random schedule's menu order: seeds drawn before this registry draw the same faults
+FAULT_KINDS: dict[str, FaultKind] = {
+    kind.name: kind
+    for kind in (
+        Kill(),
+        Stop(),
+        Restart(),
+        Freeze(),
+        Isolate(),
+        PartitionPairs(),
+        Lossy(),
+        Slow(),
+        Partition(),
+        Mute(),
+    )
+}
+
+
+def fault_kind(name: str) -> FaultKind:
+    kind = FAULT_KINDS.get(name)
+    if kind is None:
+        raise HarnessError(f"unknown fault {name!r}; faults are {', '.join(FAULT_KINDS)}")
+    return kind
+
+
+def kind_healed_by(heal: str, heals: str | None = None) -> list[str]:
+    """The kinds a recorded heal can undo: the one it names, or (histories from before heals were named)
+    every kind whose heal has that action."""
+    if heals is not None:
+        return [heals]
+    return [k.name for k in FAULT_KINDS.values() if k.heal == heal]
+
+
+def schedule_menu() -> list[tuple[str, str]]:
+    """(kind, target) pairs a random schedule draws from."""
+    return [(kind.name, target) for kind in FAULT_KINDS.values() for target in kind.draws]

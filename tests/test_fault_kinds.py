@@ -1,0 +1,185 @@
+"""Fault kinds as units, through the nemesis's one entry point, against a fake cluster that records what it
+is asked to do (no Docker): what each kind records, what its heal names, what replay redoes, and that what
+cannot be replayed is an error."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.chaos.faults import FAULT_KINDS, kind_healed_by, schedule_menu
+from harness.chaos.nemesis import Nemesis
+from harness.chaos.replay import RecordedFault, _redo, recorded_faults
+from harness.chaos.schedule import random_schedule
+from harness.design.topology import Topology
+from harness.errors import HarnessError
+from harness.history import History, read_history
+
+A1, B1, A2, B2 = "chaos-mq01-a", "chaos-mq01-b", "chaos-mq02-a", "chaos-mq02-b"
+
+
+@dataclass
+class FakeContainer:
+    name: str
+    calls: list[str]
+
+    def __getattr__(self, action: str) -> Any:
+        return lambda **_: self.calls.append(f"{action} {self.name}")
+
+
+@dataclass
+class FakeCluster:
+    """What the nemesis uses of a cluster: topology, node states, containers, exec, addresses."""
+
+    topology: Topology = field(default_factory=Topology)
+    run_id: str = "test"
+    calls: list[str] = field(default_factory=list)
+
+    def node_state(self, name: str) -> str:
+        return "live" if name.endswith("-a") else "waiting"
+
+    def container(self, name: str) -> FakeContainer:
+        return FakeContainer(name, self.calls)
+
+    def exec(self, name: str, *command: str) -> tuple[int, str]:
+        self.calls.append(f"exec {name} {' '.join(command)}")
+        return 0, ""
+
+    def address(self, name: str) -> str:
+        return f"ip-of-{name}"
+
+
+@pytest.fixture
+def nemesis(tmp_path: Path) -> Any:
+    with History(tmp_path / "history.jsonl", {"seed": 1}) as history:
+        yield Nemesis(FakeCluster(), history, random.Random(1))  # type: ignore[arg-type]
+
+
+def nemesis_events(nemesis: Nemesis) -> list[dict[str, Any]]:
+    nemesis.history.close()
+    return [e for e in read_history(nemesis.history.path) if e["p"] == "nemesis"]
+
+
+def test_the_schedule_menu_is_what_seeds_drew_before_the_registry() -> None:
+    # a seed's schedule must not change because faults became units
+    assert schedule_menu() == [
+        ("kill", "live:random"),
+        ("stop", "live:random"),
+        ("restart", "live:random"),
+        ("restart", "waiting:random"),
+        ("freeze", "live:random"),
+        ("isolate", "live:random"),
+        ("partition-pairs", "pairs"),
+    ]
+    assert [s.fault for s in random_schedule(7, 200)] == [s.fault for s in random_schedule(7, 200)]
+
+
+def test_every_kind_is_one_unit_with_usage_help_and_heal() -> None:
+    for name, kind in FAULT_KINDS.items():
+        assert kind.name == name and kind.usage and kind.help
+        assert kind.usage.split()[0] == name or name == "partition"
+    assert {n for n, k in FAULT_KINDS.items() if k.ends_by_itself} == {"restart"}
+    assert kind_healed_by("start") == ["kill", "stop"]  # a heal recorded before heals were named
+    assert kind_healed_by("unpartition", "mute") == ["mute"]
+
+
+def test_a_node_fault_and_its_heal_name_each_other(nemesis: Nemesis) -> None:
+    assert nemesis.inject("kill", "live:01") == A1
+    assert [a.kind for a in nemesis.active] == ["kill"]
+    nemesis.heal()
+    assert nemesis.active == []
+    assert nemesis.cluster.calls == [f"kill {A1}", f"start {A1}"]  # type: ignore[attr-defined]
+    fault, _, heal, _ = nemesis_events(nemesis)
+    assert (fault["action"], fault["role"], fault["heal"]) == ("kill", "live:01", "start")
+    assert (heal["f"], heal["action"], heal["heals"]) == ("heal", "start", "kill")
+
+
+def test_a_restart_is_never_in_force(nemesis: Nemesis) -> None:
+    assert nemesis.inject("restart", "waiting:02") == B2
+    assert nemesis.active == []
+
+
+def test_bad_arguments_are_one_line_errors(nemesis: Nemesis) -> None:
+    with pytest.raises(HarnessError, match="unknown fault 'melt'"):
+        nemesis.inject("melt", "live:01")
+    with pytest.raises(HarnessError, match="usage: kill TARGET"):
+        nemesis.inject("kill")
+    with pytest.raises(HarnessError, match="choose peers, clients or both"):
+        nemesis.inject("isolate", "live:01", "everyone")
+    with pytest.raises(HarnessError, match="fraction"):
+        nemesis.inject("lossy", "lots")
+    assert nemesis.active == []
+
+
+def test_mute_is_a_one_way_partition(nemesis: Nemesis) -> None:
+    """The kind added as proof that a fault is one unit: the node hears everyone, nobody hears it."""
+    assert nemesis.inject("mute", "live:02", "peers") == f"{A2} unheard by peers"
+    fault, done = nemesis_events(nemesis)
+    assert fault["action"] == "mute" and fault["heal"] == "unpartition" and done["type"] == "ok"
+    assert fault["grudge"] == {A1: [A2], B1: [A2], B2: [A2]}  # the others drop its packets; it drops none
+    rules = [c for c in nemesis.cluster.calls if "iptables -A INPUT" in c]  # type: ignore[attr-defined]
+    assert sorted(c.split()[1] for c in rules) == [A1, B1, B2]
+    assert all(f"-s ip-of-{A2}" in c for c in rules)
+
+
+def test_replay_redoes_each_kind_from_its_recorded_invoke(nemesis: Nemesis, tmp_path: Path) -> None:
+    nemesis.inject("isolate", "live:01", "clients")
+    nemesis.inject("slow", "live:02", "1mbit")
+    nemesis.inject("mute", "waiting:01")
+    nemesis.heal()
+    recorded = recorded_faults(nemesis.history.path)
+    assert [r.key[:2] for r in recorded] == [
+        ("fault", "isolate"),
+        ("fault", "slow"),
+        ("fault", "mute"),
+        ("heal", "unpartition"),
+        ("heal", "unslow"),
+        ("heal", "unpartition"),
+    ]
+    with History(tmp_path / "replay.jsonl", {"seed": 1}) as history:
+        again = Nemesis(FakeCluster(), history, random.Random(99))  # type: ignore[arg-type]
+        run = type("Run", (), {"nemesis": again})()
+        for step in recorded:
+            _redo(run, step)  # type: ignore[arg-type]
+        assert again.active == []
+    replayed = recorded_faults(tmp_path / "replay.jsonl")
+    assert [r.key for r in replayed] == [r.key for r in recorded]
+    assert [r.value("grudge") for r in replayed] == [r.value("grudge") for r in recorded]
+    assert replayed[1].value("rate") == "1mbit"
+
+
+def test_what_cannot_be_replayed_stops_the_replay(nemesis: Nemesis) -> None:
+    run = type("Run", (), {"nemesis": nemesis})()
+    unknown = RecordedFault(1.0, "fault", "melt", A1, (("action", "melt"), ("target", A1)))
+    with pytest.raises(HarnessError, match="cannot replay fault 'melt'"):
+        _redo(run, unknown)  # type: ignore[arg-type]
+    orphan_heal = RecordedFault(2.0, "heal", "thaw", A1, (("action", "thaw"), ("target", A1)))
+    with pytest.raises(HarnessError, match="cannot replay the heal thaw of chaos-mq01-a"):
+        _redo(run, orphan_heal)  # type: ignore[arg-type]
+
+
+def test_a_partition_recorded_before_the_registry_is_replayed_from_its_grudge(nemesis: Nemesis) -> None:
+    run = type("Run", (), {"nemesis": nemesis})()
+    grudge = {A1: [A2], A2: [A1]}
+    old = (("action", "partition"), ("grudge", grudge), ("target", "between the pairs"))
+    _redo(run, RecordedFault(1.0, "fault", "partition", "between the pairs", old))  # type: ignore[arg-type]
+    _redo(run, RecordedFault(2.0, "heal", "unpartition", "between the pairs", ()))  # type: ignore[arg-type]
+    events = nemesis_events(nemesis)
+    assert events[0]["grudge"] == grudge and events[-1]["heals"] == "partition"
+
+
+def test_faults_in_force_survive_to_another_process(nemesis: Nemesis, tmp_path: Path) -> None:
+    nemesis.inject("freeze", "live:02")
+    nemesis.inject("isolate", "live:01", "peers")
+    nemesis.save_active(tmp_path / "faults.json")
+    later = Nemesis(nemesis.cluster, nemesis.history, random.Random(2))
+    later.load_active(tmp_path / "faults.json")
+    assert [(a.kind, a.target) for a in later.active] == [("freeze", A2), ("isolate", f"{A1} from peers")]
+    assert later.active[1].grudge()[A1] == frozenset({A2, B1, B2})
+    (tmp_path / "bad.json").write_text('[{"kind": "freeze"}]')
+    with pytest.raises(HarnessError, match="malformed"):
+        later.load_active(tmp_path / "bad.json")
