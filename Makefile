@@ -37,7 +37,7 @@ images: $(STAMP) tools
 	$(PY) -m harness images
 
 test: images lint
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 unit: $(STAMP) lint
 	$(PY) -m pytest -m "not docker" tests $(PYTEST_ARGS)
@@ -47,8 +47,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check harness tests scenarios benchmarks
 	$(VENV)/bin/lint-imports --no-cache
 
+# PYTEST_ARGS passes pytest options through: -k freeze, a node id, --lf, --count 3 (pytest-repeat)
 chaos: images
-	$(PY) -m pytest scenarios -p no:cacheprovider
+	$(PY) -m pytest scenarios $(PYTEST_ARGS)
 
 # progress lines only on a terminal; checkpoints always
 soak: images

@@ -246,15 +246,14 @@ def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
     if not scenario:
         raise HarnessError("name the scenario: make matrix SCENARIO=kill-live-master")
     seed = _seed(args)
-    topologies = [settings.design.name] if os.environ.get("TOPOLOGY") else list(PUBLIC)
+    chosen = os.environ.get("DESIGN") or os.environ.get("TOPOLOGY") or ""
+    topologies = [settings.design.name] if chosen else list(PUBLIC)
     folder = stamped_folder(settings.runs_dir, "matrix", f"{scenario}-seed{seed}")
     print(f"matrix: {scenario} seed {seed} on ActiveMQ {', '.join(matrix.versions())} -> {folder}")
     outcomes = []
     for version in matrix.versions():
         started = time.monotonic()
-        outcome = matrix.run_version(
-            version, scenario, seed, os.environ.get("TOPOLOGY", ""), folder / version
-        )
+        outcome = matrix.run_version(version, scenario, seed, chosen, folder / version)
         print(f"  {version}: pytest exit {outcome.exit_code} in {time.monotonic() - started:.0f}s")
         outcomes.append(outcome)
         # a usage error (pytest exit 2 or 4) would be the same for every version: stop at the first

@@ -96,7 +96,7 @@ class Settings:
         return cls(
             version=version,
             topology=Topology(group=env.get("AMQ_GROUP") or "chaos"),
-            design=design(env.get("TOPOLOGY") or "seed"),
+            design=design(env.get("DESIGN") or env.get("TOPOLOGY") or "seed"),
             vip_port=_port(env.get("VIP_PORT") or "61613"),
             credentials=Credentials(*(env[name] for name in CREDENTIAL_VARS)),
             heap=heap,

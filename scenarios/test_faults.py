@@ -2,10 +2,12 @@
 
 Each reads: start -> load -> fault -> load -> (heal, recover, probe, load, drain, check on leaving the
 block, which also decides the verdict). A violation passes only where the scenario declares it for the
-topology, with the reason, and only when every witness shows the declared mechanism.
+design (`chaos_declares`: design -> checker -> why), and only when every witness shows the declared mechanism.
 """
 
 from __future__ import annotations
+
+import pytest
 
 from harness.chaos.schedule import random_schedule
 from harness.check.weaknesses import REDELIVERED, SEED_WEAKNESSES, SINGLE_FAULT
@@ -13,35 +15,39 @@ from harness.check.weaknesses import REDELIVERED, SEED_WEAKNESSES, SINGLE_FAULT
 LOAD = 150  # acknowledged sends between steps (2 producers x 50/s: about 1.5 s)
 
 
+@pytest.mark.chaos_declares(SINGLE_FAULT)
 def test_kill_live_master(chaos) -> None:
     """kill -9 the live broker of a random pair: its partner takes over and drains to the other master."""
-    with chaos(expected=SINGLE_FAULT) as run:
+    with chaos() as run:
         run.load(LOAD)
         victim = run.nemesis.inject("kill", "live:random")
         run.await_takeover(victim)
         run.load(LOAD)
 
 
+@pytest.mark.chaos_declares(SINGLE_FAULT)
 def test_graceful_stop_master(chaos) -> None:
     """Controlled shutdown of a live master (the AMQ-3364 pattern the seed post worked around with kill -9)."""
-    with chaos(expected=SINGLE_FAULT) as run:
+    with chaos() as run:
         run.load(LOAD)
         victim = run.nemesis.inject("stop", "live:random")
         run.await_takeover(victim)
         run.load(LOAD)
 
 
+@pytest.mark.chaos_declares(SINGLE_FAULT)
 def test_restart_master(chaos) -> None:
     """Restart the live broker of a random pair: either node of the pair ends up live, bridges resume."""
-    with chaos(expected=SINGLE_FAULT) as run:
+    with chaos() as run:
         run.load(LOAD)
         run.nemesis.inject("restart", "live:random")
         run.load(LOAD)
 
 
+@pytest.mark.chaos_declares(SINGLE_FAULT)
 def test_freeze_master(chaos) -> None:
     """Freeze (docker pause) a live master: it keeps its lock, so nobody takes over until it is thawed."""
-    with chaos(expected=SINGLE_FAULT) as run:
+    with chaos() as run:
         run.load(LOAD)
         run.nemesis.inject("freeze", "live:random")
         run.load(LOAD)
@@ -49,27 +55,28 @@ def test_freeze_master(chaos) -> None:
         run.load(LOAD)
 
 
+@pytest.mark.chaos_declares({"seed": {"duplicated": REDELIVERED}, "hardened": {"duplicated": REDELIVERED}})
 def test_partition_pairs(chaos) -> None:
     """The pairs cannot reach each other while the VIP reaches both: bridges stall, clients carry on."""
-    with chaos(
-        expected={"seed": {"duplicated": REDELIVERED}, "hardened": {"duplicated": REDELIVERED}}
-    ) as run:
+    with chaos() as run:
         run.load(LOAD)
         run.nemesis.inject("partition-pairs")
         run.load(LOAD)
 
 
+@pytest.mark.chaos_declares(SINGLE_FAULT)
 def test_isolate_master(chaos) -> None:
     """A live master loses its peers and its clients (packets dropped, no reset), then comes back."""
-    with chaos(expected=SINGLE_FAULT) as run:
+    with chaos() as run:
         run.load(LOAD)
         run.nemesis.inject("isolate", "live:random", "both")
         run.load(LOAD)
 
 
+@pytest.mark.chaos_declares(SEED_WEAKNESSES)
 def test_rolling_restart(chaos) -> None:
     """Restart all four, one at a time, waiting node first in each pair, as an operator would."""
-    with chaos(expected=SEED_WEAKNESSES) as run:
+    with chaos() as run:
         run.load(LOAD)
         for pair in run.cluster.topology.pairs:
             run.nemesis.inject("restart", f"waiting:{pair}")
@@ -79,27 +86,28 @@ def test_rolling_restart(chaos) -> None:
             run.load(LOAD // 2)
 
 
+@pytest.mark.chaos_declares(SEED_WEAKNESSES)
 def test_random_chaos(chaos, chaos_minutes) -> None:
     """Random faults from the seed every 20 s for CHAOS_MINUTES (default 1), each healed after about 8 s."""
-    with chaos(expected=SEED_WEAKNESSES) as run:
+    with chaos() as run:
         run.load(LOAD)
         run.play(random_schedule(run.seed, duration=chaos_minutes * 60))
         run.load(LOAD // 2)
 
 
+@pytest.mark.chaos_declares({"seed": {"duplicated": REDELIVERED}, "hardened": {"duplicated": REDELIVERED}})
 def test_lossy_bridge(chaos) -> None:
     """30 % of the packets between the pairs' live nodes dropped for a while: bridges retransmit, nothing is lost."""
-    with chaos(
-        expected={"seed": {"duplicated": REDELIVERED}, "hardened": {"duplicated": REDELIVERED}}
-    ) as run:
+    with chaos() as run:
         run.load(LOAD)
         run.nemesis.inject("lossy", "0.3")
         run.load(LOAD)
 
 
+@pytest.mark.chaos_declares(SINGLE_FAULT)
 def test_slow_master(chaos) -> None:
     """A live master's outgoing bandwidth cut to 256 kbit/s (tc tbf) under load."""
-    with chaos(expected=SINGLE_FAULT) as run:
+    with chaos() as run:
         run.load(LOAD)
         run.nemesis.inject("slow", "live:random")
         run.load(LOAD)

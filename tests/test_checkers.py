@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -20,6 +21,7 @@ from harness.check.checkers import (
     check_duplicated,
     check_exercised,
     check_lost,
+    check_prompt,
     check_recovered,
     check_stuck,
     check_unexpected,
@@ -191,7 +193,7 @@ def fault(action: str, target: str, t: float, heal_t: float | None = None, **val
     return events
 
 
-def clean_run(*extra: list[dict] | dict, deadline_t: float = 50.0) -> Ledger:
+def clean_run(*extra: list[dict] | dict, deadline_t: float = 50.0, facts: RunFacts = FACTS) -> Ledger:
     """A run with every piece of evidence: load, a fault healed, recovery, probes, deliveries after the heal."""
     events: list[list[dict] | dict] = [
         phase("load", 0),
@@ -209,7 +211,7 @@ def clean_run(*extra: list[dict] | dict, deadline_t: float = 50.0) -> Ledger:
     for n in range(8):
         t = 1 + n * 2.5  # 1 .. 18.5: before the fault, during it and after the heal
         events += [sent(f"r1-p0-{n}", t, broker=B2), delivered(f"r1-p0-{n}", t + 0.5)]
-    return ledger(*events, *extra)
+    return ledger(*events, *extra, facts=facts)
 
 
 def verdicts_of(history: Ledger, final: FinalState = CLEAN) -> dict[str, Verdict]:
@@ -471,3 +473,29 @@ def test_a_lost_message_found_on_a_dead_letter_queue_is_still_lost_and_says_wher
     final = FinalState(queues={B1: {"q": 0}}, dead_letters={B2: ["r1-p1-0", "r0-p0-0"]})
     verdict = check_lost(history, final)
     assert verdict.valid is False and verdict.evidence["dead_lettered"] == {B2: ["r1-p1-0"]}
+
+
+# the checker added as proof that a checker is one unit: its function, its column, its cell
+def test_a_message_crawling_to_its_consumer_after_the_recovery_is_not_prompt() -> None:
+    # sent at 14, after the recovery at 12, first delivered 25 s later: the bridge forwards, at a crawl
+    history = clean_run(sent("r1-p1-0", 14, broker=B1), delivered("r1-p1-0", 39.01))
+    verdict = check_prompt(history, CLEAN)
+    assert verdict.valid is False
+    assert verdict.evidence["slow"] == [{"id": "r1-p1-0", "acknowledged_at": 14.01, "latency_s": 25.0}]
+    assert verdict.counts["slow"] == 1
+    assert verdicts_of(history)["lost"].valid is True  # delivered in the end: only `prompt` sees it
+
+
+def test_slow_deliveries_before_the_recovery_and_messages_never_delivered_are_not_prompts_business() -> None:
+    history = clean_run(sent("r1-p1-0", 6, broker=B1), delivered("r1-p1-0", 40), sent("r1-p1-1", 15))
+    verdict = check_prompt(history, CLEAN)
+    assert verdict.valid is True, verdict.to_json()
+    assert verdicts_of(history)["lost"].valid is False  # the undelivered one is lost's finding
+
+
+def test_prompt_is_unknown_without_a_recovery_or_without_enough_deliveries_after_it() -> None:
+    never_recovered = ledger(phase("load", 0), sent("r1-p0-0", 1), delivered("r1-p0-0", 2), deadline(30))
+    assert check_prompt(never_recovered, CLEAN).valid is None
+    demanding = dataclasses.replace(FACTS, min_delivered_after_heal=100)
+    few = check_prompt(clean_run(facts=demanding), CLEAN)
+    assert (few.valid, few.counts["judged"]) == (None, 3)

@@ -337,6 +337,40 @@ def test_a_cluster_that_never_recovers_fails(cluster_of: Cluster) -> None:
     assert "recovered" in run.result.unexpected
 
 
+def throttle_bridges(run: ChaosRun, packets_per_second: int) -> list[str]:
+    """Every live node accepts at most so many packets a second from the brokers of the other pair (where
+    the bridges run) and drops the rest: the bridges stay connected and forward at a crawl, while clients
+    and receipts go at full speed. Outside the nemesis, so the run's heal leaves it in force."""
+    cluster = run.cluster
+    nodes = cluster.topology.nodes
+    live = [n for n in nodes if cluster.node_state(n.name) == "live"]
+    for node in live:
+        for peer in (n for n in nodes if n.pair != node.pair):
+            source = ["-s", cluster.address(peer.name)]
+            tag = ["-m", "comment", "--comment", run.nemesis.rule_tag]
+            limit = ["-m", "limit", "--limit", f"{packets_per_second}/second", "--limit-burst", "1"]
+            for rule in ([*source, *limit, "-j", "ACCEPT"], [*source, "-j", "DROP"]):
+                code, out = cluster.exec(node.name, "iptables", "-A", "INPUT", *rule, *tag)
+                assert code == 0, out
+    names = [n.name for n in live]
+    run.history.append("nemesis", "ok", "fault", action="throttle", target=",".join(names), never_heal=True)
+    return names
+
+
+def test_bridges_forwarding_at_a_crawl_after_the_recovery_are_not_prompt(cluster_of: Cluster) -> None:
+    """The pair of `test_a_clean_run_passes` for `prompt`: the same run with the bridges throttled to a few
+    packets a second; every message still arrives, but those that cross a bridge arrive late."""
+    run = ChaosRun(cluster_of, "control-crawl", 1, CONTROLS / "crawl", probe_timeout=30, drain_timeout=90)
+    with run:
+        run.load(100)
+        throttle_bridges(run, 2)
+        run.load(100)
+    prompt = run.result.verdict("prompt")
+    assert prompt.valid is False, prompt.to_json()
+    assert prompt.evidence["slow"] and all(w["latency_s"] > 10 for w in prompt.evidence["slow"])
+    assert "prompt" in run.result.unexpected
+
+
 class UnreadableRun(ChaosRun):
     """The broker's JMX console is broken right before the final state is read."""
 

@@ -672,6 +672,44 @@ def check_recovered(ledger: Ledger, final: FinalState) -> Verdict:
     return Verdict("recovered", True, counts, evidence)
 
 
+def check_prompt(ledger: Ledger, final: FinalState) -> Verdict:
+    """Once the cluster recovered, every message acknowledged after that and delivered at all reached its first
+    consumer within `prompt_within` seconds of its receipt: a bridge that forwards, but at a crawl, fails
+    here. Messages never delivered are `lost` or `stuck`, not judged here. Unknown without a recovery, or with
+    fewer such deliveries than the minimum work."""
+    limit = ledger.facts.prompt_within
+    recovered = ledger.recovered
+    if recovered is None:
+        return Verdict("prompt", None, {"judged": 0}, note="the history records no recovery after the heal")
+    first = ledger.first_delivered
+    latencies = [
+        (first[i] - t, i, t) for i, (t, _) in ledger.acknowledged.items() if t > recovered and i in first
+    ]
+    slow = sorted((item for item in latencies if item[0] > limit), reverse=True)
+    counts = {"judged": len(latencies), "slow": len(slow)}
+    if latencies:
+        counts["slowest-ms"] = int(max(latencies)[0] * 1000)
+    evidence = {
+        "limit_s": limit,
+        "slow": [
+            {"id": i, "acknowledged_at": round(t, 3), "latency_s": round(latency, 3)}
+            for latency, i, t in slow[:EVIDENCE_LIMIT]
+        ],
+    }
+    if slow:
+        return Verdict("prompt", False, counts, evidence, f"{len(slow)} messages took over {limit:.0f} s")
+    if len(latencies) < ledger.facts.min_delivered_after_heal:
+        note = f"{len(latencies)} deliveries of messages sent after the recovery (need {ledger.facts.min_delivered_after_heal})"
+        return Verdict("prompt", None, counts, evidence, note)
+    return Verdict("prompt", True, counts, evidence)
+
+
+def latency_cell(verdict: Verdict) -> str:  # the slowest first delivery after the recovery
+    if verdict.valid is False:
+        return f"{verdict.counts['slow']} slow"
+    return f"{verdict.counts.get('slowest-ms', 0) / 1000:.1f}s"
+
+
 # ---------------------------------------------------------------------------------------- availability
 def check_available(ledger: Ledger, final: FinalState, limit: float | None = None) -> Verdict:
     """While the producers ran, some send was acknowledged at least every `limit` seconds (the design's
@@ -802,6 +840,7 @@ CHECKERS: dict[str, Checker] = {
         Checker("stuck", check_stuck, "stuck", count_cell("messages")),
         Checker("bridges-resumed", check_bridges_resumed, "bridges", bridges_cell),
         Checker("recovered", check_recovered, "recovered", yes_no_cell),
+        Checker("prompt", check_prompt, "prompt", latency_cell),
         Checker("available", check_available, "max gap", gap_cell),
         Checker("exercised", check_exercised, "evidence", yes_no_cell),
     )

@@ -47,7 +47,7 @@ def run_version(version: str, scenario: str, seed: int, topology: str, folder: P
     """`make chaos` for one version; topology "" runs every public one."""
     folder.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "ACTIVEMQ_VERSION": version, "RUNS_DIR": str(folder), "SEED": str(seed)}
-    env["SCENARIO"], env["TOPOLOGY"] = scenario, topology
+    env["SCENARIO"], env["DESIGN"], env["TOPOLOGY"] = scenario, topology, topology
     with (folder / "pytest.log").open("w") as log:
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "scenarios", "-p", "no:cacheprovider", "-q"],

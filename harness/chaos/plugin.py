@@ -1,0 +1,338 @@
+"""The chaos suite's pytest plugin (installed through the `pytest11` entry point `amq_chaos`).
+
+It owns the options (each defaulting to its environment variable, as `make chaos` passes them):
+
+  --seed / SEED                  integer, or `last` (the seed of the previous chaos session, from pytest's
+                                 cache); every random choice of every scenario derives from it (default random)
+  --scenario / SCENARIO          run only this scenario (its name, e.g. kill-live-master)
+  --design / DESIGN, TOPOLOGY    seed or hardened; default both, so the summary compares them
+  --chaos-minutes / CHAOS_MINUTES  how long random-chaos draws faults (default 1)
+
+and gives each test that asks for the `chaos` fixture a fresh cluster of its design and a folder of its own
+(`<scenario>-<param id>`, so a repeated test never overwrites another), decides the verdict when the chaos
+block ends, puts the seed and the command that reruns exactly that item into the JUnit file, scales the item's
+timeout with its length, and writes the run's summary and report. A scenario declares the weaknesses it may
+show per design with the `chaos_declares` marker.
+
+Sessions that collect no chaos test (`make test`) see nothing of it but the options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shlex
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.chaos.run import ChaosRun
+from harness.check.result import ScenarioResult
+from harness.cluster.control import Cluster
+from harness.design.catalog import PUBLIC, design
+from harness.errors import HarnessError
+from harness.progress import Progress
+from harness.report import summary
+from harness.report.html import ReportInput, write_report
+from harness.settings import ROOT, Settings, parse_seed, stamped_folder
+from harness.signals import terminate_as_interrupt
+
+SESSION = pytest.StashKey["ChaosSession"]()
+LAST_SEED = "amq-chaos/last-seed"
+# pytest-timeout's limit for a scenario: bring-up, recovery, probes and drain, plus the scenario's own length
+BASE_TIMEOUT = 900.0
+
+
+@dataclasses.dataclass
+class ChaosSession:
+    seed: int
+    settings: Settings
+    designs: list[str]
+    chaos_minutes: float
+    progress: Progress
+    run_dir: Path | None = None  # made when the first chaos test starts
+    results: list[ScenarioResult] = dataclasses.field(default_factory=list)
+
+    def folder(self) -> Path:
+        if self.run_dir is None:
+            self.run_dir = stamped_folder(self.settings.runs_dir, "chaos", f"seed{self.seed}")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            latest = self.run_dir.parent / "latest"
+            latest.unlink(missing_ok=True)
+            latest.symlink_to(self.run_dir.name)
+        return self.run_dir
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chaos", "ActiveMQ chaos scenarios")
+    group.addoption(
+        "--seed", default=None, help="run seed: an integer, or `last`; default $SEED, else random"
+    )
+    group.addoption("--scenario", default=None, help="run only this scenario; default $SCENARIO")
+    group.addoption(
+        "--design",
+        "--topology",
+        dest="design",
+        default=None,
+        help=f"one of {', '.join(PUBLIC)}; default $DESIGN or $TOPOLOGY, else each, so the summary compares them",
+    )
+    group.addoption(
+        "--chaos-minutes",
+        default=None,
+        help="minutes random-chaos draws faults for; default $CHAOS_MINUTES, else 1",
+    )
+    parser.addini("chaos_scenarios", "folders holding chaos scenarios (relative to the root)", type="paths")
+    parser.addini(
+        "chaos_junit",
+        "write junit.xml into each chaos run folder unless --junitxml says otherwise",
+        type="bool",
+        default=True,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "chaos_declares(by_design): the weaknesses a scenario may show, per design"
+    )
+    if not is_chaos_session(config):
+        return
+    terminate_as_interrupt()
+    try:
+        session = ChaosSession(
+            seed=chosen_seed(config),
+            settings=Settings.from_env(),
+            designs=chosen_designs(config),
+            chaos_minutes=chosen_minutes(config),
+            progress=Progress.for_terminal(os.isatty(1)),
+        )
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    # settings are read once, here; the designs of the session replace the one from the environment
+    config.stash[SESSION] = session
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        cache.set(LAST_SEED, session.seed)
+    if not config.option.xmlpath and config.getini("chaos_junit"):
+        config.option.xmlpath = str(session.folder() / "junit.xml")
+
+
+def is_chaos_session(config: pytest.Config) -> bool:
+    """A session is a chaos session when what it was asked to run lies in a `chaos_scenarios` folder."""
+    folders = [Path(p).resolve() for p in config.getini("chaos_scenarios")]
+    args = config.args or [str(config.rootpath)]
+    for arg in args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if any(path == folder or folder in path.parents for folder in folders):
+            return True
+    return False
+
+
+def option(config: pytest.Config, name: str, *environment: str) -> str:
+    value = config.getoption(name)
+    if value is not None:
+        return str(value)
+    return next((os.environ[e] for e in environment if os.environ.get(e)), "")
+
+
+def chosen_seed(config: pytest.Config) -> int:
+    text = option(config, "--seed", "SEED")
+    if text.strip() == "last":
+        cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+        last = cache.get(LAST_SEED, None) if cache is not None else None
+        if last is None:
+            raise HarnessError("SEED=last: no earlier chaos session recorded a seed here")
+        return int(last)
+    return parse_seed(text)
+
+
+def chosen_designs(config: pytest.Config) -> list[str]:
+    chosen = option(config, "--design", "DESIGN", "TOPOLOGY")
+    if chosen and chosen not in PUBLIC:
+        raise HarnessError(f"unknown design {chosen!r}: choose one of {', '.join(PUBLIC)}")
+    return [chosen] if chosen else list(PUBLIC)
+
+
+def chosen_minutes(config: pytest.Config) -> float:
+    text = option(config, "--chaos-minutes", "CHAOS_MINUTES") or "1"
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = -1
+    if minutes <= 0:
+        raise HarnessError(f"CHAOS_MINUTES={text!r} must be a positive number")
+    return minutes
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session = config.stash.get(SESSION, None)
+    if session is None:
+        return []
+    return [
+        f"chaos seed: {session.seed}   (replay: SEED={session.seed} make chaos)",
+        f"designs: {', '.join(session.designs)}   ActiveMQ {session.settings.version}   run folder: {session.folder()}",
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    session = metafunc.config.stash.get(SESSION, None)
+    if "chaos" in metafunc.fixturenames and session is not None:
+        metafunc.parametrize("design_name", session.designs)
+
+
+def scenario_name(item: pytest.Item) -> str:
+    name = getattr(item, "originalname", item.name)
+    return name.removeprefix("test_").replace("_", "-")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = config.stash.get(SESSION, None)
+    if session is None:
+        return
+    chaos_items = [item for item in items if "chaos" in getattr(item, "fixturenames", ())]
+    wanted = option(config, "--scenario", "SCENARIO")
+    if wanted:
+        names = sorted({scenario_name(item) for item in chaos_items})
+        if wanted not in names:
+            raise pytest.UsageError(f"unknown SCENARIO {wanted!r}; scenarios are: {', '.join(names)}")
+        items[:] = [item for item in items if scenario_name(item) == wanted]
+    for item in items:
+        if "chaos" not in getattr(item, "fixturenames", ()):
+            continue
+        # a long random-chaos must not be cut by a timeout made for one fault
+        minutes = session.chaos_minutes if "chaos_minutes" in getattr(item, "fixturenames", ()) else 0
+        item.add_marker(pytest.mark.timeout(BASE_TIMEOUT + 2 * minutes * 60))
+        item.user_properties.append(("seed", session.seed))
+        item.user_properties.append(("replay", rerun_command(session.seed, item.nodeid)))
+
+
+def rerun_command(seed: int, nodeid: str) -> str:
+    """The command that reruns exactly this test item with this seed."""
+    return f"SEED={seed} make chaos PYTEST_ARGS={shlex.quote(shlex.quote(nodeid))}"
+
+
+@pytest.fixture
+def chaos_minutes(request: pytest.FixtureRequest) -> float:
+    return request.config.stash[SESSION].chaos_minutes
+
+
+@pytest.fixture
+def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable[..., ChaosRun]]:
+    """`chaos(**kwargs)` -> a ChaosRun on a fresh cluster of this test's design, in a folder of its own."""
+    config = request.config
+    session = config.stash[SESSION]
+    item = request.node
+    scenario = scenario_name(item)
+    directory = item_folder(session.folder(), item)
+    settings = dataclasses.replace(session.settings, runs_dir=directory, design=design(design_name))
+    marker = item.get_closest_marker("chaos_declares")
+    declared: dict[str, dict[str, str]] = marker.args[0] if marker and marker.args else {}
+    runs: list[ChaosRun] = []
+    with Cluster(settings) as cluster:
+
+        def make(**kwargs: object) -> ChaosRun:
+            run = ChaosRun(
+                cluster,
+                scenario,
+                session.seed,
+                directory,
+                topology=design_name,
+                expected=declared.get(design_name, {}),
+                progress=session.progress,
+                on_result=lambda result: assert_as_declared(result, item.nodeid),
+                **kwargs,  # type: ignore[arg-type]
+            )
+            runs.append(run)
+            return run
+
+        yield make
+    for run in runs:
+        if run.result is not None:
+            run.result.replay = rerun_command(session.seed, item.nodeid)
+            session.results.append(run.result)
+
+
+def item_folder(run_dir: Path, item: pytest.Item) -> Path:
+    """`<scenario>-<param id>`, e.g. freeze-master-seed, freeze-master-seed-2-3 under pytest-repeat; a
+    name already taken in this run gets a number."""
+    callspec = getattr(item, "callspec", None)
+    name = scenario_name(item) + (f"-{callspec.id}" if callspec is not None else "")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+    folder, n = run_dir / name, 2
+    while folder.exists():
+        folder, n = run_dir / f"{name}-{n}", n + 1
+    return folder
+
+
+def assert_as_declared(result: ScenarioResult, nodeid: str) -> None:
+    """The scenario passes when every violation it shows is one it declared for this design."""
+    if result.ok:
+        return
+    lines = [f"{result.scenario} on {result.topology} (seed {result.seed}): undeclared violations"]
+    for verdict in result.verdicts:
+        if verdict.checker in result.unexpected:
+            declared = verdict.checker in result.expected and verdict.valid is False
+            why = " (declared, but not every witness shows the declared mechanism)" if declared else ""
+            lines.append(f"  {verdict.checker}{why}: {summary.describe(verdict)}")
+    lines.append(f"  evidence: {result.directory}/verdicts.json, history.jsonl")
+    lines.append(f"  rerun: {rerun_command(result.seed, nodeid)}")
+    pytest.fail("\n".join(lines), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    session = config.stash.get(SESSION, None)
+    if session is None or session.run_dir is None:
+        return
+    results, run_dir = session.results, session.run_dir
+    write = terminalreporter.write_line
+    terminalreporter.section(f"chaos summary (seed {session.seed})")
+    ordered = sorted(results, key=lambda r: (r.scenario, r.topology != "seed", r.directory))
+    for line in summary.aligned([summary.HEADER, *summary.rows(ordered)]):
+        write(line)
+    for title, pick in (
+        ("expected and seen", lambda r: r.expected_and_seen),
+        ("expected, not seen (this seed did not show it; not a failure)", lambda r: r.expected_not_seen),
+    ):
+        found = [f"{r.scenario} [{r.topology}] {', '.join(sorted(pick(r)))}" for r in results if pick(r)]
+        if found:
+            write(f"{title}:")
+            for line in found:
+                write(f"  {line}")
+    reasons: dict[tuple[str, str], list[str]] = {}
+    for r in results:
+        for checker in sorted(r.expected_and_seen):
+            seen_on = reasons.setdefault((checker, r.expected[checker]), [])
+            if r.topology not in seen_on:
+                seen_on.append(r.topology)
+    if reasons:
+        write("why these are expected:")
+        for (checker, why), seen_on in reasons.items():
+            write(f"  {checker} [{', '.join(seen_on)}]: {why}")
+    unexpected = [r for r in results if r.unexpected]
+    if unexpected:
+        write("UNEXPECTED:")
+        for r in unexpected:
+            for checker in sorted(r.unexpected):
+                write(f"  {r.scenario} [{r.topology}] {checker}: {summary.describe(r.verdict(checker))}")
+            write(f"    rerun: {summary.replay_command(r)}")
+    (run_dir / "summary.json").write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
+    if results:
+        report = write_report(
+            run_dir,
+            ReportInput(
+                f"chaos run {run_dir.name}",
+                session.seed,
+                ordered,
+                replay=f"SEED={session.seed} make chaos",
+                facts={"ActiveMQ": session.settings.version, "designs": ", ".join(session.designs)},
+            ),
+        )
+        write(f"report: {report}")
+    write(f"artifacts: {run_dir}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if session.config.stash.get(SESSION, None) is not None:
+        os.chdir(ROOT)

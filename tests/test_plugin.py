@@ -1,0 +1,127 @@
+"""The chaos plugin as a pytest user meets it, on a stand-in suite whose `chaos` fixture starts no cluster:
+options and their one-line errors, `-k`, `--lf`, `--seed last`, repeats in folders of their own, and the seed
+and rerun command in the JUnit file. (The real fixture, on Docker, is what `make chaos` runs.)"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SUITE = """
+import pytest
+
+@pytest.mark.chaos_declares({"seed": {"stuck": "why"}})
+def test_alpha(chaos):
+    with chaos():
+        pass
+
+def test_beta(chaos):
+    with chaos():
+        assert BETA_PASSES
+
+def test_random(chaos, chaos_minutes):
+    with chaos():
+        pass
+"""
+
+# the real fixture starts a cluster; this one records what the plugin gave the test and makes its folder
+CONFTEST = """
+import contextlib, json
+import pytest
+from harness.chaos.plugin import SESSION, item_folder
+
+@pytest.fixture
+def chaos(request, design_name):
+    session = request.config.stash[SESSION]
+    folder = item_folder(session.folder(), request.node)
+    folder.mkdir(parents=True)
+    marker = request.node.get_closest_marker("chaos_declares")
+    record = {"design": design_name, "seed": session.seed, "declared": marker.args[0] if marker else {}}
+    (folder / "record.json").write_text(json.dumps(record))
+    yield contextlib.nullcontext
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    for name in ("SEED", "SCENARIO", "DESIGN", "TOPOLOGY", "CHAOS_MINUTES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RUNS_DIR", str(pytester.path / "runs"))
+    pytester.makeini("[pytest]\nchaos_scenarios = scenarios\n")
+    scenarios = pytester.mkdir("scenarios")
+    (scenarios / "conftest.py").write_text(CONFTEST)
+    (scenarios / "test_suite.py").write_text(SUITE.replace("BETA_PASSES", "True"))
+    return pytester
+
+
+def run_folder(suite: pytest.Pytester) -> Path:
+    return (suite.path / "runs" / "chaos" / "latest").resolve()
+
+
+def test_each_design_and_seed_reach_the_test_and_the_junit_file(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("scenarios", "--seed", "42", "-k", "alpha", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["chaos seed: 42*", "designs: seed, hardened*"])
+    folder = run_folder(suite)
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["alpha-hardened", "alpha-seed"]
+    record = (folder / "alpha-seed" / "record.json").read_text()
+    assert '"seed": 42' in record and '"declared": {"seed": {"stuck": "why"}}' in record
+    cases = ET.parse(folder / "junit.xml").getroot().iter("testcase")
+    properties = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")} for c in cases}
+    assert properties["test_alpha[seed]"]["seed"] == "42"
+    rerun = properties["test_alpha[seed]"]["replay"]
+    assert rerun == "SEED=42 make chaos PYTEST_ARGS=''\"'\"'scenarios/test_suite.py::test_alpha[seed]'\"'\"''"
+
+
+def test_a_design_option_and_a_scenario_narrow_the_run(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("scenarios", "--design", "hardened", "--scenario", "random", "--seed", "1")
+    result.assert_outcomes(passed=1)
+    assert [p.name for p in run_folder(suite).iterdir() if p.is_dir()] == ["random-hardened"]
+
+
+def test_last_failed_and_last_seed_rerun_what_failed_with_its_seed(suite: pytest.Pytester) -> None:
+    (suite.path / "scenarios" / "test_suite.py").write_text(SUITE.replace("BETA_PASSES", "False"))
+    first = suite.runpytest("scenarios", "--seed", "77")
+    first.assert_outcomes(passed=4, failed=2)
+    again = suite.runpytest("scenarios", "--lf", "--seed", "last")
+    again.assert_outcomes(failed=2)
+    again.stdout.fnmatch_lines(["chaos seed: 77*"])
+
+
+def test_repeats_each_get_a_folder(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("scenarios", "--seed", "3", "--design", "seed", "-k", "alpha", "--count", "2")
+    result.assert_outcomes(passed=2)
+    assert sorted(p.name for p in run_folder(suite).iterdir() if p.is_dir()) == [
+        "alpha-seed-1-2",
+        "alpha-seed-2-2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--seed", "x1"], "SEED='x1' is not a non-negative integer"),
+        (["--design", "mesh"], "unknown design 'mesh'"),
+        (["--chaos-minutes", "0"], "CHAOS_MINUTES='0' must be a positive number"),
+        (["--scenario", "melt"], "unknown SCENARIO 'melt'"),
+        (["--seed", "last", "-p", "no:cacheprovider"], "SEED=last: no earlier chaos session"),
+    ],
+)
+def test_bad_options_are_one_line_errors_before_any_test(
+    suite: pytest.Pytester, args: list[str], error: str
+) -> None:
+    result = suite.runpytest("scenarios", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{error}*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_a_session_without_chaos_scenarios_is_left_alone(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_plain="def test_plain():\n    pass\n")
+    result = suite.runpytest("test_plain.py", "--seed", "x1")  # the option exists, nothing reads it
+    result.assert_outcomes(passed=1)
+    assert not (suite.path / "runs").exists()
