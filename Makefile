@@ -10,8 +10,8 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
 	@echo "make unit      the harness's tests that need no Docker (under a minute)"
-	@echo "make chaos     the chaos scenarios (SEED=, SCENARIO=, TOPOLOGY= select)"
-	@echo "make soak      random faults for DURATION (default 8h; CHECKPOINT=5m, SEED=, TOPOLOGY=seed|hardened)"
+	@echo "make chaos     the chaos scenarios (SEED=, SCENARIO=, DESIGN= select)"
+	@echo "make soak      random faults for DURATION (default 8h; CHECKPOINT=5m, SEED=, DESIGN=seed|hardened)"
 	@echo "make replay    redo a recorded history's faults (HISTORY=path/to/history.jsonl)"
 	@echo "make matrix    one scenario on 5.16.1, 5.17.2 and 5.17.6 side by side (SCENARIO=, SEED=)"
 	@echo "make up        start a cluster and print its endpoints; make status; make down"

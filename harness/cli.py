@@ -9,12 +9,14 @@ import os
 import sys
 from pathlib import Path
 
+from harness import commands
 from harness.chaos.faults import FAULT_KINDS, TARGET_HELP
 from harness.cluster.control import RUN_LABEL, Cluster, sweep_label
 from harness.cluster.docker_env import docker_client
 from harness.cluster.images import ensure_images
 from harness.cluster.introspect import NodeStatus
 from harness.errors import HarnessError
+from harness.report import summary
 from harness.settings import Settings, parse_seed, stamped_folder
 from harness.signals import terminate_as_interrupt
 
@@ -107,10 +109,7 @@ def format_status(statuses: list[NodeStatus]) -> str:
             )
         if status.error:
             rows.append(("", "", "", f"error: {status.error}", "", "", "", "", ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
+    return "\n".join(summary.aligned(rows))
 
 
 # from the fault registry: every kind's usage, then the two words that are not faults
@@ -262,7 +261,7 @@ def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
     lines = matrix.side_by_side(scenario, topologies, outcomes)
     (folder / "matrix.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    print(f"replay one: SEED={seed} SCENARIO={scenario} ACTIVEMQ_VERSION=<version> make chaos")
+    print(f"replay one: {commands.chaos(seed, scenario=scenario, version='<version>')}")
     return 0 if all(o.exit_code == 0 for o in outcomes) else 1
 
 

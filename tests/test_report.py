@@ -112,7 +112,7 @@ def test_report_of_a_negative_control_renders_in_headless_chromium(cluster: Clus
     page = write_report(directory, ReportInput("negative control", 5, [result]))
     html = page.read_text()
     assert "<script" not in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")
-    assert f"SEED=5 SCENARIO=control-report TOPOLOGY={result.topology} make chaos" in html
+    assert f"SEED=5 SCENARIO=control-report DESIGN={result.topology} make chaos" in html
     assert result.verdict("lost").evidence["lost"][0]["id"] in html
 
     screenshot = ARTIFACTS / "report.png"
@@ -191,7 +191,7 @@ def test_report_is_redrawn_from_a_run_folder(tmp_path: Path) -> None:
     )
     (tmp_path / "summary.json").write_text(json.dumps([result.to_json()]))
     html = report_from_folder(tmp_path).read_text()
-    assert "SEED=4 SCENARIO=kill-live-master TOPOLOGY=seed make chaos" in html
+    assert "SEED=4 SCENARIO=kill-live-master DESIGN=seed make chaos" in html
     assert "kill chaos-mq01-a" in html and "(never healed)" in html
     assert html.count("<svg") == 2  # throughput and latency; no depth was sampled
     assert "<td>p0-1</td>" in html and "UNEXPECTED" in html

@@ -23,12 +23,12 @@ import dataclasses
 import json
 import os
 import re
-import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from harness import commands
 from harness.chaos.run import ChaosRun
 from harness.check.result import ScenarioResult
 from harness.cluster.control import Cluster
@@ -171,7 +171,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if session is None:
         return []
     return [
-        f"chaos seed: {session.seed}   (replay: SEED={session.seed} make chaos)",
+        f"chaos seed: {session.seed}   (replay: {commands.chaos(session.seed)})",
         f"designs: {', '.join(session.designs)}   ActiveMQ {session.settings.version}   run folder: {session.folder()}",
     ]
 
@@ -210,7 +210,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def rerun_command(seed: int, nodeid: str) -> str:
     """The command that reruns exactly this test item with this seed."""
-    return f"SEED={seed} make chaos PYTEST_ARGS={shlex.quote(shlex.quote(nodeid))}"
+    return commands.chaos(seed, nodeid=nodeid)
 
 
 @pytest.fixture
@@ -325,7 +325,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                 f"chaos run {run_dir.name}",
                 session.seed,
                 ordered,
-                replay=f"SEED={session.seed} make chaos",
+                replay=commands.chaos(session.seed),
                 facts={"ActiveMQ": session.settings.version, "designs": ", ".join(session.designs)},
             ),
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import commands, phases
 from harness.chaos.faults import kind_healed_by
 from harness.chaos.run import ChaosRun
 from harness.check.result import ScenarioResult
@@ -93,12 +94,12 @@ def replay_history(
     # the same faults on other code or other images may not give the same outcome: say so
     changed = differences(header.get("provenance") or {}, provenance(cluster))
     with run:
-        run.phase("replay", source=str(path), steps=len(steps), provenance_differs=changed)
+        run.phase(phases.REPLAY, source=str(path), steps=len(steps), provenance_differs=changed)
         for step in steps:
             time.sleep(max(0.0, step.t - run.history.now()))
             _redo(run, step)
     assert run.result is not None
-    run.result.replay = f"make replay HISTORY={path}"
+    run.result.replay = commands.replay(path)
     run.result.notes += [f"replayed on different provenance: {line}" for line in changed]
     return run.result
 

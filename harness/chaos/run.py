@@ -22,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from harness import phases
 from harness.chaos.nemesis import Nemesis
 from harness.chaos.probes import probe_bridges
 from harness.chaos.schedule import Step
@@ -112,7 +113,7 @@ class ChaosRun:
         self.history.append("harness", "ok", "phase", phase=name, **value)
 
     def __enter__(self) -> ChaosRun:
-        self.phase("load")
+        self.phase(phases.LOAD)
         self._context.enter_context(self.progress.showing(self.status_line))
         self.sampler.start()
         self._context.callback(self.sampler.stop)
@@ -164,7 +165,7 @@ class ChaosRun:
                 describe=lambda: str(self.workload.snapshot()),
             )
         except WaitTimeout as exc:
-            self.phase("load-stalled", wanted=acknowledged, error=str(exc)[:300])
+            self.phase(phases.LOAD_STALLED, wanted=acknowledged, error=str(exc)[:300])
             return False
         return True
 
@@ -172,7 +173,7 @@ class ChaosRun:
         """Apply a schedule: each step's fault at its offset, healed after its hold; waits on the clock only
         between steps, which is what a schedule is."""
         started = time.monotonic()
-        self.phase("schedule", steps=[step.to_json() for step in steps])
+        self.phase(phases.SCHEDULE, steps=[step.to_json() for step in steps])
         for step in steps:
             self._sleep_until(started + step.offset)
             try:
@@ -187,7 +188,7 @@ class ChaosRun:
             try:
                 self.cluster.wait_pairs(self.recovery_timeout)
             except Exception as exc:
-                self.phase("not-recovered", problems=["pairs"], error=str(exc)[:300])
+                self.phase(phases.NOT_RECOVERED, problems=["pairs"], error=str(exc)[:300])
 
     @staticmethod
     def _sleep_until(moment: float) -> None:
@@ -202,7 +203,7 @@ class ChaosRun:
             what=f"{partner} to take over from {victim}",
             interval=0.3,
         )
-        self.phase("took-over", node=partner, after=victim)
+        self.phase(phases.TOOK_OVER, node=partner, after=victim)
         return partner
 
     # ------------------------------------------------------------------------------------------ ending
@@ -249,10 +250,10 @@ class ChaosRun:
             seen["details"] = seen["details"] or [str(exc)]
         if not seen["kinds"]:
             seconds = time.monotonic() - started
-            self.phase("recovered", seconds=round(seconds, 3))
+            self.phase(phases.RECOVERED, seconds=round(seconds, 3))
             return seconds
         self.phase(
-            "not-recovered",
+            phases.NOT_RECOVERED,
             problems=seen["kinds"],
             live=seen["live"],
             error="; ".join(seen["details"])[:300],
@@ -261,7 +262,7 @@ class ChaosRun:
             return None
         # a restarted slave takes its lock straight back (the master retries only every 10 s): stop each,
         # wait for its master to take the store, then start it again to wait on the master's lock
-        self.phase("fail-back", live=seen["live"])
+        self.phase(phases.FAIL_BACK, live=seen["live"])
         for node in seen["live"]:
             self.nemesis.inject("stop", node)
         for node in seen["live"]:
@@ -273,7 +274,7 @@ class ChaosRun:
     def finish(self) -> ScenarioResult:
         """Heal, recover, probe the bridges, load on after the heal, stop the load, drain, read, check."""
         self.nemesis.heal()
-        self.phase("healed")
+        self.phase(phases.HEALED)
         healed_at = time.monotonic()
         if not self.start_consumers:
             self.workload.start_consumers()
@@ -287,7 +288,7 @@ class ChaosRun:
         # deliveries after the last heal are part of the evidence: the cluster must work again, not only hold
         self.load(self.facts.min_delivered_after_heal)
         self.workload.stop_producers()
-        self.phase("load-ended")
+        self.phase(phases.LOAD_ENDED)
         revived += self.workload.revive()
         with contextlib.suppress(WaitTimeout):  # what is left is the checkers' finding (late, stuck, lost)
             wait_until(
@@ -296,9 +297,9 @@ class ChaosRun:
                 what="every acknowledged message to be delivered, with every consumer subscribed",
                 interval=0.5,
             )
-        self.phase("drain-deadline")
+        self.phase(phases.DRAIN_DEADLINE)
         final = self.final_state()
-        self.phase("final-state", queues=final.queues, unreadable=final.reasons)
+        self.phase(phases.FINAL_STATE, queues=final.queues, unreadable=final.reasons)
         self.workload.stop_consumers()
         self._context.close()  # sampler and progress line end with the run's traffic
         self.history.close()

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import phases
 from harness.chaos.faults import FAULT_KINDS
 from harness.check.facts import RunFacts
 from harness.compact import CompactHistory, read_compact
@@ -263,16 +264,16 @@ class Ledger:
 
     def _phase(self, event: Event) -> None:
         phase, t = event.get("phase"), event["t"]
-        if phase == "drain-deadline":
+        if phase == phases.DRAIN_DEADLINE:
             self.drain_deadline = t
-        elif phase == "load":
+        elif phase == phases.LOAD:
             self.load_started = t
-        elif phase == "load-ended" or (phase == "healed" and self.load_ended is None):
+        elif phase == phases.LOAD_ENDED or (phase == phases.HEALED and self.load_ended is None):
             # histories before load-ended stopped the producers at the heal
             self.load_ended = t
-        elif phase == "recovered":
+        elif phase == phases.RECOVERED:
             self.recovered = t
-        elif phase == "not-recovered":
+        elif phase == phases.NOT_RECOVERED:
             self.not_recovered.append(event)
 
     def receipted_by(self, message_id: str) -> str | None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import commands
 from harness.chaos.run import ChaosRun
 from harness.chaos.schedule import Step, random_schedule
 from harness.check.result import ScenarioResult
@@ -98,8 +99,8 @@ def run_soak(
     lengths = plan.window_lengths()
     log(
         f"soak seed {plan.seed} ({topology}, ActiveMQ {settings.version}): {len(lengths)} windows over "
-        f"{clock(sum(lengths))}, a fault every {plan.fault_interval:.0f}s; replay: SEED={plan.seed} "
-        f"DURATION={int(plan.duration)}s CHECKPOINT={int(plan.checkpoint)}s TOPOLOGY={topology} make soak"
+        f"{clock(sum(lengths))}, a fault every {plan.fault_interval:.0f}s; "
+        f"replay: {commands.soak(plan.seed, plan.duration, plan.checkpoint, topology)}"
     )
     log(f"report: {directory / 'report.html'} (rewritten at every checkpoint)")
     started = time.monotonic()
@@ -128,7 +129,7 @@ def run_soak(
                 deadline=end,
             )
             result, error = _play_window(run, steps, load_until)
-            replay = f"make replay HISTORY={run.history.path}"
+            replay = commands.replay(run.history.path)
             if result is not None:
                 result.replay = replay
             del run  # the window's clients, sets and sessions go now, before memory is measured
@@ -211,8 +212,7 @@ def write_soak_report(
             f"soak {directory.name}",
             plan["seed"],
             results,
-            replay=f"SEED={plan['seed']} DURATION={int(plan['duration'])}s CHECKPOINT={int(plan['checkpoint'])}s "
-            f"TOPOLOGY={plan['topology']} make soak",
+            replay=commands.soak(plan["seed"], plan["duration"], plan["checkpoint"], plan["topology"]),
             facts={
                 "ActiveMQ": plan["version"],
                 "topology": plan["topology"],

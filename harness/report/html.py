@@ -9,7 +9,6 @@ A soak adds the harness's memory curve and its checkpoints.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from collections.abc import Sequence
@@ -17,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import commands, phases
 from harness.check.result import ScenarioResult
 from harness.history import read_header, read_history
 from harness.report import summary
-from harness.report.svg import PALETTE, Band, Series, line_chart
+from harness.report.svg import PALETTE, Band, Series, escape, line_chart
 from harness.report.timeline import Timeline, build_timeline
 
 STYLE = """
@@ -58,8 +58,8 @@ def write_report(directory: Path, report: ReportInput) -> Path:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(report.title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{_e(report.title)}</h1>",
+        f"<title>{escape(report.title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{escape(report.title)}</h1>",
         _facts(report),
         _summary_table(directory, report.results, detailed),
     ]
@@ -86,7 +86,7 @@ def report_from_folder(directory: Path) -> Path:
             f"chaos run {directory.name}",
             seed,
             results,
-            replay=f"SEED={seed} make chaos" if seed is not None else "",
+            replay=commands.chaos(seed) if seed is not None else "",
         ),
     )
 
@@ -101,16 +101,16 @@ def _facts(report: ReportInput) -> str:
     out = [_table(("", ""), rows, header=False)]
     if failing:
         out.append("<p class='replay'><b>Replay the failing runs:</b></p><ul>")
-        out += [f"<li><code>{_e(summary.replay_command(r))}</code></li>" for r in failing]
+        out += [f"<li><code>{escape(summary.replay_command(r))}</code></li>" for r in failing]
         out.append("</ul>")
     elif report.replay:
-        out.append(f"<p class='replay'>Replay: <code>{_e(report.replay)}</code></p>")
+        out.append(f"<p class='replay'>Replay: <code>{escape(report.replay)}</code></p>")
     return "\n".join(out)
 
 
 def _summary_table(directory: Path, results: list[ScenarioResult], detailed: list[ScenarioResult]) -> str:
     out = ["<h2>Summary</h2><table id='summary'><tr>"]
-    out += [f"<th>{_e(h)}</th>" for h in summary.HEADER]
+    out += [f"<th>{escape(h)}</th>" for h in summary.HEADER]
     out.append("</tr>")
     for result in results:
         cells = summary.row(result)
@@ -119,9 +119,9 @@ def _summary_table(directory: Path, results: list[ScenarioResult], detailed: lis
             if i == 0:
                 own = Path(result.directory) / "report.html"
                 link = f"#{_anchor(result)}" if result in detailed else _rel(own, directory)
-                body = f"<a href='{_e(link)}'>{_e(text)}</a>"
+                body = f"<a href='{escape(link)}'>{escape(text)}</a>"
             else:
-                body = _e(text)
+                body = escape(text)
             out.append(f"<td class='{_cell_class(text)}'>{body}</td>")
         out.append("</tr>")
     out.append("</table>")
@@ -146,17 +146,19 @@ def _cell_class(text: str) -> str:
 def _scenario(directory: Path, result: ScenarioResult) -> str:
     folder = Path(result.directory)
     history = folder / "history.jsonl"
-    out = [f"<h2 id='{_anchor(result)}'>{_e(result.scenario)} [{_e(result.topology)}]: "]
+    out = [f"<h2 id='{_anchor(result)}'>{escape(result.scenario)} [{escape(result.topology)}]: "]
     out.append("ok</h2>" if result.ok else "FAIL</h2>")
     if not result.ok:
-        out.append(f"<p class='replay'>Replay: <code>{_e(summary.replay_command(result))}</code></p>")
+        out.append(f"<p class='replay'>Replay: <code>{escape(summary.replay_command(result))}</code></p>")
     links = [("history", history), ("verdicts", folder / "verdicts.json")]
     # a chaos scenario's cluster lives in its folder; a soak's one cluster beside its windows
     logs = sorted(folder.glob("*/logs/*.log")) or sorted(folder.parent.glob("*/logs/*.log"))
     links += [(log.stem, log) for log in logs]
     out.append(
         "<p>Files: "
-        + " · ".join(f"<a href='{_e(_rel(p, directory))}'>{_e(name)}</a>" for name, p in links if p.exists())
+        + " · ".join(
+            f"<a href='{escape(_rel(p, directory))}'>{escape(name)}</a>" for name, p in links if p.exists()
+        )
         + "</p>"
     )
     if history.exists():
@@ -169,7 +171,7 @@ def _scenario(directory: Path, result: ScenarioResult) -> str:
     out.append(_bridge_table(result))
     out.append(_violations(result))
     if result.notes:
-        out.append("<p>Notes:</p><ul>" + "".join(f"<li>{_e(n)}</li>" for n in result.notes) + "</ul>")
+        out.append("<p>Notes:</p><ul>" + "".join(f"<li>{escape(n)}</li>" for n in result.notes) + "</ul>")
     return "\n".join(out)
 
 
@@ -204,7 +206,9 @@ def _timeline_facts(result: ScenarioResult, header: dict[str, Any], timeline: Ti
 
 def _charts(timeline: Timeline) -> list[str]:
     bands = [Band(w.start, w.end, w.label) for w in timeline.faults]
-    markers = [(t, p) for t, p in timeline.phases if p in ("healed", "recovered", "drain-deadline")]
+    markers = [
+        (t, p) for t, p in timeline.phases if p in (phases.HEALED, phases.RECOVERED, phases.DRAIN_DEADLINE)
+    ]
     seconds = range(len(timeline.acknowledged))
     x_max = max(timeline.duration, 1.0)
     charts = [
@@ -265,7 +269,7 @@ def _bridge_table(result: ScenarioResult) -> str:
     rows = rows or [("(none probed)", "")]
     text = "<h3>Bridges after the heal</h3>" + _table(("direction", "first probe forwarded after"), rows)
     if verdict.note:
-        text += f"<p>{_e(verdict.note)}</p>"
+        text += f"<p>{escape(verdict.note)}</p>"
     return text
 
 
@@ -281,10 +285,12 @@ def _violations(result: ScenarioResult) -> str:
             status = "UNEXPECTED: declared, but not every witness shows the declared mechanism"
         else:
             status = "UNEXPECTED" if verdict.valid is False else "UNKNOWN (never a pass)"
-        out.append(f"<h4>{_e(verdict.checker)}: {_e(summary.describe(verdict))}</h4><p>{_e(status)}</p>")
+        out.append(
+            f"<h4>{escape(verdict.checker)}: {escape(summary.describe(verdict))}</h4><p>{escape(status)}</p>"
+        )
         for key, value in verdict.evidence.items():
             if value:
-                out.append(f"<p>{_e(key)}:</p>{_evidence(value)}")
+                out.append(f"<p>{escape(key)}:</p>{_evidence(value)}")
     return "\n".join(out)
 
 
@@ -293,7 +299,7 @@ def _evidence(value: Any) -> str:
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         keys = list(dict.fromkeys(k for v in value for k in v))
         return _table(tuple(keys), [tuple(_short(v.get(k, "")) for k in keys) for v in value])
-    return f"<pre>{_e(json.dumps(value, indent=1))}</pre>"
+    return f"<pre>{escape(json.dumps(value, indent=1))}</pre>"
 
 
 def _short(value: Any) -> str:
@@ -330,9 +336,9 @@ def _memory(samples: list[tuple[float, float]]) -> str:
 def _table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, header: bool = True) -> str:
     out = ["<table>"]
     if header:
-        out.append("<tr>" + "".join(f"<th>{_e(h)}</th>" for h in columns) + "</tr>")
+        out.append("<tr>" + "".join(f"<th>{escape(h)}</th>" for h in columns) + "</tr>")
     for r in rows:
-        out.append("<tr>" + "".join(f"<td>{_e(str(c))}</td>" for c in r) + "</tr>")
+        out.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
 
@@ -343,7 +349,3 @@ def _anchor(result: ScenarioResult) -> str:
 
 def _rel(target: Path, start: Path) -> str:
     return os.path.relpath(target.resolve(), start.resolve())
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)

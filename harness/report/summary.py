@@ -3,6 +3,7 @@ HTML report and the version matrix print it."""
 
 from __future__ import annotations
 
+from harness import commands
 from harness.check.checkers import CHECKERS, Checker, Verdict
 from harness.check.result import ScenarioResult
 
@@ -44,6 +45,7 @@ def rows(results: list[ScenarioResult]) -> list[tuple[str, ...]]:
 
 
 def aligned(table: list[tuple[str, ...]]) -> list[str]:
+    """Columns padded to their widest cell, two spaces apart: every text table the harness prints."""
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
 
@@ -52,4 +54,4 @@ def replay_command(result: ScenarioResult) -> str:
     """The one command that replays this result's faults."""
     if result.replay:
         return result.replay
-    return f"SEED={result.seed} SCENARIO={result.scenario} TOPOLOGY={result.topology} make chaos"
+    return commands.chaos(result.seed, scenario=result.scenario, design=result.topology)

@@ -59,18 +59,18 @@ def line_chart(
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">',
-        f'<text x="{left}" y="16" class="chart-title">{_e(title)}</text>',
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f'<text x="{left}" y="16" class="chart-title">{escape(title)}</text>',
     ]
     for i, band in enumerate(bands):
         x0, x1 = x(band.start), x(band.end)
         out.append(
             f'<rect class="fault" x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 2):.1f}" height="{plot_h}" '
-            f'fill="{FAULT_FILL}" fill-opacity="0.25"><title>{_e(band.label)} '
+            f'fill="{FAULT_FILL}" fill-opacity="0.25"><title>{escape(band.label)} '
             f"({band.start:.1f}s to {band.end:.1f}s)</title></rect>"
         )
         out.append(
-            f'<text x="{x0 + 2:.1f}" y="{top + 10 + 10 * (i % 3)}" class="band-label">{_e(band.label)}</text>'
+            f'<text x="{x0 + 2:.1f}" y="{top + 10 + 10 * (i % 3)}" class="band-label">{escape(band.label)}</text>'
         )
     out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame"/>')
     for k in range(5):
@@ -86,14 +86,14 @@ def line_chart(
             f"{_number(k * step)}</text>"
         )
     out.append(
-        f'<text x="{left + plot_w / 2}" y="{height - 4}" class="axis" text-anchor="middle">{_e(x_label)}</text>'
+        f'<text x="{left + plot_w / 2}" y="{height - 4}" class="axis" text-anchor="middle">{escape(x_label)}</text>'
         f'<text x="12" y="{top + plot_h / 2}" class="axis" text-anchor="middle" '
-        f'transform="rotate(-90 12 {top + plot_h / 2})">{_e(y_label)}</text>'
+        f'transform="rotate(-90 12 {top + plot_h / 2})">{escape(y_label)}</text>'
     )
     for t, label in markers:
         out.append(
             f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{top + plot_h}" class="marker">'
-            f"<title>{_e(label)} at {t:.1f}s</title></line>"
+            f"<title>{escape(label)} at {t:.1f}s</title></line>"
         )
     for i, s in enumerate(series):
         for segment in _segments(s.points):
@@ -107,7 +107,7 @@ def line_chart(
         out.append(
             f'<line x1="{left + plot_w + 10}" x2="{left + plot_w + 28}" y1="{ly - 4}" y2="{ly - 4}" '
             f'stroke="{s.color}" stroke-width="3"/>'
-            f'<text x="{left + plot_w + 32}" y="{ly}" class="legend">{_e(s.label)}</text>'
+            f'<text x="{left + plot_w + 32}" y="{ly}" class="legend">{escape(s.label)}</text>'
         )
     out.append("</svg>")
     return "\n".join(out)
@@ -130,5 +130,6 @@ def _number(value: float) -> str:
     return f"{value:.2g}" if value < 1 else f"{value:.1f}"
 
 
-def _e(text: str) -> str:
+def escape(text: str) -> str:
+    """Text for HTML and SVG content and attribute values (the report's one escaping rule)."""
     return html.escape(text, quote=True)

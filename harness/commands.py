@@ -1,0 +1,30 @@
+"""The commands that rerun something, built in one place: what a summary, a report, a JUnit file, a soak's
+log or a failure prints for a person to paste."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+
+def chaos(seed: int, *, scenario: str = "", design: str = "", nodeid: str = "", version: str = "") -> str:
+    """`make chaos` with this seed; narrowed to a scenario and design, or to exactly one test item."""
+    words = [f"SEED={seed}"]
+    if scenario:
+        words.append(f"SCENARIO={scenario}")
+    if design:
+        words.append(f"DESIGN={design}")
+    if version:
+        words.append(f"ACTIVEMQ_VERSION={version}")
+    words.append("make chaos")
+    if nodeid:
+        words.append(f"PYTEST_ARGS={shlex.quote(shlex.quote(nodeid))}")
+    return " ".join(words)
+
+
+def replay(history: Path | str) -> str:
+    return f"make replay HISTORY={history}"
+
+
+def soak(seed: int, duration: float, checkpoint: float, design: str) -> str:
+    return f"SEED={seed} DURATION={int(duration)}s CHECKPOINT={int(checkpoint)}s DESIGN={design} make soak"
