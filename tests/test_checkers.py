@@ -289,6 +289,31 @@ def test_a_copy_after_its_consumer_lost_the_unconfirmed_ack_is_explained() -> No
     assert verdict.evidence["explained_by"] == {"unconfirmed-ack": 1}
 
 
+def test_a_copy_handed_over_by_a_closing_session_and_recorded_last_is_explained() -> None:
+    """Seen on the real cluster: consumer-1 begins closing at 30.0 with r1-p1-0 unacked, the broker redelivers
+    it to consumer-0 (recorded 30.2), and consumer-1's closing connection hands its own copy over after that
+    (recorded 30.3, never acked). The copies are recorded in the opposite order to the broker's."""
+    copies = [
+        sent("r1-p1-0", 29),
+        delivered("r1-p1-0", 30.2, B2, True, consumer="consumer-0"),
+        delivered("r1-p1-0", 30.3, B2, False, consumer="consumer-1"),
+    ]
+    late_frame = {
+        "t": 30.31,
+        "p": "consumer-1",
+        "type": "info",
+        "f": "unconfirmed",
+        "ids": ["r1-p1-0"],
+        "since": 30.0,
+    }
+    verdict = check_duplicated(clean_run(*copies, late_frame), CLEAN)
+    assert verdict.valid is False and verdict.explained, verdict.evidence
+    assert verdict.evidence["explained_by"] == {"unconfirmed-ack": 1}
+    # the same copy recorded by a session that was not closing is a duplicate nobody explains
+    healthy = check_duplicated(clean_run(*copies), CLEAN)
+    assert not healthy.explained and [w["id"] for w in healthy.evidence["unexplained"]] == ["r1-p1-0"]
+
+
 def test_a_copy_whose_ack_was_confirmed_is_not_explained_by_a_reconnect() -> None:
     ended = session_end(30, [])
     history = clean_run(ended, connect("consumer-0", B2, 30.5), delivered("r1-p0-7", 31, B2, True))

@@ -582,11 +582,15 @@ def copies_start(copies: list[Delivery]) -> float:
 
 
 def _consumer_side(ledger: Ledger, message_id: str, previous: Delivery, copy: Delivery) -> str | None:
-    """The session that delivered `previous` ended without its ack confirmed, and began closing before the
-    copy came: the broker was free to hand the message out again."""
+    """A consumer-side redelivery: the session that delivered `previous` ended without its ack confirmed,
+    and began closing before the copy came, so the broker was free to hand the message out again; or the
+    copy itself was handed over by a session already closing, never acked (the broker had taken the message
+    back, and its redelivery elsewhere can be recorded first)."""
     for since, ended, process in ledger.unconfirmed.get(message_id, ()):
         if process == previous.process and ended >= previous.t and since <= copy.t:
             return f"unconfirmed-ack: {process} closing at {since:.3f}"
+        if process == copy.process and since <= copy.t <= ended:
+            return f"unconfirmed-ack: {process} handed it over while closing from {since:.3f}"
     return None
 
 

@@ -67,6 +67,7 @@ class Workload:
         # session (by id) -> ids delivered on it whose ack the broker has not confirmed yet
         self._pending: dict[int, set[str]] = {}
         self._closed: set[int] = set()
+        self._closing_since: dict[int, float] = {}  # id(session) -> when its close began
         self._next_seq: dict[str, int] = {}
         self._subscribed: set[str] = set()  # consumers with a live subscription now
 
@@ -241,18 +242,22 @@ class Workload:
             redelivered=delivery.headers.get("redelivered") == "true",
             **extra,
         )
-        after_close = False
+        closing_since = None
         with self._lock:
             self.counters.delivered += 1
             self.delivered_ids.add(message_id)
             if session is not None:
                 # recorded, not yet confirmed acked: if its session ends now, a copy coming back is ours
                 if id(session) in self._closed:
-                    after_close = True
+                    closing_since = self._closing_since.get(id(session), self.history.now())
                 else:
                     self._pending.setdefault(id(session), set()).add(message_id)
-        if after_close:  # a frame the connection handed over while it was closing: never acked
-            self.history.append(process, "info", "unconfirmed", ids=[message_id], since=self.history.now())
+        if closing_since is not None:
+            # a frame the connection handed over after its close began: never acked, and the broker may
+            # already have handed the message to another consumer (that copy can even be recorded first)
+            self.history.append(
+                process, "info", "unconfirmed", ids=[message_id], since=round(closing_since, 6)
+            )
 
     def request_reconnect(self, process: str) -> None:
         """Make the consumer drop its connection (unacked messages go back to the broker) and reconnect."""
@@ -264,6 +269,7 @@ class Workload:
         since = self.history.now()
         with self._lock:
             self._subscribed.discard(process)
+            self._closing_since[id(session)] = since
         session.close()
         with self._lock:
             self._closed.add(id(session))
