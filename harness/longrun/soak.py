@@ -215,7 +215,7 @@ def write_soak_report(
             replay=commands.soak(plan["seed"], plan["duration"], plan["checkpoint"], plan["topology"]),
             facts={
                 "ActiveMQ": plan["version"],
-                "topology": plan["topology"],
+                "design": plan["topology"],
                 "planned": f"{clock(plan['duration'])} in windows of {clock(plan['checkpoint'])}",
                 "harness peak RSS": f"{peak_rss_mib:.1f} MiB",
             },

@@ -65,7 +65,7 @@ def run_version(version: str, scenario: str, seed: int, topology: str, folder: P
 
 
 def side_by_side(scenario: str, topologies: list[str], outcomes: list[VersionOutcome]) -> list[str]:
-    table = [("scenario", "topology", *(f"ActiveMQ {o.version}" for o in outcomes))]
+    table = [("scenario", "design", *(f"ActiveMQ {o.version}" for o in outcomes))]
     for topology in topologies:
         table.append((scenario, topology, *(o.cell(scenario, topology) for o in outcomes)))
     return summary.aligned(table)

@@ -8,7 +8,7 @@ from harness.check.checkers import CHECKERS, Checker, Verdict
 from harness.check.result import ScenarioResult
 
 # one column per registered checker, in its order, between the run's counts and its verdict
-HEADER = ("scenario", "topology", "ack/deliv/indet", *(c.column for c in CHECKERS.values()), "verdict")
+HEADER = ("scenario", "design", "ack/deliv/indet", *(c.column for c in CHECKERS.values()), "verdict")
 QUIET = frozenset({"0", "-", "yes"})  # cells that say nothing happened; the matrix leaves them out
 
 
