@@ -100,7 +100,7 @@ class Settings:
             vip_port=_port(env.get("VIP_PORT") or "61613"),
             credentials=Credentials(*(env[name] for name in CREDENTIAL_VARS)),
             heap=heap,
-            ready_timeout=_positive_float("READY_TIMEOUT", env.get("READY_TIMEOUT") or "240"),
+            ready_timeout=positive_number("READY_TIMEOUT", env.get("READY_TIMEOUT") or "240", "of seconds"),
             runs_dir=Path(env.get("RUNS_DIR") or ROOT / "runs").resolve(),
         )
 
@@ -111,13 +111,14 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def _positive_float(name: str, text: str) -> float:
+def positive_number(name: str, text: str, unit: str = "") -> float:
+    """`text` as a positive number, or a one-line error naming the setting."""
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if value <= 0:
-        raise HarnessError(f"{name}={text!r} must be a positive number of seconds")
+        raise HarnessError(f"{name}={text!r} must be a positive number{' ' + unit if unit else ''}")
     return value
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.settings import ROOT
 
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -33,19 +35,25 @@ def copy_of_project(tmp_path: Path) -> Path:
     return project
 
 
-def test_a_checker_importing_the_cluster_breaks_the_contract(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "line", "reported"),
+    [
+        # a checker importing the cluster directly
+        (
+            "check/checkers.py",
+            "from harness.cluster.control import Cluster",
+            "harness.check.checkers -> harness.cluster.control",
+        ),
+        # a report reaching Docker through the chaos run
+        ("report/timeline.py", "import harness.chaos.run", "harness.report is not allowed to import docker"),
+    ],
+)
+def test_an_import_against_the_rule_breaks_the_contract(
+    tmp_path: Path, module: str, line: str, reported: str
+) -> None:
     project = copy_of_project(tmp_path)
-    checkers = project / "harness" / "check" / "checkers.py"
-    checkers.write_text(checkers.read_text() + "\nfrom harness.cluster.control import Cluster  # noqa\n")
+    source = project / "harness" / module
+    source.write_text(source.read_text() + f"\n{line}  # noqa\n")
     result = lint_imports(project)
     assert result.returncode != 0
-    assert "harness.check.checkers -> harness.cluster.control" in result.stdout
-
-
-def test_a_report_reaching_docker_through_another_module_breaks_the_contract(tmp_path: Path) -> None:
-    project = copy_of_project(tmp_path)
-    timeline = project / "harness" / "report" / "timeline.py"
-    timeline.write_text(timeline.read_text() + "\nimport harness.chaos.run  # noqa\n")
-    result = lint_imports(project)
-    assert result.returncode != 0
-    assert "harness.report is not allowed to import docker" in result.stdout
+    assert reported in result.stdout

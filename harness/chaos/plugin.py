@@ -37,7 +37,7 @@ from harness.errors import HarnessError
 from harness.progress import Progress
 from harness.report import summary
 from harness.report.html import ReportInput, write_report
-from harness.settings import ROOT, Settings, parse_seed, stamped_folder
+from harness.settings import ROOT, Settings, parse_seed, positive_number, stamped_folder
 from harness.signals import terminate_as_interrupt
 
 SESSION = pytest.StashKey["ChaosSession"]()
@@ -156,14 +156,7 @@ def chosen_designs(config: pytest.Config) -> list[str]:
 
 
 def chosen_minutes(config: pytest.Config) -> float:
-    text = option(config, "--chaos-minutes", "CHAOS_MINUTES") or "1"
-    try:
-        minutes = float(text)
-    except ValueError:
-        minutes = -1
-    if minutes <= 0:
-        raise HarnessError(f"CHAOS_MINUTES={text!r} must be a positive number")
-    return minutes
+    return positive_number("CHAOS_MINUTES", option(config, "--chaos-minutes", "CHAOS_MINUTES") or "1")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
