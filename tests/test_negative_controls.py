@@ -176,8 +176,10 @@ def test_redelivery_is_caught_as_duplicated(cluster_of: Cluster) -> None:
     # every held message is witnessed; others may be too: acks still in flight when the connection
     # dropped are lost with it, and those messages come back as well (a real duplicate, correctly counted)
     assert held <= duplicated_ids
-    # the second delivery of each held message is the broker's redelivery
-    assert all(copies[i][-1].redelivered for i in held)
+    # a later delivery of each held message is the broker's redelivery (not always the last one recorded: the
+    # closing connection can hand its own copy over after the redelivery reached the new one)
+    assert all(any(c.redelivered for c in copies[i][1:]) or copies[i][0].redelivered for i in held)
+    assert duplicated.explained, duplicated.evidence["unexplained"]
     assert run.result.verdict("lost").valid is True
 
 
