@@ -54,7 +54,7 @@ def harness_rate(cluster: Cluster, messages: int) -> float:
     with tempfile.TemporaryDirectory() as tmp, History(Path(tmp) / "h.jsonl", {"seed": 0}) as history:
         workload = Workload(
             history,
-            lambda **kw: cluster.stomp(None, **kw),
+            lambda node=None, **kw: cluster.stomp(node, **kw),
             config,
         )
         started = time.perf_counter()

@@ -106,8 +106,8 @@ class ChaosRun:
         self._started = time.monotonic()
         self._context = contextlib.ExitStack()
 
-    def _connect(self, **kwargs: Any) -> StompSession:
-        return self.cluster.stomp(None, **kwargs)
+    def _connect(self, node: str | None = None, **kwargs: Any) -> StompSession:
+        return self.cluster.stomp(node, **kwargs)
 
     def phase(self, name: str, **value: Any) -> None:
         self.history.append("harness", "ok", "phase", phase=name, **value)

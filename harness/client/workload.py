@@ -131,14 +131,22 @@ class Workload:
             setattr(self.counters, field, getattr(self.counters, field) + 1)
 
     # --------------------------------------------------------------------------------------- connecting
+    def placement(self, process: str) -> str | None:
+        """The node `process` connects to directly, or None: through the VIP, which places it (the default,
+        as production clients are placed)."""
+        return None
+
     def _session(self, process: str, stop: threading.Event, **kwargs: object) -> StompSession | None:
-        """Connect through the VIP with back-off; None once stopped or past the reconnect deadline."""
+        """Connect (through the VIP unless placed) with back-off; None once stopped or past the reconnect
+        deadline."""
         deadline = time.monotonic() + self.config.reconnect_deadline
         delay = 0.1
         while not stop.is_set():
             try:
                 session = self.connect(
-                    heartbeats=(self.config.heartbeat_ms, self.config.heartbeat_ms), **kwargs
+                    node=self.placement(process),
+                    heartbeats=(self.config.heartbeat_ms, self.config.heartbeat_ms),
+                    **kwargs,
                 )
             except HarnessError as exc:
                 self.history.append(process, "fail", "connect", error=str(exc)[:200])
