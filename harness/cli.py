@@ -190,7 +190,7 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    """Redo a recorded history's faults on a fresh cluster of the same version and topology."""
+    """Redo a recorded history's faults on a fresh cluster of the same version and design."""
 
     from harness.chaos.replay import recorded_faults, replay_history
     from harness.design.catalog import design
@@ -208,7 +208,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     settings = dataclasses.replace(
         settings,
         version=str(header.get("activemq_version", settings.version)),
-        design=design(str(header.get("topology", settings.design.name))),
+        design=design(str(header.get("design") or header.get("topology") or settings.design.name)),
     )
     directory = stamped_folder(settings.runs_dir, "replay", str(header.get("scenario", "run")))
     directory.mkdir(parents=True)

@@ -112,7 +112,7 @@ def test_report_of_a_negative_control_renders_in_headless_chromium(cluster: Clus
     page = write_report(directory, ReportInput("negative control", 5, [result]))
     html = page.read_text()
     assert "<script" not in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")
-    assert f"SEED=5 SCENARIO=control-report DESIGN={result.topology} make chaos" in html
+    assert f"SEED=5 SCENARIO=control-report DESIGN={result.design} make chaos" in html
     assert result.verdict("lost").evidence["lost"][0]["id"] in html
 
     screenshot = ARTIFACTS / "report.png"

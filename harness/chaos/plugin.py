@@ -231,7 +231,7 @@ def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable
                 scenario,
                 session.seed,
                 directory,
-                topology=design_name,
+                design=design_name,
                 expected=declared.get(design_name, {}),
                 progress=session.progress,
                 on_result=lambda result: assert_as_declared(result, item.nodeid),
@@ -263,7 +263,7 @@ def assert_as_declared(result: ScenarioResult, nodeid: str) -> None:
     """The scenario passes when every violation it shows is one it declared for this design."""
     if result.ok:
         return
-    lines = [f"{result.scenario} on {result.topology} (seed {result.seed}): undeclared violations"]
+    lines = [f"{result.scenario} on {result.design} (seed {result.seed}): undeclared violations"]
     for verdict in result.verdicts:
         if verdict.checker in result.unexpected:
             declared = verdict.checker in result.expected and verdict.valid is False
@@ -281,14 +281,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     results, run_dir = session.results, session.run_dir
     write = terminalreporter.write_line
     terminalreporter.section(f"chaos summary (seed {session.seed})")
-    ordered = sorted(results, key=lambda r: (r.scenario, r.topology != "seed", r.directory))
+    ordered = sorted(results, key=lambda r: (r.scenario, r.design != "seed", r.directory))
     for line in summary.aligned([summary.HEADER, *summary.rows(ordered)]):
         write(line)
     for title, pick in (
         ("expected and seen", lambda r: r.expected_and_seen),
         ("expected, not seen (this seed did not show it; not a failure)", lambda r: r.expected_not_seen),
     ):
-        found = [f"{r.scenario} [{r.topology}] {', '.join(sorted(pick(r)))}" for r in results if pick(r)]
+        found = [f"{r.scenario} [{r.design}] {', '.join(sorted(pick(r)))}" for r in results if pick(r)]
         if found:
             write(f"{title}:")
             for line in found:
@@ -297,8 +297,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     for r in results:
         for checker in sorted(r.expected_and_seen):
             seen_on = reasons.setdefault((checker, r.expected[checker]), [])
-            if r.topology not in seen_on:
-                seen_on.append(r.topology)
+            if r.design not in seen_on:
+                seen_on.append(r.design)
     if reasons:
         write("why these are expected:")
         for (checker, why), seen_on in reasons.items():
@@ -308,7 +308,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         write("UNEXPECTED:")
         for r in unexpected:
             for checker in sorted(r.unexpected):
-                write(f"  {r.scenario} [{r.topology}] {checker}: {summary.describe(r.verdict(checker))}")
+                write(f"  {r.scenario} [{r.design}] {checker}: {summary.describe(r.verdict(checker))}")
             write(f"    rerun: {summary.replay_command(r)}")
     (run_dir / "summary.json").write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
     if results:

@@ -83,12 +83,12 @@ def replay_history(
         f"replay-{header.get('scenario', 'run')}",
         int(header.get("seed", 0)),
         directory,
-        topology=str(header.get("topology", cluster.settings.design.name)),
+        design=str(header.get("design") or header.get("topology") or cluster.settings.design.name),
         workload=config,
         # histories from before the header carried it: the design's declared weaknesses
         expected=header["expected"]
         if "expected" in header
-        else SEED_WEAKNESSES.get(str(header.get("topology")), {}),
+        else SEED_WEAKNESSES.get(str(header.get("design") or header.get("topology")), {}),
         progress=progress,
     )
     # the same faults on other code or other images may not give the same outcome: say so

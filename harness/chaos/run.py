@@ -48,7 +48,7 @@ class ChaosRun:
         seed: int,
         directory: Path,
         *,
-        topology: str | None = None,
+        design: str | None = None,
         workload: WorkloadConfig | None = None,
         expected: dict[str, str] | None = None,
         recovery_timeout: float = 120.0,
@@ -66,7 +66,7 @@ class ChaosRun:
         self.seed = seed
         self.directory = directory
         self.design = cluster.settings.design
-        self.topology = topology or self.design.name
+        self.design_name = design or self.design.name
         # ids carry a tag of this run's own: a message of an earlier run (a soak window, a replayed
         # history's ids) can never stand in for one of this run's
         self.config = dataclasses.replace(
@@ -84,7 +84,7 @@ class ChaosRun:
             {
                 "seed": seed,
                 "scenario": scenario,
-                "topology": topology,
+                "design": self.design_name,
                 "activemq_version": cluster.settings.version,
                 "workload": asdict(self.config),
                 "expected": self.expected,
@@ -144,7 +144,7 @@ class ChaosRun:
             f"{clock(self.deadline - now)} left" if self.deadline else f"{clock(now - self._started)} elapsed"
         )
         return (
-            f"[{self.scenario} {self.topology}] fault: {faults} | sent {counters.invoked} "
+            f"[{self.scenario} {self.design_name}] fault: {faults} | sent {counters.invoked} "
             f"ack {counters.acknowledged} deliv {counters.delivered} in flight {self.workload.undelivered()} "
             f"| {when}"
         )
@@ -309,7 +309,7 @@ class ChaosRun:
         notes = [f"clients revived after giving up: {', '.join(revived)}"] if revived else []
         result = ScenarioResult(
             scenario=self.scenario,
-            topology=self.topology,
+            design=self.design_name,
             seed=self.seed,
             directory=str(self.directory),
             counts={

@@ -15,7 +15,7 @@ from harness.check.checkers import Verdict, merged_validity
 @dataclass
 class ScenarioResult:
     scenario: str
-    topology: str
+    design: str  # the design's name: seed, hardened, a control
     seed: int
     directory: str
     counts: dict[str, int]
@@ -62,7 +62,7 @@ class ScenarioResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,
-            "topology": self.topology,
+            "design": self.design,
             "seed": self.seed,
             "directory": self.directory,
             "counts": self.counts,
@@ -81,7 +81,7 @@ class ScenarioResult:
     def from_json(cls, record: dict[str, Any]) -> ScenarioResult:
         return cls(
             scenario=record["scenario"],
-            topology=record["topology"],
+            design=record.get("design", record.get("topology", "")),  # "topology" before it was renamed
             seed=record["seed"],
             directory=record.get("directory", ""),
             counts=record["counts"],

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness import commands
 from harness.chaos.run import ChaosRun
@@ -94,13 +95,13 @@ def run_soak(
     log: Callable[[str], None] = print,
 ) -> SoakOutcome:
     limit_malloc_arenas()  # before any client thread exists
-    topology = settings.design.name
+    design_name = settings.design.name
     outcome = SoakOutcome(directory)
     lengths = plan.window_lengths()
     log(
-        f"soak seed {plan.seed} ({topology}, ActiveMQ {settings.version}): {len(lengths)} windows over "
+        f"soak seed {plan.seed} ({design_name}, ActiveMQ {settings.version}): {len(lengths)} windows over "
         f"{clock(sum(lengths))}, a fault every {plan.fault_interval:.0f}s; "
-        f"replay: {commands.soak(plan.seed, plan.duration, plan.checkpoint, topology)}"
+        f"replay: {commands.soak(plan.seed, plan.duration, plan.checkpoint, design_name)}"
     )
     log(f"report: {directory / 'report.html'} (rewritten at every checkpoint)")
     started = time.monotonic()
@@ -122,9 +123,9 @@ def run_soak(
                 name,
                 plan.seed,
                 directory / name,
-                topology=topology,
+                design=design_name,
                 workload=WorkloadConfig(queue=f"soak.w{window:03d}"),
-                expected=SEED_WEAKNESSES.get(topology, {}),
+                expected=SEED_WEAKNESSES.get(design_name, {}),
                 progress=progress,
                 deadline=end,
             )
@@ -181,7 +182,7 @@ def _write(outcome: SoakOutcome, plan: SoakPlan, settings: Settings, memory: Mem
     directory = outcome.directory
     (directory / "soak.json").write_text(
         json.dumps(
-            {**dataclasses.asdict(plan), "version": settings.version, "topology": settings.design.name},
+            {**dataclasses.asdict(plan), "version": settings.version, "design": settings.design.name},
             indent=2,
         )
         + "\n"
@@ -212,10 +213,10 @@ def write_soak_report(
             f"soak {directory.name}",
             plan["seed"],
             results,
-            replay=commands.soak(plan["seed"], plan["duration"], plan["checkpoint"], plan["topology"]),
+            replay=commands.soak(plan["seed"], plan["duration"], plan["checkpoint"], design_of(plan)),
             facts={
                 "ActiveMQ": plan["version"],
-                "design": plan["topology"],
+                "design": design_of(plan),
                 "planned": f"{clock(plan['duration'])} in windows of {clock(plan['checkpoint'])}",
                 "harness peak RSS": f"{peak_rss_mib:.1f} MiB",
             },
@@ -236,3 +237,8 @@ def soak_report_from_folder(directory: Path) -> Path:
     return write_soak_report(
         directory, results, checkpoints, memory, max((m for _, m in memory), default=0.0)
     )
+
+
+def design_of(plan: dict[str, Any]) -> str:
+    """The design a soak's plan names ("topology" in soak folders from before the rename)."""
+    return str(plan.get("design") or plan.get("topology") or "")

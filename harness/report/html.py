@@ -146,7 +146,7 @@ def _cell_class(text: str) -> str:
 def _scenario(directory: Path, result: ScenarioResult) -> str:
     folder = Path(result.directory)
     history = folder / "history.jsonl"
-    out = [f"<h2 id='{_anchor(result)}'>{escape(result.scenario)} [{escape(result.topology)}]: "]
+    out = [f"<h2 id='{_anchor(result)}'>{escape(result.scenario)} [{escape(result.design)}]: "]
     out.append("ok</h2>" if result.ok else "FAIL</h2>")
     if not result.ok:
         out.append(f"<p class='replay'>Replay: <code>{escape(summary.replay_command(result))}</code></p>")
@@ -280,7 +280,7 @@ def _violations(result: ScenarioResult) -> str:
     out = ["<h3>Violations</h3>"]
     for verdict in bad:
         if verdict.checker in result.expected and verdict.valid is False and verdict.explained:
-            status = f"expected for {result.topology}: {result.expected[verdict.checker]}"
+            status = f"expected for {result.design}: {result.expected[verdict.checker]}"
         elif verdict.checker in result.expected and verdict.valid is False:
             status = "UNEXPECTED: declared, but not every witness shows the declared mechanism"
         else:
@@ -344,7 +344,7 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, header: boo
 
 
 def _anchor(result: ScenarioResult) -> str:
-    return f"{result.scenario}-{result.topology}"
+    return f"{result.scenario}-{result.design}"
 
 
 def _rel(target: Path, start: Path) -> str:

@@ -27,8 +27,8 @@ class VersionOutcome:
     exit_code: int
     folder: Path
 
-    def cell(self, scenario: str, topology: str) -> str:
-        found = [r for r in self.results if (r.scenario, r.topology) == (scenario, topology)]
+    def cell(self, scenario: str, design: str) -> str:
+        found = [r for r in self.results if (r.scenario, r.design) == (scenario, design)]
         if not found:
             return f"no result (exit {self.exit_code})"
         result = found[0]
@@ -43,11 +43,11 @@ def versions() -> list[str]:
     return sorted(BROKER_SUITES)
 
 
-def run_version(version: str, scenario: str, seed: int, topology: str, folder: Path) -> VersionOutcome:
-    """`make chaos` for one version; topology "" runs every public one."""
+def run_version(version: str, scenario: str, seed: int, design: str, folder: Path) -> VersionOutcome:
+    """`make chaos` for one version; design "" runs every public one."""
     folder.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "ACTIVEMQ_VERSION": version, "RUNS_DIR": str(folder), "SEED": str(seed)}
-    env["SCENARIO"], env["DESIGN"], env["TOPOLOGY"] = scenario, topology, topology
+    env["SCENARIO"], env["DESIGN"], env["TOPOLOGY"] = scenario, design, design
     with (folder / "pytest.log").open("w") as log:
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "scenarios", "-p", "no:cacheprovider", "-q"],
@@ -64,8 +64,8 @@ def run_version(version: str, scenario: str, seed: int, topology: str, folder: P
     return VersionOutcome(version, results, done.returncode, folder)
 
 
-def side_by_side(scenario: str, topologies: list[str], outcomes: list[VersionOutcome]) -> list[str]:
+def side_by_side(scenario: str, designs: list[str], outcomes: list[VersionOutcome]) -> list[str]:
     table = [("scenario", "design", *(f"ActiveMQ {o.version}" for o in outcomes))]
-    for topology in topologies:
-        table.append((scenario, topology, *(o.cell(scenario, topology) for o in outcomes)))
+    for design in designs:
+        table.append((scenario, design, *(o.cell(scenario, design) for o in outcomes)))
     return summary.aligned(table)

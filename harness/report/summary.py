@@ -1,4 +1,4 @@
-"""The summary table of a set of scenario results: one row per scenario and topology, as the terminal, the
+"""The summary table of a set of scenario results: one row per scenario and design, as the terminal, the
 HTML report and the version matrix print it."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def row(result: ScenarioResult) -> tuple[str, ...]:
     c = result.counts
     return (
         result.scenario,
-        result.topology,
+        result.design,
         f"{c['acknowledged']}/{c['delivered']}/{c['indeterminate']}",
         *(cell(result, checker) for checker in CHECKERS.values()),
         "ok" if result.ok else "FAIL",
@@ -54,4 +54,4 @@ def replay_command(result: ScenarioResult) -> str:
     """The one command that replays this result's faults."""
     if result.replay:
         return result.replay
-    return commands.chaos(result.seed, scenario=result.scenario, design=result.topology)
+    return commands.chaos(result.seed, scenario=result.scenario, design=result.design)
