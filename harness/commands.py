@@ -18,7 +18,11 @@ def chaos(seed: int, *, scenario: str = "", design: str = "", nodeid: str = "", 
         words.append(f"ACTIVEMQ_VERSION={version}")
     words.append("make chaos")
     if nodeid:
-        words.append(f"PYTEST_ARGS={shlex.quote(shlex.quote(nodeid))}")
+        # quoted twice: once for the shell that runs make, once for the one that runs the recipe
+        plain = not any(c in nodeid for c in "'\"$`\\")
+        words.append(
+            f"PYTEST_ARGS=\"'{nodeid}'\"" if plain else f"PYTEST_ARGS={shlex.quote(shlex.quote(nodeid))}"
+        )
     return " ".join(words)
 
 

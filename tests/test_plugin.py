@@ -4,10 +4,14 @@ and rerun command in the JUnit file. (The real fixture, on Docker, is what `make
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from harness.chaos.plugin import rerun_command
 
 pytest_plugins = ["pytester"]
 
@@ -74,7 +78,7 @@ def test_each_design_and_seed_reach_the_test_and_the_junit_file(suite: pytest.Py
     properties = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")} for c in cases}
     assert properties["test_alpha[seed]"]["seed"] == "42"
     rerun = properties["test_alpha[seed]"]["replay"]
-    assert rerun == "SEED=42 make chaos PYTEST_ARGS=''\"'\"'scenarios/test_suite.py::test_alpha[seed]'\"'\"''"
+    assert rerun == "SEED=42 make chaos PYTEST_ARGS=\"'scenarios/test_suite.py::test_alpha[seed]'\""
 
 
 def test_a_design_option_and_a_scenario_narrow_the_run(suite: pytest.Pytester) -> None:
@@ -125,3 +129,18 @@ def test_a_session_without_chaos_scenarios_is_left_alone(suite: pytest.Pytester)
     result = suite.runpytest("test_plain.py", "--seed", "x1")  # the option exists, nothing reads it
     result.assert_outcomes(passed=1)
     assert not (suite.path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "nodeid", ["scenarios/test_faults.py::test_kill_live_master[seed]", "s/t.py::test_x[it's $HOME]"]
+)
+def test_the_rerun_command_hands_pytest_exactly_the_node_id(nodeid: str) -> None:
+    """What the shell that runs make puts in PYTEST_ARGS, then what the recipe's shell makes of it."""
+    assignment = rerun_command(7, nodeid).split(" make chaos ")[1]
+    value = subprocess.run(
+        ["bash", "-c", f'{assignment} && printf %s "$PYTEST_ARGS"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert shlex.split(value) == [nodeid]
