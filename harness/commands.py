@@ -6,9 +6,20 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+_SHELL_SPECIAL = set("'\"$`\\")
 
-def chaos(seed: int, *, scenario: str = "", design: str = "", nodeid: str = "", version: str = "") -> str:
-    """`make chaos` with this seed; narrowed to a scenario and design, or to exactly one test item."""
+
+def chaos(
+    seed: int,
+    *,
+    scenario: str = "",
+    design: str = "",
+    nodeid: str = "",
+    version: str = "",
+    pytest_args: tuple[str, ...] = (),
+) -> str:
+    """`make chaos` with this seed; narrowed to a scenario and design, or to exactly one test item (with the
+    pytest options its id needs, such as pytest-repeat's --count)."""
     words = [f"SEED={seed}"]
     if scenario:
         words.append(f"SCENARIO={scenario}")
@@ -19,10 +30,11 @@ def chaos(seed: int, *, scenario: str = "", design: str = "", nodeid: str = "", 
     words.append("make chaos")
     if nodeid:
         # quoted twice: once for the shell that runs make, once for the one that runs the recipe
-        plain = not any(c in nodeid for c in "'\"$`\\")
-        words.append(
-            f"PYTEST_ARGS=\"'{nodeid}'\"" if plain else f"PYTEST_ARGS={shlex.quote(shlex.quote(nodeid))}"
-        )
+        rest = "".join(f" {shlex.quote(a)}" for a in pytest_args)
+        if _SHELL_SPECIAL.isdisjoint(nodeid + rest):
+            words.append(f"PYTEST_ARGS=\"'{nodeid}'{rest}\"")
+        else:
+            words.append(f"PYTEST_ARGS={shlex.quote(shlex.quote(nodeid) + rest)}")
     return " ".join(words)
 
 

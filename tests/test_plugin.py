@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.chaos.plugin import rerun_command
+from harness import commands
 
 pytest_plugins = ["pytester"]
 
@@ -96,13 +96,20 @@ def test_last_failed_and_last_seed_rerun_what_failed_with_its_seed(suite: pytest
     again.stdout.fnmatch_lines(["chaos seed: 77*"])
 
 
-def test_repeats_each_get_a_folder(suite: pytest.Pytester) -> None:
+def test_repeats_each_get_a_folder_and_a_rerun_command_with_their_count(suite: pytest.Pytester) -> None:
     result = suite.runpytest("scenarios", "--seed", "3", "--design", "seed", "-k", "alpha", "--count", "2")
     result.assert_outcomes(passed=2)
-    assert sorted(p.name for p in run_folder(suite).iterdir() if p.is_dir()) == [
-        "alpha-seed-1-2",
-        "alpha-seed-2-2",
+    folder = run_folder(suite)
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["alpha-seed-1-2", "alpha-seed-2-2"]
+    replays = [
+        p.get("value")
+        for p in ET.parse(folder / "junit.xml").getroot().iter("property")
+        if p.get("name") == "replay"
     ]
+    assert (
+        "SEED=3 make chaos PYTEST_ARGS=\"'scenarios/test_suite.py::test_alpha[seed-2-2]' --count 2\""
+        in replays
+    )
 
 
 @pytest.mark.parametrize(
@@ -136,11 +143,11 @@ def test_a_session_without_chaos_scenarios_is_left_alone(suite: pytest.Pytester)
 )
 def test_the_rerun_command_hands_pytest_exactly_the_node_id(nodeid: str) -> None:
     """What the shell that runs make puts in PYTEST_ARGS, then what the recipe's shell makes of it."""
-    assignment = rerun_command(7, nodeid).split(" make chaos ")[1]
+    assignment = commands.chaos(7, nodeid=nodeid, pytest_args=("--count", "2")).split(" make chaos ")[1]
     value = subprocess.run(
         ["bash", "-c", f'{assignment} && printf %s "$PYTEST_ARGS"'],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    assert shlex.split(value) == [nodeid]
+    assert shlex.split(value) == [nodeid, "--count", "2"]

@@ -198,12 +198,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         minutes = session.chaos_minutes if "chaos_minutes" in getattr(item, "fixturenames", ()) else 0
         item.add_marker(pytest.mark.timeout(BASE_TIMEOUT + 2 * minutes * 60))
         item.user_properties.append(("seed", session.seed))
-        item.user_properties.append(("replay", rerun_command(session.seed, item.nodeid)))
+        item.user_properties.append(("replay", rerun_command(session.seed, item)))
 
 
-def rerun_command(seed: int, nodeid: str) -> str:
-    """The command that reruns exactly this test item with this seed."""
-    return commands.chaos(seed, nodeid=nodeid)
+def rerun_command(seed: int, item: pytest.Item) -> str:
+    """The command that reruns exactly this test item with this seed (a repeat's id needs its --count)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    count = item.config.getoption("count", None) if "__pytest_repeat_step_number" in params else None
+    return commands.chaos(seed, nodeid=item.nodeid, pytest_args=("--count", str(count)) if count else ())
 
 
 @pytest.fixture
@@ -234,7 +236,7 @@ def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable
                 design=design_name,
                 expected=declared.get(design_name, {}),
                 progress=session.progress,
-                on_result=lambda result: assert_as_declared(result, item.nodeid),
+                on_result=lambda result: assert_as_declared(result, item),
                 **kwargs,  # type: ignore[arg-type]
             )
             runs.append(run)
@@ -243,7 +245,7 @@ def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable
         yield make
     for run in runs:
         if run.result is not None:
-            run.result.replay = rerun_command(session.seed, item.nodeid)
+            run.result.replay = rerun_command(session.seed, item)
             session.results.append(run.result)
 
 
@@ -259,7 +261,7 @@ def item_folder(run_dir: Path, item: pytest.Item) -> Path:
     return folder
 
 
-def assert_as_declared(result: ScenarioResult, nodeid: str) -> None:
+def assert_as_declared(result: ScenarioResult, item: pytest.Item) -> None:
     """The scenario passes when every violation it shows is one it declared for this design."""
     if result.ok:
         return
@@ -270,7 +272,7 @@ def assert_as_declared(result: ScenarioResult, nodeid: str) -> None:
             why = " (declared, but not every witness shows the declared mechanism)" if declared else ""
             lines.append(f"  {verdict.checker}{why}: {summary.describe(verdict)}")
     lines.append(f"  evidence: {result.directory}/verdicts.json, history.jsonl")
-    lines.append(f"  rerun: {rerun_command(result.seed, nodeid)}")
+    lines.append(f"  rerun: {rerun_command(result.seed, item)}")
     pytest.fail("\n".join(lines), pytrace=False)
 
 
