@@ -57,3 +57,17 @@ def test_an_import_against_the_rule_breaks_the_contract(
     result = lint_imports(project)
     assert result.returncode != 0
     assert reported in result.stdout
+
+
+def test_no_module_imports_itself_back_at_run_time() -> None:
+    """No import circle (type hints aside): each module can be read, and loaded, before the ones it uses."""
+    import grimp
+
+    graph = grimp.build_graph("harness", exclude_type_checking_imports=True)
+    circles = {
+        tuple(sorted((module, used)))
+        for module in graph.modules
+        for used in graph.find_modules_directly_imported_by(module)
+        if graph.chain_exists(importer=used, imported=module)
+    }
+    assert circles == set()
