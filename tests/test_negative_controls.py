@@ -17,7 +17,7 @@ import pytest
 
 from harness.chaos.run import ChaosRun
 from harness.check.checkers import Ledger
-from harness.check.weaknesses import REDELIVERED
+from harness.check.weaknesses import REDELIVERED, SINGLE_FAULT
 from harness.client.stomp_client import Delivery, StompSession
 from harness.client.workload import Workload, WorkloadConfig
 from harness.cluster.control import Cluster
@@ -254,7 +254,16 @@ def test_bridge_blocked_and_never_healed_is_not_resumed(cluster_of: Cluster) -> 
 def test_clients_cut_off_from_every_broker_is_caught_as_unavailable(cluster_of: Cluster) -> None:
     """The VIP drops every broker's packets for 12 s: no send can be stored, and `available` must say so."""
     brokers = frozenset(n.name for n in cluster_of.topology.nodes)
-    run = ChaosRun(cluster_of, "control-available", 1, CONTROLS / "available", unavailable_after=5)
+    run = ChaosRun(
+        cluster_of,
+        "control-available",
+        1,
+        CONTROLS / "available",
+        unavailable_after=5,
+        # the cut moves consumers between the masters, so the seed design may strand or redeliver a few
+        # messages (seen once: 2 stranded); accepted only with their mechanism, as in the scenarios
+        expected=SINGLE_FAULT["seed"],
+    )
     with run:
         run.load(100)
         run.nemesis.inject_grudge({"vip": brokers}, "the VIP from every broker")
