@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 
 import pytest
 
-from harness.cluster.control import Cluster, free_port
+from harness.cluster.control import Cluster
 from harness.errors import HarnessError
-from harness.settings import ROOT, Settings
 from harness.signals import terminate_as_interrupt
+from tests.support import cluster_settings
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,11 +35,6 @@ def docker_available() -> None:
         if os.environ.get("CI"):
             raise  # in CI Docker is part of the machine: a missing engine is a failure, not a skip
         pytest.skip(str(exc))
-
-
-def cluster_settings(**overrides: object) -> Settings:
-    base = Settings.from_env()
-    return dataclasses.replace(base, vip_port=free_port(), runs_dir=ROOT / "runs" / "tests", **overrides)
 
 
 @pytest.fixture(scope="session")

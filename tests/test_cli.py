@@ -14,17 +14,7 @@ import pytest
 
 from harness.cluster.control import RUN_LABEL, free_port
 from harness.settings import ROOT
-
-
-def harness(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.support import assert_one_line_error, harness
 
 
 def labelled_leftovers(run_dir: Path) -> list[str]:
@@ -38,13 +28,6 @@ def labelled_leftovers(run_dir: Path) -> list[str]:
         + [n.name for n in client.networks.list(filters=label)]
         + [v.name for v in client.volumes.list(filters=label)]
     )
-
-
-def assert_one_line_error(done: subprocess.CompletedProcess[str], expected: str) -> None:
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
 
 
 def test_unknown_version_is_refused_before_anything_starts(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from harness.check.checkers import Verdict
 from harness.check.result import ScenarioResult
 from harness.report.matrix import VersionOutcome, side_by_side, versions
-from tests.test_cli import assert_one_line_error, harness
+from tests.support import assert_one_line_error, harness
 
 
 def result(stuck: int) -> ScenarioResult:

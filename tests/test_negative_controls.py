@@ -24,30 +24,12 @@ from harness.cluster.control import Cluster
 from harness.design.catalog import design
 from harness.history import read_history
 from harness.settings import Settings
-from tests.conftest import cluster_settings
+from tests.support import DroppingConsumer, cluster_settings, seq
 
 pytestmark = pytest.mark.docker
 
 CONTROLS = Path(__file__).resolve().parent.parent / "runs" / "tests" / "controls"
 GROUP = Settings.from_env().topology.group
-
-
-def seq(delivery: Delivery) -> int:
-    return int(delivery.headers.get("harness-id", "x-0").rsplit("-", 1)[1])
-
-
-class DroppingConsumer(Workload):
-    """Acks every 7th message without recording it: the consumer 'loses' what it acknowledged."""
-
-    dropped: set[str]
-
-    def handle_delivery(self, process: str, session: StompSession | None, delivery: Delivery) -> None:
-        if seq(delivery) % 7 == 3:
-            self.__dict__.setdefault("dropped", set()).add(delivery.headers["harness-id"])
-            if session is not None:
-                session.ack(delivery)
-            return
-        super().handle_delivery(process, session, delivery)
 
 
 class DoubleSendingProducer(Workload):

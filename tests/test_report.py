@@ -18,7 +18,7 @@ from harness.progress import Progress
 from harness.report.html import ReportInput, write_report
 from harness.report.svg import FAULT_FILL, PALETTE, Band, Series, line_chart
 from harness.report.timeline import build_timeline, percentile
-from tests.test_negative_controls import DroppingConsumer
+from tests.support import DroppingConsumer
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "tests" / "artifacts"
 

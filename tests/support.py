@@ -1,0 +1,57 @@
+"""Helpers the harness's tests share (kept out of conftest.py, which pytest owns, and out of test modules,
+which are not libraries): settings for a test cluster, the command line as a user runs it, and a consumer
+that loses what it acknowledged."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+from harness.client.stomp_client import Delivery, StompSession
+from harness.client.workload import Workload
+from harness.cluster.control import free_port
+from harness.settings import ROOT, Settings
+
+
+def cluster_settings(**overrides: object) -> Settings:
+    base = Settings.from_env()
+    return dataclasses.replace(base, vip_port=free_port(), runs_dir=ROOT / "runs" / "tests", **overrides)
+
+
+def harness(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m harness ARGS` with `env` added, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
+
+
+def seq(delivery: Delivery) -> int:
+    return int(delivery.headers.get("harness-id", "x-0").rsplit("-", 1)[1])
+
+
+class DroppingConsumer(Workload):
+    """Acks every 7th message without recording it: the consumer 'loses' what it acknowledged."""
+
+    dropped: set[str]
+
+    def handle_delivery(self, process: str, session: StompSession | None, delivery: Delivery) -> None:
+        if seq(delivery) % 7 == 3:
+            self.__dict__.setdefault("dropped", set()).add(delivery.headers["harness-id"])
+            if session is not None:
+                session.ack(delivery)
+            return
+        super().handle_delivery(process, session, delivery)
