@@ -149,6 +149,20 @@ class GrudgeFault(FaultKind):
             never_heal=bool(recorded.get("never_heal")),
         )
 
+    def _node_and_side(
+        self, nemesis: Nemesis, args: Sequence[str], preposition: str
+    ) -> tuple[str, str, list[str]]:
+        """TARGET [peers|clients|both] -> (the node, the side, the others on that side: its peers, the VIP)."""
+        self._args(args, 1, 2)
+        side = args[1] if len(args) == 2 else "both"
+        if side not in ("peers", "clients", "both"):
+            raise HarnessError(f"{self.name} {preposition} {side!r}: choose peers, clients or both")
+        node = nemesis.resolve(args[0])
+        others = [] if side == "clients" else [n for n in nemesis.node_names() if n != node]
+        if side != "peers":
+            others.append("vip")
+        return node, side, others
+
 
 class Partition(GrudgeFault):
     name, usage = "partition", "partition (a grudge given by a test; recorded and replayed as such)"
@@ -164,14 +178,7 @@ class Isolate(GrudgeFault):
     draws = ("live:random",)
 
     def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
-        self._args(args, 1, 2)
-        side = args[1] if len(args) == 2 else "both"
-        if side not in ("peers", "clients", "both"):
-            raise HarnessError(f"isolate from {side!r}: choose peers, clients or both")
-        node = nemesis.resolve(args[0])
-        others = [] if side == "clients" else nemesis.node_names()
-        if side != "peers":
-            others.append("vip")
+        node, side, others = self._node_and_side(nemesis, args, "from")
         return nemesis.partition(isolate(node, others), f"{node} from {side}", kind=self.name)
 
 
@@ -208,14 +215,7 @@ class Mute(GrudgeFault):
     # not drawn by random schedules yet: a longer menu would change what every earlier seed draws
 
     def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
-        self._args(args, 1, 2)
-        side = args[1] if len(args) == 2 else "both"
-        if side not in ("peers", "clients", "both"):
-            raise HarnessError(f"mute towards {side!r}: choose peers, clients or both")
-        node = nemesis.resolve(args[0])
-        others = [] if side == "clients" else [n for n in nemesis.node_names() if n != node]
-        if side != "peers":
-            others.append("vip")
+        node, side, others = self._node_and_side(nemesis, args, "towards")
         grudge = {other: frozenset({node}) for other in others}
         return nemesis.partition(grudge, f"{node} unheard by {side}", kind=self.name)
 
