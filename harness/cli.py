@@ -167,6 +167,7 @@ def _seed(args: argparse.Namespace) -> int:
 def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     """Random faults from the seed for DURATION, checked at every CHECKPOINT; exit 1 if any window failed."""
 
+    from harness.client.placement import SEEDED, parse_mode
     from harness.longrun.soak import SoakPlan, parse_duration, run_soak
     from harness.progress import Progress
 
@@ -175,11 +176,13 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
         checkpoint = parse_duration(args.checkpoint or os.environ.get("CHECKPOINT", "") or "5m", "CHECKPOINT")
     except ValueError as exc:
         raise HarnessError(str(exc)) from None
+    placement = parse_mode(os.environ.get("PLACEMENT") or SEEDED)
     seed = _seed(args)
     directory = stamped_folder(settings.runs_dir, "soak", f"seed{seed}")
     directory.mkdir(parents=True)
     settings = dataclasses.replace(settings, runs_dir=directory)
-    outcome = run_soak(settings, SoakPlan(seed, duration, checkpoint), directory, Progress.for_stdout())
+    plan = SoakPlan(seed, duration, checkpoint, placement=placement)
+    outcome = run_soak(settings, plan, directory, Progress.for_stdout())
     windows = len(outcome.checkpoints)
     failed = sum(1 for c in outcome.checkpoints if c.get("verdict") != "ok")
     print(

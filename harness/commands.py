@@ -16,6 +16,7 @@ def chaos(
     design: str = "",
     nodeid: str = "",
     version: str = "",
+    placement: str = "",
     pytest_args: tuple[str, ...] = (),
 ) -> str:
     """`make chaos` with this seed; narrowed to a scenario and design, or to exactly one test item (with the
@@ -27,6 +28,8 @@ def chaos(
         words.append(f"DESIGN={design}")
     if version:
         words.append(f"ACTIVEMQ_VERSION={version}")
+    if placement and placement != "seeded":  # the default needs no saying
+        words.append(f"PLACEMENT={placement}")
     words.append("make chaos")
     if nodeid:
         # quoted twice: once for the shell that runs make, once for the one that runs the recipe
@@ -42,5 +45,6 @@ def replay(history: Path | str) -> str:
     return f"make replay HISTORY={history}"
 
 
-def soak(seed: int, duration: float, checkpoint: float, design: str) -> str:
-    return f"SEED={seed} DURATION={int(duration)}s CHECKPOINT={int(checkpoint)}s DESIGN={design} make soak"
+def soak(seed: int, duration: float, checkpoint: float, design: str, placement: str = "seeded") -> str:
+    words = f"SEED={seed} DURATION={int(duration)}s CHECKPOINT={int(checkpoint)}s DESIGN={design}"
+    return f"{words}{' PLACEMENT=' + placement if placement != 'seeded' else ''} make soak"

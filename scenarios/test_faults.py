@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.chaos.schedule import random_schedule
+from harness.chaos.schedule import Step, random_schedule
 from harness.check.weaknesses import REDELIVERED, SEED_WEAKNESSES, SINGLE_FAULT
 
 LOAD = 150  # acknowledged sends between steps (2 producers x 50/s: about 1.5 s)
@@ -52,6 +52,17 @@ def test_freeze_master(chaos) -> None:
         run.nemesis.inject("freeze", "live:random")
         run.load(LOAD)
         run.nemesis.heal()
+        run.load(LOAD)
+
+
+@pytest.mark.chaos_declares(SINGLE_FAULT)
+def test_freeze_consumers_master(chaos) -> None:
+    """Consumers placed on the pair whose master freezes, producers on the other: every message crosses the
+    bridge toward the consumers, who move to the other master while it is frozen (the stranding pattern).
+    Frozen for 8 s: long enough for the VIP to drop them, whatever the load does meanwhile."""
+    with chaos(place={"consumer": "victim", "producer": "other"}) as run:
+        run.load(LOAD)
+        run.play([Step(0.0, "freeze", f"live:{run.pair('victim')}", hold=8.0)])
         run.load(LOAD)
 
 

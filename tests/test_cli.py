@@ -57,6 +57,11 @@ def test_status_without_a_cluster(tmp_path: Path) -> None:
     [
         (("soak",), {"DURATION": "8x"}, "DURATION='8x' is not a duration"),
         (("soak", "--checkpoint", "0"), {}, "CHECKPOINT='0' must be longer than zero"),
+        (
+            ("soak",),
+            {"PLACEMENT": "random", "DURATION": "1m"},
+            "unknown PLACEMENT 'random': choose one of seeded, vip",
+        ),
         (("soak",), {"SEED": "-3"}, "SEED='-3' is not a non-negative integer"),
         (("replay", "/nonexistent/history.jsonl"), {}, "is not a readable history"),
         (("report", "/nonexistent"), {}, "has no summary.json"),

@@ -355,14 +355,6 @@ def throttle_bridges(run: ChaosRun, packets_per_second: int) -> list[str]:
     return names
 
 
-class AcrossTheBridge(Workload):
-    """Producers on pair 01's master, consumers on pair 02's, each connected directly: every message crosses
-    the bridge, whatever the VIP would have chosen."""
-
-    def placement(self, process: str) -> str | None:
-        return f"{GROUP}-mq01-a" if process.startswith("producer") else f"{GROUP}-mq02-a"
-
-
 def test_bridges_forwarding_at_a_crawl_after_the_recovery_are_not_prompt(cluster_of: Cluster) -> None:
     """The pair of `test_a_clean_run_passes` for `prompt`: the same run with the bridges throttled to a few
     packets a second; messages still cross, but late."""
@@ -372,7 +364,8 @@ def test_bridges_forwarding_at_a_crawl_after_the_recovery_are_not_prompt(cluster
         "control-crawl",
         1,
         CONTROLS / "crawl",
-        workload_class=AcrossTheBridge,
+        # every message crosses the bridge: producers placed on pair 01, consumers on pair 02
+        place={"producer": "01", "consumer": "02"},
         probe_timeout=30,
         drain_timeout=90,
     )

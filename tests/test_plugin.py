@@ -44,7 +44,8 @@ def chaos(request, design_name):
     folder = item_folder(session.folder(), request.node)
     folder.mkdir(parents=True)
     marker = request.node.get_closest_marker("chaos_declares")
-    record = {"design": design_name, "seed": session.seed, "declared": marker.args[0] if marker else {}}
+    record = {"design": design_name, "seed": session.seed, "declared": marker.args[0] if marker else {},
+              "placement": session.placement}
     (folder / "record.json").write_text(json.dumps(record))
     yield contextlib.nullcontext
 """
@@ -52,7 +53,7 @@ def chaos(request, design_name):
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for name in ("SEED", "SCENARIO", "DESIGN", "TOPOLOGY", "CHAOS_MINUTES"):
+    for name in ("SEED", "SCENARIO", "DESIGN", "TOPOLOGY", "CHAOS_MINUTES", "PLACEMENT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RUNS_DIR", str(pytester.path / "runs"))
     pytester.makeini("[pytest]\nchaos_scenarios = scenarios\n")
@@ -79,6 +80,24 @@ def test_each_design_and_seed_reach_the_test_and_the_junit_file(suite: pytest.Py
     assert properties["test_alpha[seed]"]["seed"] == "42"
     rerun = properties["test_alpha[seed]"]["replay"]
     assert rerun == "SEED=42 make chaos PYTEST_ARGS=\"'scenarios/test_suite.py::test_alpha[seed]'\""
+
+
+def test_placement_is_seeded_unless_the_vip_is_asked_for_and_the_rerun_says_so(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.runpytest("scenarios", "--seed", "5", "--design", "seed", "-k", "alpha").assert_outcomes(passed=1)
+    assert '"placement": "seeded"' in (run_folder(suite) / "alpha-seed" / "record.json").read_text()
+    monkeypatch.setenv("PLACEMENT", "vip")
+    result = suite.runpytest("scenarios", "--seed", "6", "--design", "seed", "-k", "alpha")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["chaos seed: 6   placement: vip   (replay: SEED=6 PLACEMENT=vip make chaos)"]
+    )
+    folder = run_folder(suite)
+    assert '"placement": "vip"' in (folder / "alpha-seed" / "record.json").read_text()
+    case = next(ET.parse(folder / "junit.xml").getroot().iter("testcase"))
+    rerun = {p.get("name"): p.get("value") for p in case.iter("property")}["replay"]
+    assert rerun.startswith("SEED=6 PLACEMENT=vip make chaos PYTEST_ARGS=")
 
 
 def test_a_design_option_and_a_scenario_narrow_the_run(suite: pytest.Pytester) -> None:
@@ -119,6 +138,7 @@ def test_repeats_each_get_a_folder_and_a_rerun_command_with_their_count(suite: p
         (["--design", "mesh"], "unknown design 'mesh'"),
         (["--chaos-minutes", "0"], "CHAOS_MINUTES='0' must be a positive number"),
         (["--scenario", "melt"], "unknown SCENARIO 'melt'"),
+        (["--placement", "random"], "unknown PLACEMENT 'random': choose one of seeded, vip"),
         (["--seed", "last", "-p", "no:cacheprovider"], "SEED=last: no earlier chaos session"),
     ],
 )

@@ -99,11 +99,26 @@ def test_rendered_run_keeps_secrets_out_and_ports_on_loopback(tmp_path: Path) ->
         assert service["labels"] == {"io.amq-chaos.run": "unit", "io.amq-chaos.owner": "manual"}
 
 
+def haproxy_sections(cfg: str) -> dict[str, list[str]]:
+    """ "backend brokers" -> its lines, stripped, without comments."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in cfg.splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            current = sections.setdefault(line.strip(), [])
+        elif line.strip() and not line.strip().startswith("#"):
+            current.append(line.strip())
+    return sections
+
+
+def servers(lines: list[str]) -> list[str]:
+    return [" ".join(line.split()[1:2] + line.split()[3:]) for line in lines if line.startswith("server ")]
+
+
 def test_vip_balances_over_masters_with_a_stomp_check(tmp_path: Path) -> None:
     render_run(Settings.from_env(), "unit", tmp_path, "broker:x", "vip:y")
     cfg = (tmp_path / "config" / "vip" / "haproxy.cfg").read_text()
-    servers = [line.split()[1] for line in cfg.splitlines() if line.strip().startswith("server ")]
-    assert servers == ["chaos-mq01-a", "chaos-mq02-a"]
+    assert servers(haproxy_sections(cfg)["backend brokers"]) == ["chaos-mq01-a check", "chaos-mq02-a check"]
     assert "tcp-check expect string CONNECTED" in cfg
     assert "inter 500ms fall 2 rise 2" in cfg
 
@@ -147,5 +162,42 @@ def test_hardened_vip_balances_over_all_four(tmp_path: Path) -> None:
     settings = dataclasses.replace(Settings.from_env(), design=design("hardened"))
     render_run(settings, "unit", tmp_path, "broker:x", "vip:y")
     cfg = (tmp_path / "config" / "vip" / "haproxy.cfg").read_text()
-    servers = [line.split()[1] for line in cfg.splitlines() if line.strip().startswith("server ")]
-    assert servers == [n.name for n in Topology().nodes]
+    assert servers(haproxy_sections(cfg)["backend brokers"]) == [f"{n.name} check" for n in Topology().nodes]
+
+
+@pytest.mark.parametrize(
+    ("design_name", "pair_01", "pair_02"),
+    [
+        ("seed", ["mq01-a", "mq02-a backup"], ["mq02-a", "mq01-a backup"]),
+        (
+            "hardened",
+            ["mq01-a", "mq01-b", "mq02-a backup", "mq02-b backup"],
+            ["mq02-a", "mq02-b", "mq01-a backup", "mq01-b backup"],
+        ),
+    ],
+)
+def test_the_vip_routes_a_client_that_names_a_pair_to_that_pair_then_to_the_next(
+    tmp_path: Path, design_name: str, pair_01: list[str], pair_02: list[str]
+) -> None:
+    """Placement through the VIP: one backend per pair, chosen by the CONNECT frame's host header; its
+    servers follow the round-robin backend's health checks, the first one up wins (no timing), and the next
+    pair's nodes stand in only when none of the pair's is up."""
+    import dataclasses
+
+    from harness.design.catalog import design
+
+    settings = dataclasses.replace(Settings.from_env(), design=design(design_name))
+    render_run(settings, "unit", tmp_path, "broker:x", "vip:y")
+    sections = haproxy_sections((tmp_path / "config" / "vip" / "haproxy.cfg").read_text())
+    frontend = sections["frontend stomp"]
+    for pair in ("chaos-mq01", "chaos-mq02"):
+        # the pair's name must end where the header's value ends: chaos-mq01 never matches chaos-mq010
+        assert f"use_backend {pair} if {{ req.payload(0,0) -m reg host:{pair}[^0-9] }}" in frontend
+    assert frontend[-1] == "default_backend brokers"
+    for pair, expected in (("chaos-mq01", pair_01), ("chaos-mq02", pair_02)):
+        lines = sections[f"backend {pair}"]
+        assert "balance first" in lines and "option allbackups" not in lines
+        assert "on-marked-down shutdown-sessions" in " ".join(lines)
+        assert servers(lines) == [
+            f"chaos-{server.split()[0]} track brokers/chaos-{' '.join(server.split())}" for server in expected
+        ]

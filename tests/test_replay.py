@@ -10,7 +10,9 @@ import pytest
 from harness.chaos.replay import recorded_faults, replay_history
 from harness.chaos.run import ChaosRun
 from harness.chaos.schedule import Step
+from harness.client.workload import WorkloadConfig
 from harness.cluster.control import Cluster
+from harness.history import read_history
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "tests" / "replay"
 
@@ -139,5 +141,54 @@ def test_replaying_a_history_redoes_its_fault_schedule(cluster: Cluster) -> None
     assert [s.key for s in replayed] == [s.key for s in recorded]  # same faults, same nodes, same order
     offsets = [round(b.t - a.t, 3) for a, b in zip(recorded, replayed, strict=True)]
     assert all(abs(d) <= 1.0 for d in offsets), offsets
-    # the outcome is the replay's own (where the VIP puts each client is timing): checked, not compared
+    # each client's sessions asked for the pairs the history's did, in the same order
+    original_routes, replayed_routes = (
+        sessions(original.history.path),
+        sessions(Path(replay.directory) / "history.jsonl"),
+    )
+    assert set(replayed_routes) == set(original_routes) == set(CLIENTS)
+    for process in CLIENTS:
+        n = min(len(original_routes[process]), len(replayed_routes[process]))
+        assert n >= 1 and [r for r, _ in replayed_routes[process][:n]] == [
+            r for r, _ in original_routes[process][:n]
+        ]
+    # what the brokers then did is the replay's own: checked, not compared
     assert replay.counts["acknowledged"] > 0 and {v.checker for v in replay.verdicts} >= {"lost", "stuck"}
+
+
+CLIENTS = {"producer-0", "producer-1", "consumer-0", "consumer-1"}
+
+
+def sessions(path: Path) -> dict[str, list[tuple[str | None, str]]]:
+    """Each client's sessions in order: (the pair it asked the VIP for, the broker it landed on)."""
+    found: dict[str, list[tuple[str | None, str]]] = {}
+    for event in read_history(path):
+        if event["f"] == "connect" and event["type"] == "ok" and event["p"] in CLIENTS:
+            found.setdefault(event["p"], []).append((event["route"], event["broker"]))
+    return found
+
+
+@pytest.mark.docker
+def test_one_seed_places_the_clients_and_draws_the_faults_alike_twice(cluster: Cluster) -> None:
+    """The same seed twice: the same fault on the same node at the same offset, and every client session
+    asking for the same pair; the first sessions, on a healthy cluster, land on the same brokers."""
+    runs = []
+    for n in (1, 2):
+        # a queue each: what the first run stranded must not reach the second's consumers
+        queue = WorkloadConfig(queue=f"chaos.placement-twice-{n}")
+        run = ChaosRun(cluster, "placement-twice", 8, ARTIFACTS / f"twice-{n}", workload=queue)
+        with run:
+            run.load(100)
+            run.play([Step(0.5, "freeze", "live:random", 6.0)])
+        runs.append(run)
+    first, second = (sessions(run.history.path) for run in runs)
+    assert set(first) == set(second) == CLIENTS
+    for process in CLIENTS:
+        n = min(len(first[process]), len(second[process]))
+        assert n >= 1 and [r for r, _ in first[process][:n]] == [r for r, _ in second[process][:n]], process
+        assert first[process][0] == second[process][0]
+        assert first[process][0][1] == f"{cluster.topology.group}-mq{first[process][0][0]}-a"
+    # the seed placed them (no route left to the VIP), on both pairs for this seed
+    assert {first[process][0][0] for process in CLIENTS} == {"01", "02"}
+    faults = [[(s.kind, s.action, s.target) for s in recorded_faults(run.history.path)] for run in runs]
+    assert faults[0] == faults[1] and faults[0][0][:2] == ("fault", "freeze")

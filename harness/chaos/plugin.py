@@ -7,6 +7,9 @@ It owns the options (each defaulting to its environment variable, as `make chaos
   --scenario / SCENARIO          run only this scenario (its name, e.g. kill-live-master)
   --design / DESIGN, TOPOLOGY    seed or hardened; default both, so the summary compares them
   --chaos-minutes / CHAOS_MINUTES  how long random-chaos draws faults (default 1)
+  --placement / PLACEMENT        seeded (default: each client session's pair drawn from the seed) or vip
+                                 (the VIP's round robin places them, as production clients); a scenario
+                                 may pin roles to pairs with chaos(place={"consumer": "victim"})
 
 and gives each test that asks for the `chaos` fixture a fresh cluster of its design and a folder of its own
 (`<scenario>-<param id>`, so a repeated test never overwrites another), decides the verdict when the chaos
@@ -31,6 +34,7 @@ import pytest
 from harness import commands
 from harness.chaos.run import ChaosRun
 from harness.check.result import ScenarioResult
+from harness.client.placement import MODES, SEEDED, parse_mode
 from harness.cluster.control import Cluster
 from harness.design.catalog import PUBLIC, design
 from harness.errors import HarnessError
@@ -52,6 +56,7 @@ class ChaosSession:
     settings: Settings
     designs: list[str]
     chaos_minutes: float
+    placement: str
     progress: Progress
     run_dir: Path | None = None  # made when the first chaos test starts
     results: list[ScenarioResult] = dataclasses.field(default_factory=list)
@@ -84,6 +89,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="minutes random-chaos draws faults for; default $CHAOS_MINUTES, else 1",
     )
+    group.addoption(
+        "--placement",
+        default=None,
+        help=f"how clients are placed on the pairs: {' or '.join(MODES)}; default $PLACEMENT, else seeded",
+    )
     parser.addini("chaos_scenarios", "folders holding chaos scenarios (relative to the root)", type="paths")
     parser.addini(
         "chaos_junit",
@@ -106,6 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
             settings=Settings.from_env(),
             designs=chosen_designs(config),
             chaos_minutes=chosen_minutes(config),
+            placement=parse_mode(option(config, "--placement", "PLACEMENT") or SEEDED),
             progress=Progress.for_terminal(os.isatty(1)),
         )
     except HarnessError as exc:
@@ -164,7 +175,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if session is None:
         return []
     return [
-        f"chaos seed: {session.seed}   (replay: {commands.chaos(session.seed)})",
+        f"chaos seed: {session.seed}   placement: {session.placement}   "
+        f"(replay: {commands.chaos(session.seed, placement=session.placement)})",
         f"designs: {', '.join(session.designs)}   ActiveMQ {session.settings.version}   run folder: {session.folder()}",
     ]
 
@@ -198,14 +210,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         minutes = session.chaos_minutes if "chaos_minutes" in getattr(item, "fixturenames", ()) else 0
         item.add_marker(pytest.mark.timeout(BASE_TIMEOUT + 2 * minutes * 60))
         item.user_properties.append(("seed", session.seed))
-        item.user_properties.append(("replay", rerun_command(session.seed, item)))
+        item.user_properties.append(("replay", rerun_command(session, item)))
 
 
-def rerun_command(seed: int, item: pytest.Item) -> str:
+def rerun_command(session: ChaosSession, item: pytest.Item) -> str:
     """The command that reruns exactly this test item with this seed (a repeat's id needs its --count)."""
     params = getattr(getattr(item, "callspec", None), "params", {})
     count = item.config.getoption("count", None) if "__pytest_repeat_step_number" in params else None
-    return commands.chaos(seed, nodeid=item.nodeid, pytest_args=("--count", str(count)) if count else ())
+    return commands.chaos(
+        session.seed,
+        nodeid=item.nodeid,
+        placement=session.placement,
+        pytest_args=("--count", str(count)) if count else (),
+    )
 
 
 @pytest.fixture
@@ -236,8 +253,8 @@ def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable
                 design=design_name,
                 expected=declared.get(design_name, {}),
                 progress=session.progress,
-                on_result=lambda result: assert_as_declared(result, item),
-                **kwargs,  # type: ignore[arg-type]
+                on_result=lambda result: assert_as_declared(result, session, item),
+                **{"placement": session.placement, **kwargs},  # type: ignore[arg-type]
             )
             runs.append(run)
             return run
@@ -245,7 +262,7 @@ def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable
         yield make
     for run in runs:
         if run.result is not None:
-            run.result.replay = rerun_command(session.seed, item)
+            run.result.replay = rerun_command(session, item)
             session.results.append(run.result)
 
 
@@ -261,7 +278,7 @@ def item_folder(run_dir: Path, item: pytest.Item) -> Path:
     return folder
 
 
-def assert_as_declared(result: ScenarioResult, item: pytest.Item) -> None:
+def assert_as_declared(result: ScenarioResult, session: ChaosSession, item: pytest.Item) -> None:
     """The scenario passes when every violation it shows is one it declared for this design."""
     if result.ok:
         return
@@ -272,7 +289,7 @@ def assert_as_declared(result: ScenarioResult, item: pytest.Item) -> None:
             why = " (declared, but not every witness shows the declared mechanism)" if declared else ""
             lines.append(f"  {verdict.checker}{why}: {summary.describe(verdict)}")
     lines.append(f"  evidence: {result.directory}/verdicts.json, history.jsonl")
-    lines.append(f"  rerun: {rerun_command(result.seed, item)}")
+    lines.append(f"  rerun: {rerun_command(session, item)}")
     pytest.fail("\n".join(lines), pytrace=False)
 
 
@@ -320,8 +337,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                 f"chaos run {run_dir.name}",
                 session.seed,
                 ordered,
-                replay=commands.chaos(session.seed),
-                facts={"ActiveMQ": session.settings.version, "designs": ", ".join(session.designs)},
+                replay=commands.chaos(session.seed, placement=session.placement),
+                facts={
+                    "ActiveMQ": session.settings.version,
+                    "designs": ", ".join(session.designs),
+                    "placement": session.placement,
+                },
             ),
         )
         write(f"report: {report}")

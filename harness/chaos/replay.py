@@ -3,8 +3,9 @@ name, not role), in the same order, at the same offsets from the start, under th
 
 The seed replays a run's *choices*; a history replays what was actually *done*, which is what to reach for
 when a role resolved differently, a fault was driven by hand, or the run came from an older harness.
-Only faults and heals that took effect are replayed (an invoke answered by ok); the outcome (where the VIP
-put each client, what the brokers did) is the run's own, and is checked again.
+Only faults and heals that took effect are replayed (an invoke answered by ok). Each client's sessions are
+routed to the pairs the history's sessions asked for (harness.client.placement), so who was on which master is
+replayed too; what the brokers did is the run's own, and is checked again.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from harness.chaos.faults import kind_healed_by
 from harness.chaos.run import ChaosRun
 from harness.check.result import ScenarioResult
 from harness.check.weaknesses import SEED_WEAKNESSES
+from harness.client.placement import VIP, recorded_routes
 from harness.client.workload import WorkloadConfig
 from harness.cluster.control import Cluster
 from harness.cluster.provenance import differences, provenance
@@ -78,6 +80,10 @@ def replay_history(
             f"set AMQ_GROUP={group}"
         )
     config = WorkloadConfig(**header.get("workload", {}))
+    # each client's sessions go where the history's went; a session the history did not have is placed as
+    # the recorded run placed its clients (histories from before placements were recorded: by the VIP)
+    placement = header.get("placement") or {"mode": VIP}
+    pair_of = {node.name: node.pair for node in cluster.topology.nodes}
     run = ChaosRun(
         cluster,
         f"replay-{header.get('scenario', 'run')}",
@@ -90,6 +96,9 @@ def replay_history(
         if "expected" in header
         else SEED_WEAKNESSES.get(str(header.get("design") or header.get("topology")), {}),
         progress=progress,
+        placement=placement.get("mode", VIP),
+        place=placement.get("pinned") or {},
+        recorded_routes=recorded_routes(read_history(path), pair_of),
     )
     # the same faults on other code or other images may not give the same outcome: say so
     changed = differences(header.get("provenance") or {}, provenance(cluster))

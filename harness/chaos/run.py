@@ -17,7 +17,7 @@ import json
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from harness.chaos.schedule import Step
 from harness.check.checkers import FinalState, Ledger, check_all
 from harness.check.facts import RunFacts
 from harness.check.result import ScenarioResult
+from harness.client.placement import SEEDED, NamedPairs, Placement, parse_mode
 from harness.client.sampler import DepthSampler
 from harness.client.stomp_client import StompSession
 from harness.client.workload import Workload, WorkloadConfig
@@ -60,6 +61,9 @@ class ChaosRun:
         deadline: float | None = None,
         unavailable_after: float | None = None,
         on_result: Callable[[ScenarioResult], None] | None = None,
+        placement: str = SEEDED,
+        place: Mapping[str, str] | None = None,
+        recorded_routes: Mapping[str, tuple[str | None, ...]] | None = None,
     ) -> None:
         self.cluster = cluster
         self.scenario = scenario
@@ -79,6 +83,14 @@ class ChaosRun:
         self.facts = run_facts(cluster, self.config, unavailable_after)
         # one stream per scenario: its choices do not depend on which other scenarios ran before it
         self.rng = random.Random(f"{seed}:{scenario}")
+        self.pair = NamedPairs(cluster.topology.pairs, f"{seed}:{scenario}")
+        self.placement = Placement(
+            pairs=cluster.topology.pairs,
+            key=f"{seed}:{scenario}",
+            mode=parse_mode(placement),
+            pinned={who: self.pair(name) for who, name in (place or {}).items()},
+            recorded=recorded_routes or {},
+        )
         self.history = History(
             directory / "history.jsonl",
             {
@@ -87,6 +99,7 @@ class ChaosRun:
                 "design": self.design_name,
                 "activemq_version": cluster.settings.version,
                 "workload": asdict(self.config),
+                "placement": {**self.placement.to_json(), "named_pairs": self.pair.named},
                 "expected": self.expected,
                 "facts": self.facts.to_json(),
                 "provenance": provenance(cluster),
@@ -96,7 +109,7 @@ class ChaosRun:
             },
         )
         self.nemesis = Nemesis(cluster, self.history, self.rng)
-        self.workload = (workload_class or Workload)(self.history, self._connect, self.config)
+        self.workload = (workload_class or Workload)(self.history, self._connect, self.config, self.placement)
         self.result: ScenarioResult | None = None
         self.start_consumers = start_consumers
         self.on_result = on_result
@@ -106,8 +119,8 @@ class ChaosRun:
         self._started = time.monotonic()
         self._context = contextlib.ExitStack()
 
-    def _connect(self, node: str | None = None, **kwargs: Any) -> StompSession:
-        return self.cluster.stomp(node, **kwargs)
+    def _connect(self, route: str | None = None, **kwargs: Any) -> StompSession:
+        return self.cluster.stomp(None, route=route, **kwargs)
 
     def phase(self, name: str, **value: Any) -> None:
         self.history.append("harness", "ok", "phase", phase=name, **value)

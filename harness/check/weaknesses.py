@@ -3,8 +3,8 @@ soaks declare so that a known weakness is counted and explained rather than fail
 
 A declaration accepts a violation only when the checker found the mechanism in the history for every one of
 its witnesses (`Verdict.explained`); a witness without it fails the run as if nothing were declared.
-Whether a given seed shows them depends on where the VIP placed the clients; "expected, not seen" is not a
-failure.
+Whether a given seed shows them depends on where it placed the clients (harness.client.placement) and on
+timing; "expected, not seen" is not a failure.
 """
 
 from __future__ import annotations

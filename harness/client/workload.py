@@ -8,8 +8,10 @@
   destination or body is not what was sent for its id is recorded with `mismatch`.
 - Ids carry the run's tag (`<tag>-p0-12`), so a message of another run on the same cluster is never taken
   for one of this run's.
-- Every connection records which broker the VIP routed it to. After a failure a client reconnects through
-  the VIP with back-off; if it cannot for `reconnect_deadline` seconds it gives up and says so.
+- Every connection goes through the VIP, to the pair the placement gives its session (harness.client.placement),
+  and records that route and the broker the VIP put it on. After a failure a client reconnects with back-off
+  (the same session number, so the same route, until it connects); if it cannot for `reconnect_deadline`
+  seconds it gives up and says so.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness.client.placement import Placement
 from harness.client.stomp_client import BrokerError, Delivery, StompSession
 from harness.errors import HarnessError
 from harness.history import History
@@ -50,10 +53,14 @@ class Counters:
 
 
 class Workload:
-    def __init__(self, history: History, connect: Connect, config: WorkloadConfig) -> None:
+    def __init__(
+        self, history: History, connect: Connect, config: WorkloadConfig, placement: Placement | None = None
+    ) -> None:
         self.history = history
         self.connect = connect
         self.config = config
+        self.placement = placement
+        self._sessions: dict[str, int] = {}  # process -> sessions it has had
         self.counters = Counters()
         self._lock = threading.Lock()
         self._stop_producers = threading.Event()
@@ -131,27 +138,27 @@ class Workload:
             setattr(self.counters, field, getattr(self.counters, field) + 1)
 
     # --------------------------------------------------------------------------------------- connecting
-    def placement(self, process: str) -> str | None:
-        """The node `process` connects to directly, or None: through the VIP, which places it (the default,
-        as production clients are placed)."""
-        return None
+    def route(self, process: str, session: int) -> str | None:
+        """The pair session `session` of `process` asks the VIP for; None lets the VIP balance it."""
+        return self.placement.route(process, session) if self.placement else None
 
     def _session(self, process: str, stop: threading.Event, **kwargs: object) -> StompSession | None:
-        """Connect (through the VIP unless placed) with back-off; None once stopped or past the reconnect
-        deadline."""
+        """Connect through the VIP with back-off; None once stopped or past the reconnect deadline."""
         deadline = time.monotonic() + self.config.reconnect_deadline
         delay = 0.1
+        number = self._sessions.get(process, 0)
+        route = self.route(process, number)
+        where = {"route": route, "session": number}
         while not stop.is_set():
             try:
                 session = self.connect(
-                    node=self.placement(process),
-                    heartbeats=(self.config.heartbeat_ms, self.config.heartbeat_ms),
-                    **kwargs,
+                    route=route, heartbeats=(self.config.heartbeat_ms, self.config.heartbeat_ms), **kwargs
                 )
             except HarnessError as exc:
-                self.history.append(process, "fail", "connect", error=str(exc)[:200])
+                self.history.append(process, "fail", "connect", error=str(exc)[:200], **where)
             else:
-                self.history.append(process, "ok", "connect", broker=session.broker_name)
+                self._sessions[process] = number + 1
+                self.history.append(process, "ok", "connect", broker=session.broker_name, **where)
                 return session
             if time.monotonic() > deadline:
                 self.history.append(process, "info", "give-up", reason="reconnect deadline passed")

@@ -227,11 +227,17 @@ class Cluster:
             raise HarnessError(f"{name} has no published STOMP port (is it running?)")
         return int(bindings[0]["HostPort"])
 
-    def stomp(self, node: Node | str | None = None, **options: Any) -> StompSession:
-        """A client-user STOMP session to `node` directly (its published port), or through the VIP if None."""
+    def stomp(
+        self, node: Node | str | None = None, *, route: str | None = None, **options: Any
+    ) -> StompSession:
+        """A client-user STOMP session to `node` directly (its published port), or through the VIP if None:
+        to the pair `route` names ("01") if given, else wherever the VIP balances it."""
         port = self.vip_port if node is None else self.stomp_port(node)
         creds = self.settings.credentials
-        return StompSession("127.0.0.1", port, creds.client_user, creds.client_password, **options)
+        vhost = f"{self.topology.group}-mq{route}" if route is not None else None
+        return StompSession(
+            "127.0.0.1", port, creds.client_user, creds.client_password, vhost=vhost, **options
+        )
 
     def browse_ids(self, node: str, queue: str) -> list[str]:
         """The harness id of every message on `queue` on `node`, read inside its container over the loopback

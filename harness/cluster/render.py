@@ -44,8 +44,24 @@ def render_broker(node: Node, design: Design = DESIGNS["seed"], first_pair: str 
     )
 
 
+@dataclass(frozen=True)
+class VipPair:
+    """One pair as the VIP routes placed clients: its nodes, then the other pairs' nodes as backups."""
+
+    name: str
+    nodes: list[Node]
+    others: list[Node]
+
+
 def render_haproxy(backends: list[Node]) -> str:
-    return _env.get_template("haproxy.cfg.j2").render(backends=backends)
+    names = list(dict.fromkeys(node.pair_name for node in backends))
+    pairs = []
+    for index, name in enumerate(names):
+        # backups in pair order after this pair's, wrapping: each pair falls back to its next neighbour
+        order = names[index + 1 :] + names[:index]
+        others = [node for other in order for node in backends if node.pair_name == other]
+        pairs.append(VipPair(name, [node for node in backends if node.pair_name == name], others))
+    return _env.get_template("haproxy.cfg.j2").render(backends=backends, pairs=pairs)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from harness.chaos.run import ChaosRun
 from harness.chaos.schedule import Step, random_schedule
 from harness.check.result import ScenarioResult
 from harness.check.weaknesses import SEED_WEAKNESSES
+from harness.client.placement import SEEDED
 from harness.client.workload import WorkloadConfig
 from harness.cluster.control import Cluster
 from harness.longrun.memory import MemoryRecorder, limit_malloc_arenas, release_free_memory
@@ -59,6 +60,7 @@ class SoakPlan:
     checkpoint: float = 300.0  # seconds per window
     fault_interval: float = 20.0
     fault_hold: float = 8.0
+    placement: str = SEEDED  # each window's client sessions placed from the seed, or `vip`
 
     def window_lengths(self) -> list[float]:
         lengths, left = [], self.duration
@@ -100,8 +102,8 @@ def run_soak(
     lengths = plan.window_lengths()
     log(
         f"soak seed {plan.seed} ({design_name}, ActiveMQ {settings.version}): {len(lengths)} windows over "
-        f"{clock(sum(lengths))}, a fault every {plan.fault_interval:.0f}s; "
-        f"replay: {commands.soak(plan.seed, plan.duration, plan.checkpoint, design_name)}"
+        f"{clock(sum(lengths))}, a fault every {plan.fault_interval:.0f}s, placement {plan.placement}; "
+        f"replay: {commands.soak(plan.seed, plan.duration, plan.checkpoint, design_name, plan.placement)}"
     )
     log(f"report: {directory / 'report.html'} (rewritten at every checkpoint)")
     started = time.monotonic()
@@ -128,6 +130,7 @@ def run_soak(
                 expected=SEED_WEAKNESSES.get(design_name, {}),
                 progress=progress,
                 deadline=end,
+                placement=plan.placement,
             )
             result, error = _play_window(run, steps, load_until)
             replay = commands.replay(run.history.path)

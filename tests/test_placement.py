@@ -1,0 +1,164 @@
+"""Client placement: which pair each session of each client asks the VIP for, from the seed, a scenario's
+pins or a recorded history; and the workload records it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import stomp
+
+from harness.client.placement import NamedPairs, Placement, parse_mode, recorded_routes
+from harness.client.stomp_client import HEARTBEAT_GRACE
+from harness.client.workload import Workload, WorkloadConfig
+from harness.cluster.control import Cluster
+from harness.errors import HarnessError
+from harness.history import History, read_history
+
+PAIRS = ("01", "02")
+CLIENTS = [f"{role}-{n}" for role in ("producer", "consumer") for n in range(2)]
+
+
+def routes(placement: Placement, sessions: int = 8) -> dict[str, list[str | None]]:
+    return {p: [placement.route(p, k) for k in range(sessions)] for p in CLIENTS}
+
+
+def test_seeded_routes_depend_on_the_seed_the_process_and_the_session_only() -> None:
+    one = routes(Placement(PAIRS, "7:freeze-master"))
+    # asked in another order (threads connect in any order): the same answers
+    again = Placement(PAIRS, "7:freeze-master")
+    backwards = {p: [again.route(p, k) for k in reversed(range(8))][::-1] for p in reversed(CLIENTS)}
+    assert one == backwards
+    assert all(route in PAIRS for sessions in one.values() for route in sessions)
+    # both pairs are used, and another seed or scenario places differently
+    assert {route for sessions in one.values() for route in sessions} == set(PAIRS)
+    assert routes(Placement(PAIRS, "8:freeze-master")) != one
+    assert routes(Placement(PAIRS, "7:kill-live-master")) != one
+
+
+def test_vip_placement_names_no_pair_and_pins_and_recordings_come_first() -> None:
+    assert set(routes(Placement(PAIRS, "1", mode="vip"))["consumer-0"]) == {None}
+    pinned = Placement(PAIRS, "1", mode="vip", pinned={"consumer": "02", "consumer-1": "01"})
+    assert routes(pinned)["consumer-0"] == ["02"] * 8
+    assert routes(pinned)["consumer-1"] == ["01"] * 8  # a process's own pin beats its role's
+    assert routes(pinned)["producer-0"] == [None] * 8
+    recorded = Placement(PAIRS, "1", pinned={"producer": "01"}, recorded={"producer-0": ("02", None, "02")})
+    seeded = Placement(PAIRS, "1")
+    assert [recorded.route("producer-0", k) for k in range(5)] == ["02", None, "02", "01", "01"]
+    assert [recorded.route("consumer-0", k) for k in range(3)] == [
+        seeded.route("consumer-0", k) for k in range(3)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: parse_mode("random"), "unknown PLACEMENT 'random': choose one of seeded, vip"),
+        (lambda: Placement(PAIRS, "1", pinned={"consumer": "03"}), "placement of 'consumer' on pair '03'"),
+    ],
+)
+def test_bad_placements_are_one_line_errors(make, message: str) -> None:
+    with pytest.raises(HarnessError) as raised:
+        make()
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_named_pairs_are_drawn_from_the_seed_distinct_and_kept() -> None:
+    named = NamedPairs(PAIRS, "5:s")
+    victim, other = named("victim"), named("other")
+    assert {victim, other} == set(PAIRS)
+    assert named("victim") == victim and named("01") == "01"
+    assert named("third") in PAIRS  # more names than pairs: they share
+    # the same seed names the same pairs; some seed names the other one
+    assert NamedPairs(PAIRS, "5:s")("victim") == victim
+    assert {NamedPairs(PAIRS, f"{seed}:s")("victim") for seed in range(20)} == set(PAIRS)
+
+
+def test_a_replay_takes_each_sessions_route_or_for_old_histories_the_pair_it_landed_on() -> None:
+    events = [
+        {"p": "consumer-0", "type": "ok", "f": "connect", "broker": "chaos-mq02-a", "route": "01"},
+        {"p": "consumer-0", "type": "fail", "f": "connect", "route": "02"},
+        {"p": "consumer-0", "type": "ok", "f": "connect", "broker": "chaos-mq02-a", "route": None},
+        {"p": "producer-1", "type": "ok", "f": "connect", "broker": "chaos-mq02-b"},  # no route: older
+        {"p": "harness", "type": "ok", "f": "connect", "broker": "chaos-mq01-a", "route": "01"},
+    ]
+    pair_of = {f"chaos-mq{p}-{x}": p for p in PAIRS for x in "ab"}
+    assert recorded_routes(events, pair_of) == {"consumer-0": ("01", None), "producer-1": ("02",)}
+
+
+class FakeSession:
+    def __init__(self, broker: str) -> None:
+        self.broker_name = broker
+        self.connected = True
+
+    def close(self) -> None:
+        self.connected = False
+
+
+def test_the_workload_records_each_sessions_route_and_keeps_it_across_failed_attempts(tmp_path: Path) -> None:
+    """A failed connect retries the same session number, so the same pair; the next session draws anew."""
+    history = History(tmp_path / "h.jsonl", {"seed": 1})
+    asked: list[str | None] = []
+    failures = iter([True, False, False])
+
+    def connect(route: str | None = None, **_: object) -> FakeSession:
+        asked.append(route)
+        if next(failures):
+            raise HarnessError("refused")
+        return FakeSession(f"chaos-mq{route}-a")
+
+    placement = Placement(PAIRS, "3:x")
+    workload = Workload(history, connect, WorkloadConfig(), placement)
+    stop = threading.Event()
+    first = workload._session("consumer-0", stop)
+    second = workload._session("consumer-0", stop)
+    history.close()
+    expected = [placement.route("consumer-0", 0), placement.route("consumer-0", 1)]
+    assert asked == [expected[0], expected[0], expected[1]]
+    assert first is not None and second is not None and first.broker_name == f"chaos-mq{expected[0]}-a"
+    connects = [
+        (e["type"], e["route"], e["session"]) for e in read_history(history.path) if e["f"] == "connect"
+    ]
+    assert connects == [("fail", expected[0], 0), ("ok", expected[0], 0), ("ok", expected[1], 1)]
+
+
+@pytest.mark.docker
+def test_the_client_allows_for_the_longest_silence_activemq_leaves_between_heartbeats(
+    cluster: Cluster,
+) -> None:
+    """ActiveMQ sends a heart-beat only when it wrote nothing since its previous check, so a consumer that just
+    received a message hears nothing for up to two intervals. A client that allows less drops a healthy idle
+    session and reconnects, perhaps elsewhere: a move no fault caused, which changed outcomes (stomp.py's
+    default 1.5 intervals did, 3 s after every load stopped, in 3 of 4 tries)."""
+    interval = 2.0
+    creds = cluster.settings.credentials
+    frames: list[float] = []
+    consumer = stomp.Connection12(
+        [("127.0.0.1", cluster.vip_port)],
+        heartbeats=(2000, 2000),
+        heart_beat_receive_scale=10,
+        vhost="chaos-mq01",
+    )
+
+    class Recorder(stomp.ConnectionListener):
+        def on_message(self, frame: stomp.utils.Frame) -> None:
+            frames.append(-time.monotonic())  # negative: a message
+            consumer.ack(frame.headers["message-id"], frame.headers["subscription"])
+
+        def on_heartbeat(self) -> None:
+            frames.append(time.monotonic())
+
+    consumer.set_listener("recorder", Recorder())
+    consumer.connect(creds.client_user, creds.client_password, wait=True)
+    consumer.subscribe("/queue/chaos.heartbeats", id="1", ack="client-individual")
+    silences = []
+    with cluster.stomp(None, route="01") as producer:
+        for n in range(3):
+            producer.send("chaos.heartbeats", str(n), {})
+            time.sleep(3 * interval)
+            last_message = max(-t for t in frames if t < 0)
+            silences.append(min(t for t in frames if t > last_message) - last_message)
+    consumer.disconnect()
+    assert max(silences) < HEARTBEAT_GRACE * interval, silences
