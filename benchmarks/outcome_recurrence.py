@@ -2,9 +2,10 @@
 history replayed N times, each with where every client was placed and what the checkers said.
 
     .venv/bin/python benchmarks/outcome_recurrence.py SCENARIO DESIGN SEED OUTCOME [--runs N]
-        [--placement seeded|vip] [--repo DIR]
+        [--placement seeded|vip] [--repo DIR] [--history H]
 
 OUTCOME is the checker whose violation is the outcome, e.g. `stuck` (messages stranded) or `duplicated`.
+`--history H` skips the seed runs and replays H N times.
 `--repo` runs another checkout's `make chaos` / `make replay` (the same command line), so a commit from
 before seeded placement can be measured the same way; its PLACEMENT is then ignored. Every run's folder is
 kept under runs/recurrence/.
@@ -70,6 +71,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--placement", default="seeded")
     parser.add_argument("--repo", type=Path, default=ROOT)
+    parser.add_argument("--history", type=Path, help="replay this history N times; no seed runs")
     args = parser.parse_args()
     label = f"{args.scenario}-{args.design}-{args.seed}-{args.placement}-{args.repo.name}"
     runs_dir = ROOT / "runs" / "recurrence" / f"{time.strftime('%Y%m%d-%H%M%S')}-{label}"
@@ -81,12 +83,13 @@ def main() -> int:
         "DESIGN": args.design,
         "PLACEMENT": args.placement,
     }
-    run(["make", "chaos", f"PYTEST_ARGS=--count {args.runs} -p no:randomly"], args.repo, env)
+    if args.history is None:
+        run(["make", "chaos", f"PYTEST_ARGS=--count {args.runs} -p no:randomly"], args.repo, env)
     chaos = sorted(
         (p for p in (runs_dir / "chaos").glob("*-seed*/*") if (p / "verdicts.json").exists()),
         key=lambda p: json.loads((p / "history.jsonl").open().readline()).get("started_at", ""),
     )
-    source = chaos[0] / "history.jsonl"
+    source = args.history.resolve() if args.history else chaos[0] / "history.jsonl"
     for _ in range(args.runs):
         run(["make", "replay", f"HISTORY={source}"], args.repo, env)
     replays = sorted(p for p in (runs_dir / "replay").glob("*") if (p / "verdicts.json").exists())

@@ -4,8 +4,9 @@ name, not role), in the same order, at the same offsets from the start, under th
 The seed replays a run's *choices*; a history replays what was actually *done*, which is what to reach for
 when a role resolved differently, a fault was driven by hand, or the run came from an older harness.
 Only faults and heals that took effect are replayed (an invoke answered by ok). Each client's sessions are
-routed to the pairs the history's sessions asked for (harness.client.placement), so who was on which master is
-replayed too; what the brokers did is the run's own, and is checked again.
+routed to the pairs the history's sessions asked for, or landed on where the VIP balanced them
+(harness.client.placement), so who was on which master is replayed too; what the brokers did is the run's
+own, and is checked again.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ that only replays the faults does not replay the outcome. The placement is part 
 - `vip`: the client names no pair and the VIP balances it round robin, as production clients are placed;
 - pinned: a scenario names the pair of a role ("consumer") or of one process ("producer-1") for every
   session, e.g. the consumers on the pair whose master it will freeze;
-- recorded: a replay sends session k of p where the history's session k of p was sent.
+- recorded: a replay sends session k of p to the pair the history's session k of p asked for, or, where it
+  asked for none, to the pair it landed on.
 
 The client still connects through the VIP: it names the pair as the STOMP virtual host (`host:` header of
 CONNECT), and HAProxy routes it to that pair's node its health checks find serving, or, when it finds none, to
@@ -102,12 +103,13 @@ class NamedPairs:
 def recorded_routes(
     events: Iterable[Mapping[str, Any]], pair_of: Mapping[str, str]
 ) -> dict[str, tuple[str | None, ...]]:
-    """Each client's sessions in a history, in order: the pair it asked the VIP for (`route`); for a history
-    written before routes were recorded, the pair of the broker the VIP put it on, which is what it got."""
+    """Each client's sessions in a history, in order: the pair it asked the VIP for (`route`); where it asked
+    for none (the VIP balanced it, or the history is older than routes), the pair of the broker it landed on,
+    so that a replay of a round-robin run puts its clients where the round robin did."""
     routes: dict[str, list[str | None]] = {}
     for event in events:
         if event.get("f") != "connect" or event.get("type") != "ok" or role(event["p"]) not in ROLES:
             continue
-        route = event["route"] if "route" in event else pair_of.get(str(event.get("broker")))
+        route = event.get("route") or pair_of.get(str(event.get("broker")))
         routes.setdefault(event["p"], []).append(route)
     return {process: tuple(r) for process, r in routes.items()}

@@ -53,9 +53,14 @@ class NodeStatus:
 
 
 def exec_in(container: Container, command: list[str], timeout: float = 60) -> tuple[int, str]:
-    """Run `command` in the container with a deadline (coreutils' timeout: docker exec has none)."""
-    result = container.exec_run(["timeout", "--kill-after=2", str(int(timeout)), *command], demux=False)
-    return result.exit_code, (result.output or b"").decode(errors="replace")
+    """Run `command` in the container with a deadline (coreutils' timeout: docker exec has none); its
+    standard output, then its standard error.
+
+    Kept apart, not as Docker interleaves them: a tool that writes to stderr while its stdout is still
+    buffered (stomp-browse's count) would otherwise land inside a line of the listing, cutting one id."""
+    result = container.exec_run(["timeout", "--kill-after=2", str(int(timeout)), *command], demux=True)
+    stdout, stderr = result.output or (None, None)
+    return result.exit_code, ((stdout or b"") + (stderr or b"")).decode(errors="replace")
 
 
 def node_state(container: Container) -> str:
