@@ -234,7 +234,7 @@ class Cluster:
         to the pair `route` names ("01") if given, else wherever the VIP balances it."""
         port = self.vip_port if node is None else self.stomp_port(node)
         creds = self.settings.credentials
-        vhost = f"{self.topology.group}-mq{route}" if route is not None else None
+        vhost = self.topology.pair_name(route) if route is not None else None
         return StompSession(
             "127.0.0.1", port, creds.client_user, creds.client_password, vhost=vhost, **options
         )

@@ -59,6 +59,10 @@ class Topology:
     def nodes(self) -> list[Node]:
         return [Node.parse(f"{self.group}-mq{pair}-{letter}") for pair in self.pairs for letter in "ab"]
 
+    def pair_name(self, pair: str) -> str:
+        """`01` -> `chaos-mq01`, what its nodes' names start with."""
+        return f"{self.group}-mq{pair}"
+
     @property
     def masters(self) -> list[Node]:
         return [node for node in self.nodes if node.is_master]
