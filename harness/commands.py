@@ -28,8 +28,7 @@ def chaos(
         words.append(f"DESIGN={design}")
     if version:
         words.append(f"ACTIVEMQ_VERSION={version}")
-    if placement and placement != "seeded":  # the default needs no saying
-        words.append(f"PLACEMENT={placement}")
+    words += _placement(placement)
     words.append("make chaos")
     if nodeid:
         # quoted twice: once for the shell that runs make, once for the one that runs the recipe
@@ -45,6 +44,16 @@ def replay(history: Path | str) -> str:
     return f"make replay HISTORY={history}"
 
 
-def soak(seed: int, duration: float, checkpoint: float, design: str, placement: str = "seeded") -> str:
-    words = f"SEED={seed} DURATION={int(duration)}s CHECKPOINT={int(checkpoint)}s DESIGN={design}"
-    return f"{words}{' PLACEMENT=' + placement if placement != 'seeded' else ''} make soak"
+def soak(seed: int, duration: float, checkpoint: float, design: str, placement: str = "") -> str:
+    words = [
+        f"SEED={seed}",
+        f"DURATION={int(duration)}s",
+        f"CHECKPOINT={int(checkpoint)}s",
+        f"DESIGN={design}",
+    ]
+    return " ".join([*words, *_placement(placement), "make soak"])
+
+
+def _placement(placement: str) -> list[str]:
+    # the default (harness.client.placement.SEEDED, not imported: reports use this module) needs no saying
+    return [f"PLACEMENT={placement}"] if placement and placement != "seeded" else []
