@@ -168,6 +168,7 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     """Random faults from the seed for DURATION, checked at every CHECKPOINT; exit 1 if any window failed."""
 
     from harness.client.placement import SEEDED, parse_mode
+    from harness.client.shape import given_settings, parse_shape
     from harness.longrun.soak import SoakPlan, parse_duration, run_soak
     from harness.progress import Progress
 
@@ -177,11 +178,13 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise HarnessError(str(exc)) from None
     placement = parse_mode(os.environ.get("PLACEMENT") or SEEDED)
+    shape = given_settings(os.environ)
+    parse_shape(shape)  # a bad value stops here, before any cluster
     seed = _seed(args)
     directory = stamped_folder(settings.runs_dir, "soak", f"seed{seed}")
     directory.mkdir(parents=True)
     settings = dataclasses.replace(settings, runs_dir=directory)
-    plan = SoakPlan(seed, duration, checkpoint, placement=placement)
+    plan = SoakPlan(seed, duration, checkpoint, placement=placement, shape=shape)
     outcome = run_soak(settings, plan, directory, Progress.for_stdout())
     windows = len(outcome.checkpoints)
     failed = sum(1 for c in outcome.checkpoints if c.get("verdict") != "ok")

@@ -4,6 +4,7 @@ log or a failure prints for a person to paste."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 
 _SHELL_SPECIAL = set("'\"$`\\")
@@ -17,6 +18,7 @@ def chaos(
     nodeid: str = "",
     version: str = "",
     placement: str = "",
+    shape: Mapping[str, str] | None = None,
     pytest_args: tuple[str, ...] = (),
 ) -> str:
     """`make chaos` with this seed; narrowed to a scenario and design, or to exactly one test item (with the
@@ -28,7 +30,7 @@ def chaos(
         words.append(f"DESIGN={design}")
     if version:
         words.append(f"ACTIVEMQ_VERSION={version}")
-    words += _placement(placement)
+    words += _placement(placement) + _shape(shape)
     words.append("make chaos")
     if nodeid:
         # quoted twice: once for the shell that runs make, once for the one that runs the recipe
@@ -44,16 +46,28 @@ def replay(history: Path | str) -> str:
     return f"make replay HISTORY={history}"
 
 
-def soak(seed: int, duration: float, checkpoint: float, design: str, placement: str = "") -> str:
+def soak(
+    seed: int,
+    duration: float,
+    checkpoint: float,
+    design: str,
+    placement: str = "",
+    shape: Mapping[str, str] | None = None,
+) -> str:
     words = [
         f"SEED={seed}",
         f"DURATION={int(duration)}s",
         f"CHECKPOINT={int(checkpoint)}s",
         f"DESIGN={design}",
     ]
-    return " ".join([*words, *_placement(placement), "make soak"])
+    return " ".join([*words, *_placement(placement), *_shape(shape), "make soak"])
 
 
 def _placement(placement: str) -> list[str]:
     # the default (harness.client.placement.SEEDED, not imported: reports use this module) needs no saying
     return [f"PLACEMENT={placement}"] if placement and placement != "seeded" else []
+
+
+def _shape(shape: Mapping[str, str] | None) -> list[str]:
+    """The workload settings a run was given (PRODUCERS=4 RATE=max ...), as it was given them."""
+    return [f"{name}={shlex.quote(value)}" for name, value in (shape or {}).items()]

@@ -63,6 +63,11 @@ def test_status_without_a_cluster(tmp_path: Path) -> None:
             "unknown PLACEMENT 'random': choose one of seeded, vip",
         ),
         (("soak",), {"SEED": "-3"}, "SEED='-3' is not a non-negative integer"),
+        (
+            ("soak",),
+            {"QUEUES": "many", "DURATION": "1m"},
+            "QUEUES='many' must be a whole number of at least 1",
+        ),
         (("replay", "/nonexistent/history.jsonl"), {}, "is not a readable history"),
         (("report", "/nonexistent"), {}, "has no summary.json"),
     ],

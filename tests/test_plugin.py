@@ -4,6 +4,7 @@ and rerun command in the JUnit file. (The real fixture, on Docker, is what `make
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import xml.etree.ElementTree as ET
@@ -12,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness import commands
+from harness.client.shape import SHAPE_OPTIONS
+
+SHAPE_VARIABLES = [o.env for o in SHAPE_OPTIONS]
 
 pytest_plugins = ["pytester"]
 
@@ -45,7 +49,7 @@ def chaos(request, design_name):
     folder.mkdir(parents=True)
     marker = request.node.get_closest_marker("chaos_declares")
     record = {"design": design_name, "seed": session.seed, "declared": marker.args[0] if marker else {},
-              "placement": session.placement}
+              "placement": session.placement, "shape": session.shape}
     (folder / "record.json").write_text(json.dumps(record))
     yield contextlib.nullcontext
 """
@@ -53,7 +57,7 @@ def chaos(request, design_name):
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for name in ("SEED", "SCENARIO", "DESIGN", "TOPOLOGY", "CHAOS_MINUTES", "PLACEMENT"):
+    for name in ("SEED", "SCENARIO", "DESIGN", "TOPOLOGY", "CHAOS_MINUTES", "PLACEMENT", *SHAPE_VARIABLES):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RUNS_DIR", str(pytester.path / "runs"))
     pytester.makeini("[pytest]\nchaos_scenarios = scenarios\n")
@@ -100,6 +104,28 @@ def test_placement_is_seeded_unless_the_vip_is_asked_for_and_the_rerun_says_so(
     assert rerun.startswith("SEED=6 PLACEMENT=vip make chaos PYTEST_ARGS=")
 
 
+def test_the_workload_shape_reaches_the_run_its_header_and_its_rerun(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUEUES", "4")
+    result = suite.runpytest(
+        "scenarios", "--seed", "8", "--design", "seed", "-k", "alpha", "--rate", "max", "--size", "100-900"
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*(replay: SEED=8 RATE=max SIZE=100-900 QUEUES=4 make chaos)",
+            "workload: 2 producers x unthrottled, 2 consumers, 4 queues, 100-900 bytes, persistent*",
+        ]
+    )
+    folder = run_folder(suite)
+    record = json.loads((folder / "alpha-seed" / "record.json").read_text())
+    assert record["shape"] == {"RATE": "max", "SIZE": "100-900", "QUEUES": "4"}
+    case = next(ET.parse(folder / "junit.xml").getroot().iter("testcase"))
+    rerun = {p.get("name"): p.get("value") for p in case.iter("property")}["replay"]
+    assert rerun.startswith("SEED=8 RATE=max SIZE=100-900 QUEUES=4 make chaos PYTEST_ARGS=")
+
+
 def test_a_design_option_and_a_scenario_narrow_the_run(suite: pytest.Pytester) -> None:
     result = suite.runpytest("scenarios", "--design", "hardened", "--scenario", "random", "--seed", "1")
     result.assert_outcomes(passed=1)
@@ -140,6 +166,12 @@ def test_repeats_each_get_a_folder_and_a_rerun_command_with_their_count(suite: p
         (["--scenario", "melt"], "unknown SCENARIO 'melt'"),
         (["--placement", "random"], "unknown PLACEMENT 'random': choose one of seeded, vip"),
         (["--seed", "last", "-p", "no:cacheprovider"], "SEED=last: no earlier chaos session"),
+        (["--producers", "0"], "PRODUCERS='0' must be a whole number of at least 1"),
+        (["--consumers", "two"], "CONSUMERS='two' must be a whole number of at least 1"),
+        (["--rate", "-5"], "RATE='-5' must be sends per second per producer (> 0) or `max`"),
+        (["--size", "9-3"], "SIZE='9-3': the low end 9 is above the high end 3"),
+        (["--queues", "0"], "QUEUES='0' must be a whole number of at least 1"),
+        (["--persistent", "maybe"], "PERSISTENT='maybe' must be true or false"),
     ],
 )
 def test_bad_options_are_one_line_errors_before_any_test(

@@ -49,6 +49,8 @@ class FaultKind:
     usage: ClassVar[str]  # its command line: "kill TARGET"
     help: ClassVar[str]
     draws: ClassVar[tuple[str, ...]] = ()  # targets a random schedule may draw it with; () never drawn
+    # the broker's process ends: what it held only in memory (non-persistent messages) is gone with it
+    ends_process: ClassVar[bool] = False
 
     @property
     def ends_by_itself(self) -> bool:
@@ -87,18 +89,21 @@ class ContainerFault(FaultKind):
 
 class Kill(ContainerFault):
     name, heal, usage = "kill", "start", "kill TARGET"
+    ends_process = True
     help = "SIGKILL the node's broker (kill -9); healed by starting it again"
     draws = ("live:random",)
 
 
 class Stop(ContainerFault):
     name, heal, usage = "stop", "start", "stop TARGET"
+    ends_process = True
     help = "stop the node's broker gracefully (SIGTERM, 30 s); healed by starting it again"
     draws = ("live:random",)
 
 
 class Restart(ContainerFault):
     name, heal, usage = "restart", None, "restart TARGET"
+    ends_process = True
     help = "restart the node's broker (stop, then start); over when it is back"
     draws = ("live:random", "waiting:random")
 

@@ -10,6 +10,9 @@ It owns the options (each defaulting to its environment variable, as `make chaos
   --placement / PLACEMENT        seeded (default: each client session's pair drawn from the seed) or vip
                                  (the VIP's round robin places them, as production clients); a scenario
                                  may pin roles to pairs with chaos(place={"consumer": "victim"})
+  --producers / PRODUCERS, --consumers / CONSUMERS, --rate / RATE, --size / SIZE, --queues / QUEUES,
+  --persistent / PERSISTENT      the workload's shape (harness.client.shape); a scenario's own
+                                 chaos(shape={...}) wins for what it sets, as that is what it is about
 
 and gives each test that asks for the `chaos` fixture a fresh cluster of its design and a folder of its own
 (`<scenario>-<param id>`, so a repeated test never overwrites another), decides the verdict when the chaos
@@ -34,7 +37,10 @@ import pytest
 from harness import commands
 from harness.chaos.run import ChaosRun
 from harness.check.result import ScenarioResult
+from harness.check.weaknesses import declared_for_shape
 from harness.client.placement import MODES, SEEDED, parse_mode
+from harness.client.shape import SHAPE_OPTIONS, given_settings, parse_shape
+from harness.client.workload import WorkloadConfig
 from harness.cluster.control import Cluster
 from harness.design.catalog import PUBLIC, design
 from harness.errors import HarnessError
@@ -58,8 +64,12 @@ class ChaosSession:
     chaos_minutes: float
     placement: str
     progress: Progress
+    shape: dict[str, str] = dataclasses.field(default_factory=dict)  # the shape settings given, as text
     run_dir: Path | None = None  # made when the first chaos test starts
     results: list[ScenarioResult] = dataclasses.field(default_factory=list)
+
+    def workload_line(self) -> str:
+        return summary.workload_line(dataclasses.asdict(WorkloadConfig(**parse_shape(self.shape))))
 
     def folder(self) -> Path:
         if self.run_dir is None:
@@ -94,6 +104,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help=f"how clients are placed on the pairs: {' or '.join(MODES)}; default $PLACEMENT, else seeded",
     )
+    for shape in SHAPE_OPTIONS:
+        group.addoption(shape.flag, default=None, help=f"{shape.help}; default ${shape.env}")
     parser.addini("chaos_scenarios", "folders holding chaos scenarios (relative to the root)", type="paths")
     parser.addini(
         "chaos_junit",
@@ -118,6 +130,7 @@ def pytest_configure(config: pytest.Config) -> None:
             chaos_minutes=chosen_minutes(config),
             placement=parse_mode(option(config, "--placement", "PLACEMENT") or SEEDED),
             progress=Progress.for_terminal(os.isatty(1)),
+            shape=chosen_shape(config),
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -170,13 +183,21 @@ def chosen_minutes(config: pytest.Config) -> float:
     return positive_number("CHAOS_MINUTES", option(config, "--chaos-minutes", "CHAOS_MINUTES") or "1")
 
 
+def chosen_shape(config: pytest.Config) -> dict[str, str]:
+    """The shape settings given (option, else environment), validated now: a bad one stops the session."""
+    given = given_settings({o.env: option(config, o.flag, o.env) for o in SHAPE_OPTIONS})
+    parse_shape(given)
+    return given
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     session = config.stash.get(SESSION, None)
     if session is None:
         return []
     return [
         f"chaos seed: {session.seed}   placement: {session.placement}   "
-        f"(replay: {commands.chaos(session.seed, placement=session.placement)})",
+        f"(replay: {commands.chaos(session.seed, placement=session.placement, shape=session.shape)})",
+        f"workload: {session.workload_line()} (a scenario may shape its own)",
         f"designs: {', '.join(session.designs)}   ActiveMQ {session.settings.version}   run folder: {session.folder()}",
     ]
 
@@ -221,6 +242,7 @@ def rerun_command(session: ChaosSession, item: pytest.Item) -> str:
         session.seed,
         nodeid=item.nodeid,
         placement=session.placement,
+        shape=session.shape,
         pytest_args=("--count", str(count)) if count else (),
     )
 
@@ -244,14 +266,18 @@ def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable
     runs: list[ChaosRun] = []
     with Cluster(settings) as cluster:
 
-        def make(**kwargs: object) -> ChaosRun:
+        def make(*, shape: dict[str, object] | None = None, **kwargs: object) -> ChaosRun:
+            shaped = {**parse_shape(session.shape), **(shape or {})}
             run = ChaosRun(
                 cluster,
                 scenario,
                 session.seed,
                 directory,
                 design=design_name,
-                expected=declared.get(design_name, {}),
+                shape=shaped,
+                expected=declared_for_shape(
+                    declared.get(design_name, {}), bool(shaped.get("persistent", True))
+                ),
                 progress=session.progress,
                 on_result=lambda result: assert_as_declared(result, session, item),
                 **{"placement": session.placement, **kwargs},  # type: ignore[arg-type]
@@ -337,11 +363,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                 f"chaos run {run_dir.name}",
                 session.seed,
                 ordered,
-                replay=commands.chaos(session.seed, placement=session.placement),
+                replay=commands.chaos(session.seed, placement=session.placement, shape=session.shape),
                 facts={
                     "ActiveMQ": session.settings.version,
                     "designs": ", ".join(session.designs),
                     "placement": session.placement,
+                    "workload": session.workload_line(),
                 },
             ),
         )

@@ -51,6 +51,7 @@ class ChaosRun:
         *,
         design: str | None = None,
         workload: WorkloadConfig | None = None,
+        shape: Mapping[str, Any] | None = None,
         expected: dict[str, str] | None = None,
         recovery_timeout: float = 120.0,
         drain_timeout: float = 60.0,
@@ -73,8 +74,9 @@ class ChaosRun:
         self.design_name = design or self.design.name
         # ids carry a tag of this run's own: a message of an earlier run (a soak window, a replayed
         # history's ids) can never stand in for one of this run's
+        config = workload or WorkloadConfig(queue=f"chaos.{scenario}", **(shape or {}))
         self.config = dataclasses.replace(
-            workload or WorkloadConfig(queue=f"chaos.{scenario}"), run_tag=secrets.token_hex(3)
+            config, run_tag=secrets.token_hex(3), key=config.key or f"{seed}:{scenario}"
         )
         self.expected = expected or {}
         self.recovery_timeout = recovery_timeout
@@ -115,7 +117,7 @@ class ChaosRun:
         self.on_result = on_result
         self.progress = progress or Progress(None)
         self.deadline = deadline  # monotonic; the progress line shows time left until it
-        self.sampler = DepthSampler(cluster, self.history, self.config.queue)
+        self.sampler = DepthSampler(cluster, self.history, self.config.destinations)
         self._started = time.monotonic()
         self._context = contextlib.ExitStack()
 
@@ -341,11 +343,11 @@ class ChaosRun:
         return result
 
     def final_state(self) -> FinalState:
-        """The workload queue on every node that is or may be live: its depth over JMX and the id of every
-        message on it, read inside the node. Whatever cannot be read in full is named, never taken as 0."""
+        """The workload's queues on every node that is or may be live: their depths over JMX and the id of
+        every message on them, read inside the node. Whatever cannot be read in full is named, never taken
+        as 0."""
         final = FinalState()
         statuses = self.cluster.status()
-        queue = self.config.queue
         for status in statuses:
             if status.state in ("waiting", "down"):
                 continue  # holds nothing of its own: the pair's store is read through its live node
@@ -361,21 +363,23 @@ class ChaosRun:
             if dead is not None and dead.size > 0:
                 with contextlib.suppress(HarnessError):  # evidence only: where a lost message went
                     final.dead_letters[status.node] = self.cluster.browse_ids(status.node, DEAD_LETTER_QUEUE)
-            stats = status.queue(queue)
-            size = stats.size if stats else 0
-            final.queues[status.node] = {queue: size}
-            if size == 0:
-                continue
-            try:
-                ids = self.cluster.browse_ids(status.node, queue)
-            except HarnessError as exc:
-                final.unreadable[status.node] = size
-                final.reasons[status.node] = f"browse failed: {exc}"[:200]
-                continue
-            final.messages[status.node] = ids
-            if len(ids) < size:
-                final.unreadable[status.node] = size - len(ids)
-                final.reasons[status.node] = f"browsed {len(ids)} of {size} messages"
+            final.queues[status.node] = {}
+            for queue in self.config.destinations:
+                stats = status.queue(queue)
+                size = stats.size if stats else 0
+                final.queues[status.node][queue] = size
+                if size == 0:
+                    continue
+                try:
+                    ids = self.cluster.browse_ids(status.node, queue)
+                except HarnessError as exc:
+                    final.unreadable[status.node] = (final.unreadable.get(status.node) or 0) + size
+                    final.reasons[status.node] = f"browse of {queue} failed: {exc}"[:200]
+                    continue
+                final.messages.setdefault(status.node, []).extend(ids)
+                if len(ids) < size:
+                    final.unreadable[status.node] = (final.unreadable.get(status.node) or 0) + size - len(ids)
+                    final.reasons[status.node] = f"browsed {len(ids)} of {size} messages on {queue}"
         topology = self.cluster.topology
         for pair in topology.pairs:
             members = [s for s in statuses if topology.node(s.node).pair == pair]
@@ -400,6 +404,8 @@ def run_facts(cluster: Cluster, config: WorkloadConfig, unavailable_after: float
         client_nodes=tuple(n.name for n in nodes if design.serves_clients(n)),
         design=design.name,
         queue=config.queue,
+        queues=config.queues,
+        persistent=config.persistent,
         consumers=config.consumers,
         prefetch=config.prefetch,
         unavailable_after=design.unavailable_after if unavailable_after is None else unavailable_after,

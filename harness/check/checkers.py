@@ -39,6 +39,7 @@ from harness.history import Event, read_history
 
 EVIDENCE_LIMIT = 50  # ids quoted per verdict; counts are always complete
 SELF_ENDING = frozenset(k.name for k in FAULT_KINDS.values() if k.ends_by_itself)  # a restart
+PROCESS_ENDING = frozenset(k.name for k in FAULT_KINDS.values() if k.ends_process)
 CONSUMER_EVENTS = frozenset({"connect", "disconnected", "give-up", "session-end", "unconfirmed"})
 
 
@@ -478,7 +479,28 @@ def check_lost(ledger: Ledger, final: FinalState) -> Verdict:
             )
             note = f"{len(lost)} acknowledged ids undelivered and not found, and {unread} could not be read"
             return Verdict("lost", None, counts, evidence, note + ": they may be there")
-    return Verdict("lost", not lost, counts, evidence)
+    unexplained = [i for i in lost if _volatile_loss(ledger, i) is None]
+    note = ""
+    if lost and not ledger.facts.persistent:
+        note = (
+            f"non-persistent: {len(lost) - len(unexplained)} lost after a broker process ended later than "
+            f"their receipt; {len(unexplained)} not"
+        )
+        evidence["lost_without_a_process_ending"] = _sample(unexplained)
+    return Verdict("lost", not lost, counts, evidence, note, explained=bool(lost) and not unexplained)
+
+
+def _volatile_loss(ledger: Ledger, message_id: str) -> FaultWindow | None:
+    """For a non-persistent message: a fault that ended a broker's process after its receipt and before the
+    drain deadline (what the broker held only in memory went with it). Any broker: a message may have crossed
+    a bridge, and where it sat is not recorded."""
+    if ledger.facts.persistent:
+        return None
+    received = ledger.acknowledged[message_id][0]
+    deadline = ledger.drain_deadline if ledger.drain_deadline is not None else math.inf
+    return next(
+        (w for w in ledger.faults if w.action in PROCESS_ENDING and received <= w.start <= deadline), None
+    )
 
 
 def check_stuck(ledger: Ledger, final: FinalState) -> Verdict:
@@ -523,9 +545,11 @@ def check_duplicated(ledger: Ledger, final: FinalState) -> Verdict:
     """Each copy after the first must have a mechanism between it and the copy before: the previous copy's
     ack never confirmed when its consumer's session ended (consumer-side redelivery), or a fault in force
     on the message's path (the broker that receipted the send, the brokers that delivered either copy).
-    Each fault explains at most what can be in flight then: consumers x prefetch + one bridge's prefetch."""
+    Each fault explains at most what can be in flight then, per queue: consumers x prefetch + one bridge's
+    prefetch."""
     facts = ledger.facts
-    cap = facts.consumers * facts.prefetch + facts.bridge_prefetch
+    # every queue has its own subscription per consumer and its own bridge consumer
+    cap = facts.queues * (facts.consumers * facts.prefetch + facts.bridge_prefetch)
     charged: collections.Counter[int] = collections.Counter()
     unexplained: list[dict[str, Any]] = []
     by_mechanism: collections.Counter[str] = collections.Counter()

@@ -31,6 +31,8 @@ class RunFacts:
     # from the design when it probes; kept here only as the design's name for the record
     design: str = ""
     queue: str = ""
+    queues: int = 1  # the workload's messages are spread over this many queues
+    persistent: bool = True
     consumers: int = 2
     prefetch: int = 20
     bridge_prefetch: int = BRIDGE_PREFETCH

@@ -38,3 +38,13 @@ SEED_WEAKNESSES = {
     "seed": {**SINGLE_FAULT["seed"], "available": UNREACHABLE, "recovered": UNREACHABLE},
     "hardened": {"duplicated": REDELIVERED},
 }
+VOLATILE = (
+    "non-persistent messages live only in the memory of the broker holding them (PERSISTENT=false): a broker "
+    "whose process ends takes them with it. Accepted per message: a fault ended a broker's process (kill, "
+    "stop, restart) after the message's receipt and before the drain deadline"
+)
+
+
+def declared_for_shape(declared: dict[str, str], persistent: bool) -> dict[str, str]:
+    """What a scenario declares for a design, plus what the workload's shape makes expected."""
+    return declared if persistent else {**declared, "lost": VOLATILE}

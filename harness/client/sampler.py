@@ -1,5 +1,5 @@
-"""Queue depth over time: every few seconds each broker's depth of the workload queue, read from the
-statistics broker plugin over STOMP, recorded in the history as `depth` events for the report's timeline,
+"""Queue depth over time: every few seconds each broker's depth of the workload's queues (summed), read from
+the statistics broker plugin over STOMP, recorded in the history as `depth` events for the report's timeline,
 and after each sweep a `serving` event naming the nodes that answered over their client connector.
 
 A broker that does not answer within the timeout (frozen, dead, a waiting slave with no connector) gives
@@ -52,13 +52,13 @@ class DepthSampler:
         self,
         cluster: Cluster,
         history: History,
-        destination: str,
+        destinations: list[str],
         interval: float = 2.0,
         timeout: float = 1.0,
     ) -> None:
         self.cluster = cluster
         self.history = history
-        self.destination = destination
+        self.destinations = destinations
         self.interval = interval
         self.timeout = timeout
         self._channels: dict[str, _StatisticsChannel] = {}
@@ -96,7 +96,8 @@ class DepthSampler:
             if channel is None:
                 channel = _StatisticsChannel(self.cluster.stomp(node, timeout=self.timeout))
                 self._channels[node] = channel
-            size = channel.size(self.destination, self.timeout)
+            # a broker that misses one answer gives no sample: a frozen one costs one timeout, not one per queue
+            size = sum(channel.size(destination, self.timeout) for destination in self.destinations)
         except (
             Exception
         ):  # any failure (refused, timed out, dropped mid-send) is a gap, never the end of sampling

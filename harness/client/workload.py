@@ -2,10 +2,11 @@
 
 - A send is `invoke`d, then `ok` when its receipt arrives (the broker has written it to KahaDB), `fail` on an
   ERROR frame, `info` when the receipt never comes or the connection drops (it may or may not be stored).
-- A consumer records each delivery (id, broker, redelivered) *before* acking it (client-individual acks),
-  acks with a receipt, and when its session ends records the ids whose ack was never confirmed: a copy of
-  those coming back is the consumer's own redelivery, told apart from one the brokers made. A delivery whose
-  destination or body is not what was sent for its id is recorded with `mismatch`.
+- A consumer subscribes to every queue of the workload, records each delivery (id, broker, redelivered)
+  *before* acking it (client-individual acks), acks with a receipt, and when its session ends records the
+  ids whose ack was never confirmed: a copy of those coming back is the consumer's own redelivery, told
+  apart from one the brokers made. A delivery whose queue, body or persistence is not what was sent for its
+  id (harness.client.shape draws them from the seed) is recorded with `mismatch`.
 - Ids carry the run's tag (`<tag>-p0-12`), so a message of another run on the same cluster is never taken
   for one of this run's.
 - Every connection goes through the VIP, to the pair the placement gives its session (harness.client.placement),
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.client.placement import Placement
+from harness.client.shape import MessagePlan, body_of
 from harness.client.stomp_client import BrokerError, Delivery, StompSession
 from harness.errors import HarnessError
 from harness.history import History
@@ -41,6 +43,17 @@ class WorkloadConfig:
     prefetch: int = 20
     heartbeat_ms: int = 2000
     run_tag: str = ""  # prefix of every id: unique per run
+    # the shape people set (harness.client.shape): bodies of `size` bytes ("" = the id alone), spread over
+    # `queues` queues, persistent or not; `key` is the run's seed key every per-message draw comes from
+    size: str = ""
+    queues: int = 1
+    persistent: bool = True
+    key: str = ""
+
+    @property
+    def destinations(self) -> list[str]:
+        """The workload's queues: `queue` itself, or `queue.0` .. `queue.<n-1>`."""
+        return [self.queue] if self.queues == 1 else [f"{self.queue}.{n}" for n in range(self.queues)]
 
 
 @dataclass
@@ -60,6 +73,7 @@ class Workload:
         self.connect = connect
         self.config = config
         self.placement = placement
+        self.plan = MessagePlan(config.key, config.destinations, config.size)
         self._sessions: dict[str, int] = {}  # process -> sessions it has had
         self.counters = Counters()
         self._lock = threading.Lock()
@@ -183,10 +197,19 @@ class Workload:
             seq = self._next_seq.get(process, 0)  # a revived producer goes on where it stopped
             self._next_seq[process] = seq + 1
             message_id = f"{prefix}-{seq}"
-            self.history.append(process, "invoke", "send", id=message_id)
+            destination, size = self.plan.draw(prefix.rsplit("-", 1)[-1], seq)
+            # where and how big, in the history only when the shape makes it vary or differ from the id
+            shaped = {"dest": destination} if len(self.plan.destinations) > 1 else {}
+            if size:
+                shaped["size"] = size
+            self.history.append(process, "invoke", "send", id=message_id, **shaped)
             self._count("invoked")
             try:
-                receipt = session.send(self.config.queue, message_id, {"harness-id": message_id})
+                receipt = session.send(
+                    destination,
+                    body_of(message_id, size),
+                    {"harness-id": message_id, "persistent": "true" if self.config.persistent else "false"},
+                )
                 session.wait_receipts([receipt], timeout=self.config.receipt_timeout)
             except BrokerError as exc:
                 self.history.append(
@@ -245,9 +268,20 @@ class Workload:
     def record_delivery(self, process: str, session: StompSession | None, delivery: Delivery) -> None:
         message_id = delivery.headers.get("harness-id", "?")
         extra: dict[str, object] = {}
-        wanted = f"/queue/{self.config.queue}"
-        if delivery.destination != wanted or delivery.body != message_id:
-            extra["mismatch"] = {"destination": delivery.destination, "body": delivery.body[:80]}
+        sent = self.plan.of_id(message_id)
+        persistent = delivery.headers.get("persistent") == "true"  # ActiveMQ leaves it out when false
+        if (
+            sent is None
+            or delivery.destination != f"/queue/{sent[0]}"
+            or delivery.body != sent[1]
+            or persistent != self.config.persistent
+        ):
+            extra["mismatch"] = {
+                "destination": delivery.destination,
+                "body": delivery.body[:80],
+                "length": len(delivery.body),
+                "persistent": persistent,
+            }
         self.history.append(
             process,
             "ok",
@@ -307,11 +341,12 @@ class Workload:
                 return
             holder["session"] = session
             try:
-                session.subscribe(
-                    self.config.queue,
-                    headers={"activemq.prefetchSize": str(self.config.prefetch)},
-                    on_delivery=on_delivery,
-                )
+                for destination in self.config.destinations:
+                    session.subscribe(
+                        destination,
+                        headers={"activemq.prefetchSize": str(self.config.prefetch)},
+                        on_delivery=on_delivery,
+                    )
             except Exception as exc:
                 self.history.append(process, "fail", "subscribe", error=repr(exc)[:200])
                 self._end_session(process, session, "disconnected")

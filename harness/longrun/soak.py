@@ -21,8 +21,9 @@ from harness import commands
 from harness.chaos.run import ChaosRun
 from harness.chaos.schedule import Step, random_schedule
 from harness.check.result import ScenarioResult
-from harness.check.weaknesses import SEED_WEAKNESSES
+from harness.check.weaknesses import SEED_WEAKNESSES, declared_for_shape
 from harness.client.placement import SEEDED
+from harness.client.shape import parse_shape
 from harness.client.workload import WorkloadConfig
 from harness.cluster.control import Cluster
 from harness.longrun.memory import MemoryRecorder, limit_malloc_arenas, release_free_memory
@@ -61,6 +62,7 @@ class SoakPlan:
     fault_interval: float = 20.0
     fault_hold: float = 8.0
     placement: str = SEEDED  # each window's client sessions placed from the seed, or `vip`
+    shape: dict[str, str] = field(default_factory=dict)  # the workload settings given (QUEUES=4, ...)
 
     def window_lengths(self) -> list[float]:
         lengths, left = [], self.duration
@@ -100,10 +102,11 @@ def run_soak(
     design_name = settings.design.name
     outcome = SoakOutcome(directory)
     lengths = plan.window_lengths()
+    shape = parse_shape(plan.shape)
     log(
         f"soak seed {plan.seed} ({design_name}, ActiveMQ {settings.version}): {len(lengths)} windows over "
         f"{clock(sum(lengths))}, a fault every {plan.fault_interval:.0f}s, placement {plan.placement}; "
-        f"replay: {commands.soak(plan.seed, plan.duration, plan.checkpoint, design_name, plan.placement)}"
+        f"replay: {commands.soak(plan.seed, plan.duration, plan.checkpoint, design_name, plan.placement, plan.shape)}"
     )
     log(f"report: {directory / 'report.html'} (rewritten at every checkpoint)")
     started = time.monotonic()
@@ -126,8 +129,10 @@ def run_soak(
                 plan.seed,
                 directory / name,
                 design=design_name,
-                workload=WorkloadConfig(queue=f"soak.w{window:03d}"),
-                expected=SEED_WEAKNESSES.get(design_name, {}),
+                workload=WorkloadConfig(queue=f"soak.w{window:03d}", **shape),
+                expected=declared_for_shape(
+                    SEED_WEAKNESSES.get(design_name, {}), shape.get("persistent", True)
+                ),
                 progress=progress,
                 deadline=end,
                 placement=plan.placement,
@@ -216,9 +221,19 @@ def write_soak_report(
             f"soak {directory.name}",
             plan["seed"],
             results,
-            replay=commands.soak(plan["seed"], plan["duration"], plan["checkpoint"], design_of(plan)),
+            replay=commands.soak(
+                plan["seed"],
+                plan["duration"],
+                plan["checkpoint"],
+                design_of(plan),
+                plan.get("placement", ""),
+                plan.get("shape"),
+            ),
             facts={
                 "ActiveMQ": plan["version"],
+                "workload": summary.workload_line(
+                    dataclasses.asdict(WorkloadConfig(**parse_shape(plan.get("shape") or {})))
+                ),
                 "design": design_of(plan),
                 "planned": f"{clock(plan['duration'])} in windows of {clock(plan['checkpoint'])}",
                 "harness peak RSS": f"{peak_rss_mib:.1f} MiB",

@@ -179,6 +179,7 @@ def _timeline_facts(result: ScenarioResult, header: dict[str, Any], timeline: Ti
     c = result.counts
     rows = [
         ("ActiveMQ", str(header.get("activemq_version", "?"))),
+        ("workload", summary.workload_line(header["workload"]) if "workload" in header else "?"),
         ("duration", f"{timeline.duration:.1f} s"),
         (
             "sends",

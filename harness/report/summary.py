@@ -3,6 +3,9 @@ HTML report and the version matrix print it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from harness import commands
 from harness.check.checkers import CHECKERS, Checker, Verdict
 from harness.check.result import ScenarioResult
@@ -55,3 +58,19 @@ def replay_command(result: ScenarioResult) -> str:
     if result.replay:
         return result.replay
     return commands.chaos(result.seed, scenario=result.scenario, design=result.design)
+
+
+def workload_line(workload: Mapping[str, Any]) -> str:
+    """A history header's workload in one line: who sends what where."""
+    rate = float(workload.get("rate", 0))
+    size = workload.get("size") or ""
+    queues = int(workload.get("queues", 1))
+    return ", ".join(
+        [
+            f"{workload.get('producers', '?')} producers x {f'{rate:g}/s' if rate > 0 else 'unthrottled'}",
+            f"{workload.get('consumers', '?')} consumers",
+            "1 queue" if queues == 1 else f"{queues} queues",
+            f"{size} bytes" if size else "body = id",
+            "persistent" if workload.get("persistent", True) else "non-persistent",
+        ]
+    )

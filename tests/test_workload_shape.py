@@ -1,0 +1,67 @@
+"""The workload's shape on the real cluster: every setting shows in the history, and the checkers still see
+every message (right queue, right body, right persistence) under it."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.chaos.run import ChaosRun
+from harness.client.shape import parse_shape
+from harness.cluster.control import Cluster
+from harness.history import read_header, read_history
+from tests.support import cluster_settings
+
+pytestmark = pytest.mark.docker
+
+RUNS = Path(__file__).resolve().parent.parent / "runs" / "tests" / "shape"
+
+
+@pytest.fixture
+def cluster(docker_available: None) -> Iterator[Cluster]:
+    with Cluster(cluster_settings()) as running:
+        yield running
+
+
+def test_each_shape_setting_changes_what_the_history_shows(cluster: Cluster) -> None:
+    shape = parse_shape(
+        {
+            "PRODUCERS": "3",
+            "CONSUMERS": "1",
+            "RATE": "max",
+            "SIZE": "200-400",
+            "QUEUES": "3",
+            "PERSISTENT": "false",
+        }
+    )
+    run = ChaosRun(cluster, "shaped", 11, RUNS / "shaped", shape=shape, drain_timeout=30)
+    with run:
+        run.load(900)
+    assert run.result is not None
+    assert run.result.ok, [v.to_json() for v in run.result.verdicts if v.valid is not True]
+    header = read_header(run.history.path)
+    assert header["workload"] | shape == header["workload"]  # every setting recorded as given
+    events = list(read_history(run.history.path))
+    invokes = [e for e in events if e["f"] == "send" and e["type"] == "invoke"]
+    assert {e["p"] for e in invokes} == {"producer-0", "producer-1", "producer-2"}
+    assert {e["p"] for e in events if e["f"] == "connect" and e["p"].startswith("consumer")} == {"consumer-0"}
+    assert {e["dest"] for e in invokes} == {"chaos.shaped.0", "chaos.shaped.1", "chaos.shaped.2"}
+    assert all(200 <= e["size"] <= 400 for e in invokes) and len({e["size"] for e in invokes}) > 50
+    final = next(e for e in events if e.get("phase") == "final-state")
+    assert all(
+        sorted(queues) == ["chaos.shaped.0", "chaos.shaped.1", "chaos.shaped.2"]
+        for queues in final["queues"].values()
+    )
+    # unthrottled: a producer's acknowledged sends outpace the default 50 per second
+    receipts = collections.defaultdict(list)
+    for e in events:
+        if e["f"] == "send" and e["type"] == "ok":
+            receipts[e["p"]].append(e["t"])
+    times = receipts["producer-0"]
+    assert len(times) / (times[-1] - times[0]) > 75, f"{len(times)} in {times[-1] - times[0]:.1f} s"
+    # non-persistent and the right queue and body on every delivery, or `unexpected` would have failed
+    assert run.result.verdict("unexpected").counts["mismatched"] == 0
+    assert run.result.counts["delivered"] >= 900
