@@ -2,6 +2,7 @@
 the checkers, the timeline and the report read them."""
 
 LOAD = "load"  # the workload starts
+TOPIC_DEMAND = "topic-demand"  # durable subscriptions confirmed and seen on every live broker (or not)
 SCHEDULE = "schedule"  # a fault schedule begins (its steps with it)
 TOOK_OVER = "took-over"  # a waiting node became live after its partner's fault
 LOAD_STALLED = "load-stalled"  # a load() waited out its deadline without its receipts

@@ -144,6 +144,45 @@ def test_consumer_that_drops_acked_messages_is_caught_as_lost(cluster_of: Cluste
     assert run.result.unexpected == {"lost"}
 
 
+class DroppingSubscriber(Workload):
+    """subscriber-1 acks every 5th message it receives without recording it: a durable subscriber that misses
+    messages (the broker is told they arrived, so nothing waits for it anywhere)."""
+
+    dropped: set[str]
+
+    def handle_delivery(self, process: str, session: StompSession | None, delivery: Delivery) -> None:
+        if process == "subscriber-1" and seq(delivery) % 5 == 2:
+            self.__dict__.setdefault("dropped", set()).add(delivery.headers["harness-id"])
+            if session is not None:
+                session.ack(delivery)
+            return
+        super().handle_delivery(process, session, delivery)
+
+
+def test_a_durable_subscriber_that_misses_messages_is_caught_for_that_subscriber(cluster_of: Cluster) -> None:
+    run = ChaosRun(
+        cluster_of,
+        "control-durable",
+        1,
+        CONTROLS / "durable",
+        workload_class=DroppingSubscriber,
+        shape={"subscribers": 2},
+        drain_timeout=10,
+    )
+    with run:
+        run.load(300)
+    lost = run.result.verdict("durable-lost")
+    dropped = run.workload.dropped
+    assert len(dropped) > 10, "the control dropped nothing: it proves nothing"
+    assert lost.valid is False
+    per = lost.evidence["per_subscriber"]
+    # exactly what it dropped, while it was owed them; the other subscriber got everything
+    assert per["subscriber-1"]["lost"] == len(dropped & set(ledger_of(run).topic.owed("subscriber-1")))
+    assert set(per["subscriber-1"]["missing_ids"]) <= dropped
+    assert per["subscriber-0"]["lost"] == 0 and per["subscriber-0"]["owed"] > 100
+    assert run.result.unexpected == {"durable-lost"}
+
+
 def test_redelivery_is_caught_as_duplicated(cluster_of: Cluster) -> None:
     run = ChaosRun(
         cluster_of, "control-duplicated", 1, CONTROLS / "duplicated", workload_class=RedeliveringConsumer

@@ -162,3 +162,78 @@ def test_the_client_allows_for_the_longest_silence_activemq_leaves_between_heart
             silences.append(min(t for t in frames if t > last_message) - last_message)
     consumer.disconnect()
     assert max(silences) < HEARTBEAT_GRACE * interval, silences
+
+
+class SubscribingSession(FakeSession):
+    def __init__(self, broker: str) -> None:
+        super().__init__(broker)
+        self.subscribed: list[str] = []
+        self.unsubscribed: list[str] = []
+
+    def subscribe(self, destination: str, **_: object) -> str:
+        self.subscribed.append(destination)
+        return f"sub-{len(self.subscribed)}"
+
+    def unsubscribe(self, sub_id: str) -> None:
+        self.unsubscribed.append(sub_id)
+
+
+def test_churning_consumers_leave_on_a_seeded_plan_and_come_back_in_new_sessions(tmp_path: Path) -> None:
+    """Each session's stay, way of leaving and absence come from the seed; each new session is placed anew;
+    every leave is in the history; churn stops once the producers stop, so the drain has every consumer."""
+    history = History(tmp_path / "h.jsonl", {"seed": 1})
+    sessions: list[SubscribingSession] = []
+
+    def connect(route: str | None = None, **_: object) -> SubscribingSession:
+        sessions.append(SubscribingSession(f"chaos-mq{route}-a"))
+        return sessions[-1]
+
+    config = WorkloadConfig(consumers=1, churn=0.3, queues=2, key="5:churn")
+    workload = Workload(history, connect, config, Placement(PAIRS, "5:churn"))
+    assert workload.churn_plan("consumer-0", 3) == Workload(history, connect, config).churn_plan(
+        "consumer-0", 3
+    )
+    assert workload.churn_plan("consumer-0", 3) != workload.churn_plan("consumer-0", 4)
+    workload.start_consumers()
+    time.sleep(2.5)
+    workload._stop_producers.set()  # churn ends with the load: the consumer stays from here on
+    time.sleep(0.8)
+    settled = len(sessions)
+    time.sleep(0.6)
+    workload.stop_consumers()
+    history.close()
+    events = list(read_history(history.path))
+    leaves = [e for e in events if e["f"] == "leave"]
+    assert len(leaves) >= 4 and {e["how"] for e in leaves} == {"unsubscribe", "disconnect"}
+    for number, leave in enumerate(leaves):
+        stay, how, away = workload.churn_plan("consumer-0", number)
+        assert (leave["how"], leave["stayed"], leave["away"]) == (how, round(stay, 3), round(away, 3))
+    unsubscribing = [s for s, e in zip(sessions, leaves, strict=False) if e["how"] == "unsubscribe"]
+    assert all(s.unsubscribed == ["sub-1", "sub-2"] for s in unsubscribing)
+    assert all(s.subscribed == config.destinations for s in sessions)  # every queue, every session
+    routes = [e["route"] for e in events if e["f"] == "connect"]
+    assert routes == [workload.placement.route("consumer-0", n) for n in range(len(routes))]
+    assert len(sessions) == settled  # no leave after the producers stopped
+    assert events[-1]["f"] == "session-end"
+
+
+def test_moving_the_consumers_sends_their_next_sessions_to_the_pair_and_says_so(tmp_path: Path) -> None:
+    history = History(tmp_path / "h.jsonl", {"seed": 1})
+    routes: list[str | None] = []
+
+    def connect(route: str | None = None, **_: object) -> SubscribingSession:
+        routes.append(route)
+        return SubscribingSession(f"chaos-mq{route}-a")
+
+    workload = Workload(
+        history, connect, WorkloadConfig(consumers=2), Placement(PAIRS, "1:m", pinned={"consumer": "01"})
+    )
+    workload.start_consumers()
+    time.sleep(0.3)
+    workload.move("consumer", "02")
+    time.sleep(0.6)
+    workload.stop_consumers()
+    history.close()
+    assert routes[:2] == ["01", "01"] and routes[2:] == ["02", "02"]
+    moves = [e for e in read_history(history.path) if e["f"] == "move"]
+    assert [(e["who"], e["to"]) for e in moves] == [("consumer", "02")]

@@ -36,6 +36,14 @@ def test_every_setting_is_read_into_the_workload() -> None:
         "4 producers x unthrottled, 3 consumers, 12 queues, 100-2000 bytes, non-persistent"
     )
     assert parse_shape({"RATE": "120.5", "PERSISTENT": "true"}) == {"rate": 120.5, "persistent": True}
+    churning = WorkloadConfig(**parse_shape({"SUBSCRIBERS": "2", "CHURN": "3.5"}))
+    assert (churning.subscribers, churning.churn) == (2, 3.5)
+    assert (
+        churning.processes("publisher") == ["publisher-0"] and WorkloadConfig().processes("publisher") == []
+    )
+    assert workload_line(dataclasses.asdict(churning)).endswith(
+        "persistent, 2 durable subscribers, consumers churn every ~3.5 s"
+    )
     assert parse_shape({"RATE": " ", "QUEUES": ""}) == {}  # empty is the default, as for every setting
     assert WorkloadConfig().destinations == ["chaos.work"]  # one queue keeps its plain name
 
@@ -50,6 +58,8 @@ def test_every_setting_is_read_into_the_workload() -> None:
         ({"SIZE": "99999999"}, "SIZE='99999999': at most 4194304 bytes"),
         ({"QUEUES": "-2"}, "QUEUES='-2' must be a whole number of at least 1"),
         ({"PERSISTENT": "2"}, "PERSISTENT='2' must be true or false"),
+        ({"SUBSCRIBERS": "x"}, "SUBSCRIBERS='x' must be a whole number of at least 0"),
+        ({"CHURN": "-1"}, "CHURN='-1' must be seconds (0 for none)"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it(values: dict[str, str], error: str) -> None:

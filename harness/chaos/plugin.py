@@ -11,7 +11,8 @@ It owns the options (each defaulting to its environment variable, as `make chaos
                                  (the VIP's round robin places them, as production clients); a scenario
                                  may pin roles to pairs with chaos(place={"consumer": "victim"})
   --producers / PRODUCERS, --consumers / CONSUMERS, --rate / RATE, --size / SIZE, --queues / QUEUES,
-  --persistent / PERSISTENT      the workload's shape (harness.client.shape); a scenario's own
+  --persistent / PERSISTENT, --subscribers / SUBSCRIBERS, --churn / CHURN
+                                 the workload's shape (harness.client.shape); a scenario's own
                                  chaos(shape={...}) wins for what it sets, as that is what it is about
 
 and gives each test that asks for the `chaos` fixture a fresh cluster of its design and a folder of its own

@@ -128,14 +128,46 @@ class ChaosRun:
         self.history.append("harness", "ok", "phase", phase=name, **value)
 
     def __enter__(self) -> ChaosRun:
-        self.phase(phases.LOAD)
         self._context.enter_context(self.progress.showing(self.status_line))
         self.sampler.start()
         self._context.callback(self.sampler.stop)
-        if self.start_consumers:
-            self.workload.start_consumers()
-        self.workload.start_producers()
+        try:
+            if self.start_consumers:
+                self.workload.start_consumers()
+                if self.config.subscribers:
+                    self.await_topic_demand()
+            self.phase(phases.LOAD)
+            self.workload.start_producers()
+        except BaseException:  # __exit__ will not run: stop what started (Ctrl-C during the wait included)
+            self.workload.stop()
+            self._context.close()
+            self.history.close()
+            raise
         return self
+
+    def await_topic_demand(self, timeout: float = 60.0) -> None:
+        """Before anything is published: every durable subscription confirmed, and every live broker showing a
+        consumer of the topic (its own subscriber, or a bridge's subscription on its behalf), as an operator
+        would wait before publishing. A subscription that races its demand across the bridges is a bug
+        pattern of its own; this wait keeps it out of runs that are not about it. Recorded either way."""
+        topic = self.config.topic
+        seen: dict[str, int] = {}
+
+        def ready() -> bool:
+            if len(self.workload.subscribed_since) < self.config.subscribers:
+                return False
+            seen.clear()
+            for status in self.cluster.status():
+                if status.state == "live":
+                    seen[status.node] = self.cluster.topic_consumers(status.node, topic)
+            return bool(seen) and all(count > 0 for count in seen.values())
+
+        try:
+            wait_until(ready, timeout=timeout, what="durable subscriptions and topic demand", interval=0.5)
+        except WaitTimeout as exc:
+            self.phase(phases.TOPIC_DEMAND, ready=False, consumers=seen, error=str(exc)[:300])
+        else:
+            self.phase(phases.TOPIC_DEMAND, ready=True, consumers=seen)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
@@ -204,6 +236,12 @@ class ChaosRun:
                 self.cluster.wait_pairs(self.recovery_timeout)
             except Exception as exc:
                 self.phase(phases.NOT_RECOVERED, problems=["pairs"], error=str(exc)[:300])
+
+    def move(self, who: str, pair: str) -> str:
+        """Move `who` ("consumer", "producer" or a process) to the pair named `pair` (a name such as
+        "producers", or a pair's id) mid-load; returns the pair."""
+        self.workload.move(who, self.pair(pair))
+        return self.pair(pair)
 
     @staticmethod
     def _sleep_until(moment: float) -> None:
@@ -314,7 +352,7 @@ class ChaosRun:
             )
         self.phase(phases.DRAIN_DEADLINE)
         final = self.final_state()
-        self.phase(phases.FINAL_STATE, queues=final.queues, unreadable=final.reasons)
+        self.phase(phases.FINAL_STATE, queues=final.queues, durable=final.durable, unreadable=final.reasons)
         self.workload.stop_consumers()
         self._context.close()  # sampler and progress line end with the run's traffic
         self.history.close()
@@ -380,6 +418,16 @@ class ChaosRun:
                 if len(ids) < size:
                     final.unreadable[status.node] = (final.unreadable.get(status.node) or 0) + size - len(ids)
                     final.reasons[status.node] = f"browsed {len(ids)} of {size} messages on {queue}"
+        if self.config.subscribers:
+            for status in statuses:
+                if status.state == "live" and status.node not in final.unreadable:
+                    try:
+                        final.durable[status.node] = self.cluster.durable_pending(
+                            status.node, self.config.topic
+                        )
+                    except HarnessError as exc:
+                        final.unreadable[status.node] = None
+                        final.reasons[status.node] = f"durable subscriptions unreadable: {exc}"[:200]
         topology = self.cluster.topology
         for pair in topology.pairs:
             members = [s for s in statuses if topology.node(s.node).pair == pair]
@@ -407,6 +455,7 @@ def run_facts(cluster: Cluster, config: WorkloadConfig, unavailable_after: float
         queues=config.queues,
         persistent=config.persistent,
         consumers=config.consumers,
+        subscribers=config.subscribers,
         prefetch=config.prefetch,
         unavailable_after=design.unavailable_after if unavailable_after is None else unavailable_after,
     )

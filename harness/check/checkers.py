@@ -33,14 +33,22 @@ from typing import Any
 
 from harness import phases
 from harness.chaos.faults import FAULT_KINDS
+from harness.check.durable import (
+    TopicLedger,
+    check_durable_duplicated,
+    check_durable_lost,
+    check_durable_stuck,
+    has_subscribers,
+)
 from harness.check.facts import RunFacts
+from harness.check.verdict import EVIDENCE_LIMIT, FinalState, Verdict, id_order, sample_ids
 from harness.compact import CompactHistory, read_compact
 from harness.history import Event, read_history
 
-EVIDENCE_LIMIT = 50  # ids quoted per verdict; counts are always complete
 SELF_ENDING = frozenset(k.name for k in FAULT_KINDS.values() if k.ends_by_itself)  # a restart
 PROCESS_ENDING = frozenset(k.name for k in FAULT_KINDS.values() if k.ends_process)
-CONSUMER_EVENTS = frozenset({"connect", "disconnected", "give-up", "session-end", "unconfirmed"})
+CONSUMER_EVENTS = frozenset({"connect", "disconnected", "give-up", "session-end", "leave", "unconfirmed"})
+TOPIC_EVENTS = frozenset({"publish", "receive", "subscribed"})
 
 
 @dataclass(slots=True)
@@ -99,6 +107,7 @@ class Ledger:
     probe_plan: list[tuple[str, str]] | None = None
     probes: dict[tuple[str, str], float | None] = field(default_factory=dict)  # direction -> recovery s
     unprobeable: list[str] = field(default_factory=list)
+    topic: TopicLedger = field(default_factory=TopicLedger)  # durable subscriptions (harness.check.durable)
     _undelivered: list[str] | None = field(default=None, repr=False)
     _open_faults: dict[str, list[FaultWindow]] = field(default_factory=dict, repr=False)  # target -> windows
     _lone: dict[str, Delivery] = field(default_factory=dict, repr=False)  # id -> its only copy so far
@@ -159,6 +168,8 @@ class Ledger:
                         self.sent_to[event["id"]] = event["broker"]
             elif f in CONSUMER_EVENTS:
                 self._consumer_event(event)
+            elif f in TOPIC_EVENTS:
+                self.topic.consume(event)
             elif f == "fault" or f == "heal":
                 self._nemesis_event(event)
             elif f == "serving":
@@ -224,6 +235,8 @@ class Ledger:
     def _consumer_event(self, event: Event) -> None:
         process = event["p"]
         if not process.startswith("consumer"):
+            if process.startswith("subscriber"):
+                self.topic.consume(event)
             return
         f, t = event["f"], event["t"]
         if f == "connect":
@@ -293,7 +306,7 @@ class Ledger:
             deadline = self.drain_deadline
             if deadline is not None and self.delivery_times and max(self.delivery_times) > deadline:
                 undelivered.update(i for i in acknowledged if first.get(i, -math.inf) > deadline)
-            self._undelivered = sorted(undelivered, key=_id_order)
+            self._undelivered = sorted(undelivered, key=id_order)
         return self._undelivered
 
     def consumers_at(self, t: float) -> dict[str, str]:
@@ -310,79 +323,6 @@ class Ledger:
 
     def first_fault(self) -> float | None:
         return min((w.start for w in self.faults), default=None)
-
-
-@dataclass
-class FinalState:
-    """What the cluster held once the drain deadline passed, read by introspection.
-
-    `unreadable` names every node that is or may be live but could not be read in full (frozen, starting,
-    a failed JMX query, a browse that returned fewer messages than the queue holds), with the size of the
-    workload queue there when that much was read.
-    """
-
-    queues: dict[str, dict[str, int]] = field(default_factory=dict)  # broker -> workload queue -> size
-    messages: dict[str, list[str]] = field(default_factory=dict)  # broker -> ids browsed there
-    unreadable: dict[str, int | None] = field(default_factory=dict)  # node -> queue size if known
-    reasons: dict[str, str] = field(default_factory=dict)  # node -> why it is unreadable
-    # broker -> ids on its dead-letter queue: still lost to the consumers, but the evidence says where
-    dead_letters: dict[str, list[str]] = field(default_factory=dict)
-
-    def stuck_counts(self) -> dict[str, dict[str, int]]:
-        return {
-            broker: {queue: size for queue, size in queues.items() if size > 0}
-            for broker, queues in self.queues.items()
-            if any(size > 0 for size in queues.values())
-        }
-
-    def located(self) -> dict[str, list[str]]:
-        """id -> every broker a copy of it was browsed on."""
-        where: dict[str, list[str]] = {}
-        for broker, ids in self.messages.items():
-            for message_id in ids:
-                where.setdefault(message_id, []).append(broker)
-        return where
-
-
-@dataclass
-class Verdict:
-    checker: str
-    valid: bool | None
-    counts: dict[str, int] = field(default_factory=dict)
-    evidence: dict[str, Any] = field(default_factory=dict)
-    note: str = ""
-    # a violation whose every witness shows the mechanism a design may declare (see the module's docstring)
-    explained: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "checker": self.checker,
-            "valid": self.valid,
-            "counts": self.counts,
-            "evidence": self.evidence,
-            "note": self.note,
-            "explained": self.explained,
-        }
-
-    @classmethod
-    def from_json(cls, record: dict[str, Any]) -> Verdict:
-        return cls(
-            record["checker"],
-            record["valid"],
-            record["counts"],
-            record["evidence"],
-            record["note"],
-            record.get("explained", False),
-        )
-
-
-def _sample(ids: Iterable[str]) -> list[str]:
-    return sorted(ids, key=_id_order)[:EVIDENCE_LIMIT]
-
-
-def _id_order(message_id: str) -> tuple[str, int]:
-    producer, _, seq = message_id.rpartition("-")
-    return (producer, int(seq)) if seq.isdigit() else (message_id, 0)
 
 
 # ------------------------------------------------------------------------------- undelivered and stuck
@@ -460,11 +400,11 @@ def check_lost(ledger: Ledger, final: FinalState) -> Verdict:
     evidence = {
         "lost": [
             {"id": i, "acknowledged_at": ledger.acknowledged[i][0], "by": ledger.acknowledged[i][1]}
-            for i in _sample(lost)
+            for i in sample_ids(lost)
         ],
-        "indeterminate_never_delivered": _sample(never_arrived),
+        "indeterminate_never_delivered": sample_ids(never_arrived),
         "dead_lettered": {
-            broker: _sample(set(ids) & set(lost))
+            broker: sample_ids(set(ids) & set(lost))
             for broker, ids in final.dead_letters.items()
             if set(ids) & set(lost)
         },
@@ -486,7 +426,7 @@ def check_lost(ledger: Ledger, final: FinalState) -> Verdict:
             f"non-persistent: {len(lost) - len(unexplained)} lost after a broker process ended later than "
             f"their receipt; {len(unexplained)} not"
         )
-        evidence["lost_without_a_process_ending"] = _sample(unexplained)
+        evidence["lost_without_a_process_ending"] = sample_ids(unexplained)
     return Verdict("lost", not lost, counts, evidence, note, explained=bool(lost) and not unexplained)
 
 
@@ -520,9 +460,9 @@ def check_stuck(ledger: Ledger, final: FinalState) -> Verdict:
     }
     evidence = {
         "on_brokers": final.stuck_counts(),
-        "located_ids": {broker: _sample(ids) for broker, ids in sorted(located.items())},
-        "stranded_ids": {broker: _sample(ids) for broker, ids in sorted(stranded_on.items())},
-        "late": [{"id": i, "delivered_at": ledger.first_delivered[i]} for i in _sample(placement.late)],
+        "located_ids": {broker: sample_ids(ids) for broker, ids in sorted(located.items())},
+        "stranded_ids": {broker: sample_ids(ids) for broker, ids in sorted(stranded_on.items())},
+        "late": [{"id": i, "delivered_at": ledger.first_delivered[i]} for i in sample_ids(placement.late)],
         "unaccounted": placement.unaccounted,
         "unreadable": final.reasons,
     }
@@ -584,7 +524,7 @@ def check_duplicated(ledger: Ledger, final: FinalState) -> Verdict:
                     for d in duplicated[i]
                 ],
             }
-            for i in _sample(duplicated)
+            for i in sample_ids(duplicated)
         ],
         "unexplained": unexplained[:EVIDENCE_LIMIT],
         "explained_by": dict(by_mechanism),
@@ -642,8 +582,8 @@ def check_unexpected(ledger: Ledger, final: FinalState) -> Verdict:
         "mismatched": len(ledger.mismatched),
     }
     evidence = {
-        "unexpected": _sample(foreign),
-        "refused_but_delivered": _sample(refused_but_delivered),
+        "unexpected": sample_ids(foreign),
+        "refused_but_delivered": sample_ids(refused_but_delivered),
         "mismatched": [
             {k: e.get(k) for k in ("t", "id", "broker", "mismatch")}
             for e in ledger.mismatched[:EVIDENCE_LIMIT]
@@ -835,6 +775,9 @@ class Checker:
     check: Callable[[Ledger, FinalState], Verdict]
     column: str
     cell: Callable[[Verdict], str]
+    # whether the property concerns this run at all (durable subscriptions, in a run that had some); a
+    # checker that does not apply gives no verdict, and its summary cell reads "-"
+    applies: Callable[[Ledger], bool] = lambda ledger: True
 
 
 def count_cell(key: str) -> Callable[[Verdict], str]:
@@ -872,6 +815,15 @@ CHECKERS: dict[str, Checker] = {
         Checker("prompt", check_prompt, "prompt", latency_cell),
         Checker("available", check_available, "max gap", gap_cell),
         Checker("exercised", check_exercised, "evidence", yes_no_cell),
+        Checker("durable-lost", check_durable_lost, "d-lost", count_cell("lost"), has_subscribers),
+        Checker(
+            "durable-duplicated",
+            check_durable_duplicated,
+            "d-dup",
+            count_cell("extra-deliveries"),
+            has_subscribers,
+        ),
+        Checker("durable-stuck", check_durable_stuck, "d-stuck", count_cell("messages"), has_subscribers),
     )
 }
 
@@ -880,6 +832,8 @@ def check_all(ledger: Ledger, final: FinalState, checkers: Iterable[Checker] | N
     verdicts = []
     with _gc_paused():
         for checker in CHECKERS.values() if checkers is None else checkers:
+            if not checker.applies(ledger):
+                continue
             try:
                 verdicts.append(checker.check(ledger, final))
             except Exception as exc:  # a crashing checker must never read as a pass

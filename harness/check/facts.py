@@ -34,6 +34,7 @@ class RunFacts:
     queues: int = 1  # the workload's messages are spread over this many queues
     persistent: bool = True
     consumers: int = 2
+    subscribers: int = 0  # durable subscribers on the workload's topic
     prefetch: int = 20
     bridge_prefetch: int = BRIDGE_PREFETCH
     # longest time no send may be acknowledged while the producers run, from the design's measured takeover

@@ -19,7 +19,7 @@ REDELIVERED = (
     "at-least-once delivery: an ack or a forward in flight when a broker or a connection goes away is lost "
     "with it, and the message comes again. Accepted per copy: the previous copy's ack was never confirmed "
     "when its consumer's session ended, or a fault was in force on the message's path between the copies, "
-    "and no fault explains more copies than consumers x prefetch + a bridge's prefetch; no broker setting "
+    "and no fault explains more copies than, per queue, consumers x prefetch + a bridge's prefetch; no broker setting "
     "makes STOMP client acks exactly-once, so both designs declare it"
 )
 UNREACHABLE = (
@@ -28,10 +28,29 @@ UNREACHABLE = (
     "saw no VIP-routed node serving, and a recovery that fails on the VIP alone (fixed in hardened by client "
     "connectors on every node and the VIP over all four)"
 )
+DURABLE_AWAY = (
+    "a durable subscription lives on the broker where it was made, and a network does not move it: while its "
+    "subscriber is connected to another broker, what is published for it waits where the subscription is "
+    "(ActiveMQ's FAQ 'durable subscribers in a network of brokers'). Accepted per subscriber and broker: the "
+    "messages pending there for it, at the drain deadline, when it was connected to another broker then. "
+    "Both designs: while its pair fails over the VIP sends the subscriber to the other pair, where a second "
+    "subscription of the same name is made and left behind. The same holds for a bridge's own durable "
+    "subscription, which keeps what it was to forward while the broker at its other end is not live (a "
+    "master that failed over). Use virtual topics for subscribers that move (ActiveMQ's answer)"
+)
 # one fault on one pair: the other pair keeps serving, so unavailability has no excuse even on seed
 SINGLE_FAULT = {
     "seed": {"stuck": STRANDED, "duplicated": REDELIVERED},
     "hardened": {"duplicated": REDELIVERED},
+}
+# durable subscribers across a failover: what waits for them stays where their subscriptions are
+DURABLE = {
+    "seed": {**SINGLE_FAULT["seed"], "durable-stuck": DURABLE_AWAY, "durable-duplicated": REDELIVERED},
+    "hardened": {
+        **SINGLE_FAULT["hardened"],
+        "durable-stuck": DURABLE_AWAY,
+        "durable-duplicated": REDELIVERED,
+    },
 }
 # faults that can leave both pairs failed over (random chaos, rolling restarts, soaks)
 SEED_WEAKNESSES = {

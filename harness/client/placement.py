@@ -30,7 +30,7 @@ from harness.errors import HarnessError
 SEEDED = "seeded"
 VIP = "vip"
 MODES = (SEEDED, VIP)
-ROLES = ("producer", "consumer")
+ROLES = ("producer", "consumer", "publisher", "subscriber")
 
 
 def role(process: str) -> str:

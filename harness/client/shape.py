@@ -103,6 +103,20 @@ SHAPE_OPTIONS: tuple[ShapeOption, ...] = (
     ShapeOption(
         "persistent", "PERSISTENT", "--persistent", "persistent sends, true or false (default true)", _boolean
     ),
+    ShapeOption(
+        "subscribers",
+        "SUBSCRIBERS",
+        "--subscribers",
+        "durable subscribers on the workload's topic, fed by one publisher (default 0)",
+        _count(0),
+    ),
+    ShapeOption(
+        "churn",
+        "CHURN",
+        "--churn",
+        "seconds a consumer stays subscribed before it leaves and comes back elsewhere (default 0: stays)",
+        _seconds,
+    ),
 )
 
 

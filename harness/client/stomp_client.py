@@ -108,6 +108,7 @@ class StompSession:
         timeout: float = 10.0,
         heartbeats: tuple[int, int] = (0, 0),
         vhost: str | None = None,
+        client_id: str | None = None,
     ) -> None:
         self.address = (host, port)
         self._state = _State()
@@ -126,13 +127,24 @@ class StompSession:
         )
         self._conn.set_listener("harness", _Listener(self._state))
         try:
-            self._conn.connect(user, password, wait=True)
+            # a durable subscriber's identity on the broker: its client id and subscription name
+            headers = {"client-id": client_id} if client_id else {}
+            self._conn.connect(user, password, wait=True, headers=headers)
         except (stomp.exception.StompException, OSError) as exc:
             raise HarnessError(f"STOMP connect to {host}:{port} failed: {exc!r}") from exc
         if not self._conn.is_connected():
             raise HarnessError(f"STOMP connect to {host}:{port} refused: {self._state.errors[-1:]}")
         self._subscriptions = 0
         self._error_mark = 0
+        self._broker_name = ""
+        if client_id:
+            # CONNECTED's session header is then the client id, not the broker's connection id: ask the
+            # statistics plugin which broker this is, over a temporary queue gone with the connection
+            try:
+                self._broker_name = str(self.broker_statistics(timeout).get("brokerName", ""))
+            except HarnessError:
+                self.close()
+                raise
 
     def __enter__(self) -> StompSession:
         return self
@@ -158,20 +170,29 @@ class StompSession:
     @property
     def broker_name(self) -> str:
         """Host name of the broker behind this connection (through the VIP: the one it routed us to)."""
+        if self._broker_name:
+            return self._broker_name
         match = re.match(r"^ID:(.+)-\d+-\d+-\d+:\d+$", self.broker_session)
         return match.group(1) if match else ""
 
     def send(
-        self, queue: str, body: str, headers: dict[str, str] | None = None, *, receipt: bool = True
+        self,
+        queue: str,
+        body: str,
+        headers: dict[str, str] | None = None,
+        *,
+        receipt: bool = True,
+        kind: str = "queue",
     ) -> str:
-        """Send a persistent message; returns its receipt id ("" when no receipt was asked for)."""
+        """Send a persistent message to a queue (or, with kind="topic", a topic); returns its receipt id ("" when
+        no receipt was asked for)."""
         receipt_id = uuid.uuid4().hex if receipt else ""
         all_headers = {"persistent": "true", **(headers or {})}
         if receipt:
             all_headers["receipt"] = receipt_id
         with self._state.lock:
             self._error_mark = len(self._state.errors)  # an ERROR from here on answers this send
-        self._conn.send(destination=f"/queue/{queue}", body=body, headers=all_headers)
+        self._conn.send(destination=f"/{kind}/{queue}", body=body, headers=all_headers)
         return receipt_id
 
     def wait_receipts(self, receipt_ids: list[str], timeout: float) -> None:
@@ -187,14 +208,30 @@ class StompSession:
         ack: str = "client-individual",
         headers: dict[str, str] | None = None,
         on_delivery: Callable[[Delivery], None] | None = None,
+        kind: str = "queue",
+        receipt_timeout: float | None = None,
     ) -> str:
-        """Subscribe; deliveries go to `on_delivery` if given (from stomp.py's receiver thread), else are kept."""
+        """Subscribe to a queue (or a topic); deliveries go to `on_delivery` if given (from stomp.py's receiver
+        thread), else are kept. With `receipt_timeout`, wait for the broker to confirm the subscription."""
         self._subscriptions += 1
         sub_id = f"sub-{self._subscriptions}"
         if on_delivery is not None:
             self._state.callbacks[sub_id] = on_delivery
-        self._conn.subscribe(destination=f"/queue/{queue}", id=sub_id, ack=ack, headers=headers or {})
+        all_headers = dict(headers or {})
+        receipt_id = ""
+        if receipt_timeout is not None:
+            receipt_id = all_headers["receipt"] = f"subscribe-{uuid.uuid4().hex}"
+            with self._state.lock:
+                self._error_mark = len(self._state.errors)
+        self._conn.subscribe(destination=f"/{kind}/{queue}", id=sub_id, ack=ack, headers=all_headers)
+        if receipt_timeout is not None:
+            self.wait_receipts([receipt_id], receipt_timeout)
         return sub_id
+
+    def unsubscribe(self, sub_id: str) -> None:
+        """End a subscription: the broker takes back what it delivered on it and the client has not acked."""
+        self._state.callbacks.pop(sub_id, None)
+        self._conn.unsubscribe(id=sub_id)
 
     def ack(self, delivery: Delivery, on_confirmed: Callable[[], None] | None = None) -> None:
         """ACK a delivery; with `on_confirmed`, ask for a receipt and call it when the broker confirms."""
@@ -242,6 +279,25 @@ class StompSession:
         )
         self._conn.unsubscribe(id=sub_id)
         return [d for d in self.deliveries()[before:] if d.headers.get("browser") != "end"]
+
+    def broker_statistics(self, timeout: float = 10.0) -> dict[str, object]:
+        """Ask the statistics broker plugin about the broker itself (brokerName, ...)."""
+        reply = f"harness.who.{uuid.uuid4().hex}"
+        sub_id = self.subscribe(
+            reply, ack="auto", kind="temp-queue", headers={"transformation": "jms-map-json"}
+        )
+        before = len(self.deliveries())
+        self._conn.send(
+            destination="/queue/ActiveMQ.Statistics.Broker",
+            body="",
+            headers={"reply-to": f"/temp-queue/{reply}", "persistent": "false"},
+        )
+        try:
+            answer = self.wait_deliveries(before + 1, timeout)[before]
+        except WaitTimeout as exc:
+            raise HarnessError(f"the broker behind {self.address} did not say its name: {exc}") from None
+        self._conn.unsubscribe(id=sub_id)
+        return flatten_map_json(json.loads(answer.body))
 
     def destination_statistics(self, queue: str, timeout: float = 10.0) -> dict[str, object]:
         """Ask the statistics broker plugin about `queue`; returns its JSON map (size, consumerCount...)."""

@@ -17,6 +17,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -48,12 +51,33 @@ class WorkloadConfig:
     size: str = ""
     queues: int = 1
     persistent: bool = True
+    # consumer churn: a consumer stays subscribed about `churn` seconds (0: for good), then unsubscribes or
+    # disconnects and comes back a little later, in a new session the placement puts anew; while producers run
+    churn: float = 0.0
+    # durable subscribers on the topic of the queue's name, fed by `publishers` (only when there are
+    # subscribers): every subscriber must get every message published while its subscription existed
+    subscribers: int = 0
+    publishers: int = 1
     key: str = ""
 
     @property
     def destinations(self) -> list[str]:
         """The workload's queues: `queue` itself, or `queue.0` .. `queue.<n-1>`."""
         return [self.queue] if self.queues == 1 else [f"{self.queue}.{n}" for n in range(self.queues)]
+
+    @property
+    def topic(self) -> str:
+        return self.queue
+
+    def processes(self, role: str) -> list[str]:
+        """The workload's processes of a role: producer, consumer, publisher, subscriber."""
+        count = {
+            "producer": self.producers,
+            "consumer": self.consumers,
+            "publisher": self.publishers if self.subscribers else 0,
+            "subscriber": self.subscribers,
+        }[role]
+        return [f"{role}-{n}" for n in range(count)]
 
 
 @dataclass
@@ -63,6 +87,8 @@ class Counters:
     failed: int = 0
     indeterminate: int = 0
     delivered: int = 0
+    published: int = 0  # topic sends acknowledged
+    received: int = 0  # topic deliveries to durable subscribers
 
 
 class Workload:
@@ -90,12 +116,18 @@ class Workload:
         self._closed: set[int] = set()
         self._closing_since: dict[int, float] = {}  # id(session) -> when its close began
         self._next_seq: dict[str, int] = {}
-        self._subscribed: set[str] = set()  # consumers with a live subscription now
+        self._subscribed: set[str] = set()  # consumers and subscribers with a live subscription now
+        # durable subscribers: when each one's subscription was first confirmed, what it received, and the
+        # receipt time of each acknowledged publish (for the drain to know what each one still awaits)
+        self.subscribed_since: dict[str, float] = {}
+        self.received: dict[str, set[str]] = {}
+        self.published: list[tuple[float, str]] = []
 
     # ------------------------------------------------------------------------------------------ control
     def start_consumers(self) -> None:
-        for n in range(self.config.consumers):
-            self._consumers.append(self._thread(f"consumer-{n}", self._consume))
+        """Consumers, and durable subscribers."""
+        for process in self.config.processes("consumer") + self.config.processes("subscriber"):
+            self._consumers.append(self._thread(process, self._consume))
 
     def revive(self) -> list[str]:
         """Start again every client that gave up (its reconnect deadline passed); returns their names."""
@@ -112,8 +144,9 @@ class Workload:
         return revived
 
     def start_producers(self) -> None:
-        for n in range(self.config.producers):
-            self._producers.append(self._thread(f"producer-{n}", self._produce))
+        """Producers, and the topic's publishers."""
+        for process in self.config.processes("producer") + self.config.processes("publisher"):
+            self._producers.append(self._thread(process, self._produce))
 
     def _thread(self, name: str, target: Callable[[str], None]) -> threading.Thread:
         thread = threading.Thread(target=target, args=(name,), name=name, daemon=True)
@@ -139,13 +172,20 @@ class Workload:
             return Counters(**vars(self.counters))
 
     def consumers_subscribed(self) -> bool:
-        """Every consumer has a live subscription (the drain and the final state need all of them there)."""
+        """Every consumer and subscriber has a live subscription (the drain and the final state need all of
+        them there)."""
         with self._lock:
-            return len(self._subscribed) >= self.config.consumers
+            return len(self._subscribed) >= self.config.consumers + self.config.subscribers
 
     def undelivered(self) -> int:
+        """Acknowledged queue messages not delivered yet, plus, per durable subscriber, messages published
+        since its subscription that it has not received yet."""
         with self._lock:
-            return len(self.acknowledged_ids - self.delivered_ids)
+            waiting = len(self.acknowledged_ids - self.delivered_ids)
+            for process, since in self.subscribed_since.items():
+                got = self.received.get(process, set())
+                waiting += sum(1 for t, i in self.published if t >= since and i not in got)
+            return waiting
 
     def _count(self, field: str) -> None:
         with self._lock:
@@ -183,7 +223,9 @@ class Workload:
 
     # ---------------------------------------------------------------------------------------- producers
     def _produce(self, process: str) -> None:
-        prefix = "p" + process.rsplit("-", 1)[1]
+        topic = process.startswith("publisher")
+        f, kind = ("publish", "topic") if topic else ("send", "queue")
+        prefix = ("t" if topic else "p") + process.rsplit("-", 1)[1]
         if self.config.run_tag:
             prefix = f"{self.config.run_tag}-{prefix}"
         interval = 1.0 / self.config.rate if self.config.rate > 0 else 0.0
@@ -199,40 +241,48 @@ class Workload:
             message_id = f"{prefix}-{seq}"
             destination, size = self.plan.draw(prefix.rsplit("-", 1)[-1], seq)
             # where and how big, in the history only when the shape makes it vary or differ from the id
-            shaped = {"dest": destination} if len(self.plan.destinations) > 1 else {}
+            shaped = {"dest": destination} if len(self.plan.destinations) > 1 and not topic else {}
             if size:
                 shaped["size"] = size
-            self.history.append(process, "invoke", "send", id=message_id, **shaped)
-            self._count("invoked")
+            self.history.append(process, "invoke", f, id=message_id, **shaped)
+            if not topic:
+                self._count("invoked")
             try:
                 receipt = session.send(
-                    destination,
+                    self.config.topic if topic else destination,
                     body_of(message_id, size),
                     {"harness-id": message_id, "persistent": "true" if self.config.persistent else "false"},
+                    kind=kind,
                 )
                 session.wait_receipts([receipt], timeout=self.config.receipt_timeout)
             except BrokerError as exc:
                 self.history.append(
-                    process, "fail", "send", id=message_id, broker=session.broker_name, error=str(exc)[:200]
+                    process, "fail", f, id=message_id, broker=session.broker_name, error=str(exc)[:200]
                 )
-                self._count("failed")
+                if not topic:
+                    self._count("failed")
                 session = self._drop(session)
             except Exception as exc:  # timeout, dropped connection, stomp.py's own errors: may have happened
                 self.history.append(
                     process,
                     "info",
-                    "send",
+                    f,
                     id=message_id,
                     broker=session.broker_name,
                     error=f"{type(exc).__name__}: {exc}"[:200],
                 )
-                self._count("indeterminate")
+                if not topic:
+                    self._count("indeterminate")
                 session = self._drop(session)
             else:
-                self.history.append(process, "ok", "send", id=message_id, broker=session.broker_name)
+                self.history.append(process, "ok", f, id=message_id, broker=session.broker_name)
                 with self._lock:
-                    self.counters.acknowledged += 1
-                    self.acknowledged_ids.add(message_id)
+                    if topic:
+                        self.counters.published += 1
+                        self.published.append((time.monotonic(), message_id))
+                    else:
+                        self.counters.acknowledged += 1
+                        self.acknowledged_ids.add(message_id)
             next_send = max(next_send + interval, time.monotonic() - 1.0)
             self._stop_producers.wait(max(0.0, next_send - time.monotonic()))
         if session is not None:
@@ -267,12 +317,14 @@ class Workload:
 
     def record_delivery(self, process: str, session: StompSession | None, delivery: Delivery) -> None:
         message_id = delivery.headers.get("harness-id", "?")
-        extra: dict[str, object] = {}
+        subscriber = process.startswith("subscriber")
+        extra: dict[str, object] = {"sub": process} if subscriber else {}
         sent = self.plan.of_id(message_id)
+        wanted = f"/topic/{self.config.topic}" if subscriber else f"/queue/{sent[0]}" if sent else ""
         persistent = delivery.headers.get("persistent") == "true"  # ActiveMQ leaves it out when false
         if (
             sent is None
-            or delivery.destination != f"/queue/{sent[0]}"
+            or delivery.destination != wanted
             or delivery.body != sent[1]
             or persistent != self.config.persistent
         ):
@@ -285,7 +337,7 @@ class Workload:
         self.history.append(
             process,
             "ok",
-            "deliver",
+            "receive" if subscriber else "deliver",
             id=message_id,
             broker=session.broker_name if session else "?",
             redelivered=delivery.headers.get("redelivered") == "true",
@@ -293,8 +345,12 @@ class Workload:
         )
         closing_since = None
         with self._lock:
-            self.counters.delivered += 1
-            self.delivered_ids.add(message_id)
+            if subscriber:
+                self.counters.received += 1
+                self.received.setdefault(process, set()).add(message_id)
+            else:
+                self.counters.delivered += 1
+                self.delivered_ids.add(message_id)
             if session is not None:
                 # recorded, not yet confirmed acked: if its session ends now, a copy coming back is ours
                 if id(session) in self._closed:
@@ -312,7 +368,7 @@ class Workload:
         """Make the consumer drop its connection (unacked messages go back to the broker) and reconnect."""
         self._reconnect_requests.setdefault(process, threading.Event()).set()
 
-    def _end_session(self, process: str, session: StompSession, f: str) -> None:
+    def _end_session(self, process: str, session: StompSession, f: str, **value: object) -> None:
         """Close the session and record which deliveries on it never had their ack confirmed: the broker may
         hand those out again from the moment the close began (`since`)."""
         since = self.history.now()
@@ -324,8 +380,64 @@ class Workload:
             self._closed.add(id(session))
             unconfirmed = sorted(self._pending.pop(id(session), set()))
         self.history.append(
-            process, "info", f, broker=session.broker_name, unconfirmed=unconfirmed, since=round(since, 6)
+            process,
+            "info",
+            f,
+            broker=session.broker_name,
+            unconfirmed=unconfirmed,
+            since=round(since, 6),
+            **value,
         )
+
+    def move(self, who: str, pair: str) -> None:
+        """Send every later session of `who` (a role or a process) to `pair`, and make its consumers reconnect
+        now: the demand moves to the other brokers mid-load. Recorded in the history."""
+        if self.placement is None:
+            raise HarnessError("moving clients needs a placement")
+        self.placement = dataclasses.replace(self.placement, pinned={**self.placement.pinned, who: pair})
+        self.history.append("harness", "ok", "move", who=who, to=pair)
+        for n in range(self.config.consumers):
+            process = f"consumer-{n}"
+            if who in (process, "consumer"):
+                self.request_reconnect(process)
+
+    def _subscribe_durable(
+        self, process: str, session: StompSession, on_delivery: Callable[[Delivery], None]
+    ) -> str:
+        """(Re)activate the subscriber's durable subscription and wait for the broker to confirm it: from the
+        first confirmation on, every message published is one it must get."""
+        sub_id = session.subscribe(
+            self.config.topic,
+            kind="topic",
+            headers={
+                "activemq.subscriptionName": process,
+                "activemq.prefetchSize": str(self.config.prefetch),
+            },
+            on_delivery=on_delivery,
+            receipt_timeout=self.config.receipt_timeout,
+        )
+        with self._lock:
+            self.subscribed_since.setdefault(process, time.monotonic())
+        self.history.append(
+            process,
+            "ok",
+            "subscribed",
+            broker=session.broker_name,
+            sub=process,
+            client=f"{self.config.run_tag}-{process}",
+        )
+        return sub_id
+
+    def churn_plan(self, process: str, session: int) -> tuple[float, str, float] | None:
+        """(stay, how, away) for this consumer session, from the seed: how long it stays subscribed, whether it
+        leaves by unsubscribing or by disconnecting, and how long it is gone; None without churn."""
+        churn = self.config.churn
+        if churn <= 0:
+            return None
+        rng = random.Random(f"{self.config.key}:churn:{process}:{session}")
+        stay = churn * rng.uniform(0.5, 1.5)
+        how = rng.choice(("unsubscribe", "disconnect"))
+        return stay, how, max(0.2, churn * rng.uniform(0.1, 0.5))
 
     def _consume(self, process: str) -> None:
         reconnect = self._reconnect_requests.setdefault(process, threading.Event())
@@ -336,25 +448,56 @@ class Workload:
             def on_delivery(delivery: Delivery, holder: dict[str, StompSession] = holder) -> None:
                 self.handle_delivery(process, holder.get("session"), delivery)
 
-            session = self._session(process, self._stop_consumers)
+            number = self._sessions.get(process, 0)
+            durable = process.startswith("subscriber")
+            # a durable subscriber is its client id and subscription name, the same in every session
+            identity = {"client_id": f"{self.config.run_tag}-{process}"} if durable else {}
+            session = self._session(process, self._stop_consumers, **identity)
             if session is None:
                 return
             holder["session"] = session
+            subscriptions = []
             try:
-                for destination in self.config.destinations:
-                    session.subscribe(
-                        destination,
-                        headers={"activemq.prefetchSize": str(self.config.prefetch)},
-                        on_delivery=on_delivery,
-                    )
+                if durable:
+                    subscriptions.append(self._subscribe_durable(process, session, on_delivery))
+                else:
+                    for destination in self.config.destinations:
+                        subscriptions.append(
+                            session.subscribe(
+                                destination,
+                                headers={"activemq.prefetchSize": str(self.config.prefetch)},
+                                on_delivery=on_delivery,
+                            )
+                        )
             except Exception as exc:
                 self.history.append(process, "fail", "subscribe", error=repr(exc)[:200])
                 self._end_session(process, session, "disconnected")
                 continue
             with self._lock:
                 self._subscribed.add(process)
+            churn = self.churn_plan(process, number)
+            leave_at = time.monotonic() + churn[0] if churn else None
             while session.connected and not self._stop_consumers.is_set() and not reconnect.is_set():
+                # churn only while the producers run: the drain needs every consumer there
+                if (
+                    leave_at is not None
+                    and time.monotonic() >= leave_at
+                    and not self._stop_producers.is_set()
+                ):
+                    break
                 self._stop_consumers.wait(0.2)
-            self._end_session(
-                process, session, "session-end" if self._stop_consumers.is_set() else "disconnected"
-            )
+            else:
+                self._end_session(
+                    process, session, "session-end" if self._stop_consumers.is_set() else "disconnected"
+                )
+                continue
+            assert churn is not None
+            stay, how, away = churn
+            if durable:
+                how = "disconnect"  # its subscription stays, offline: what it misses meanwhile is the point
+            if how == "unsubscribe":
+                for sub_id in subscriptions:
+                    with contextlib.suppress(Exception):  # a dropped connection takes them back as well
+                        session.unsubscribe(sub_id)
+            self._end_session(process, session, "leave", how=how, stayed=round(stay, 3), away=round(away, 3))
+            self._stop_consumers.wait(away)

@@ -253,6 +253,12 @@ class Cluster:
         if code != 0:
             raise HarnessError(f"send into {queue} on {node} failed ({code}): {out.strip()[-200:]}")
 
+    def topic_consumers(self, node: str, topic: str) -> int:
+        return introspect.topic_consumers(self.container(node), topic)
+
+    def durable_pending(self, node: str, topic: str) -> dict[str, int]:
+        return introspect.durable_pending(self.container(node), topic)
+
     def vip_routes_to(self) -> str:
         """The broker a new client connection through the VIP lands on; "" when the VIP serves nobody."""
         try:

@@ -7,17 +7,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import docker.errors
 from docker.models.containers import Container
 
 from harness.design.topology import Node
+from harness.errors import HarnessError
 
 BRIDGE_QUERY = "type=Broker,brokerName=*,connector=*,networkConnectorName=*,networkBridge=*"
 QUEUE_QUERY = "type=Broker,brokerName=*,destinationType=Queue,destinationName=*"
 QUEUE_VIEW = "Name,QueueSize,EnqueueCount,DequeueCount,ConsumerCount,ForwardCount"
 BRIDGE_VIEW = "RemoteBrokerName,RemoteAddress,LocalAddress,CreatedByDuplex,EnqueueCounter,DequeueCounter"
+TOPIC_QUERY = "type=Broker,brokerName=*,destinationType=Topic,destinationName={topic}"
+# every consumer of the topic with its subscription: a durable one (active or offline) carries its name
+SUBSCRIPTION_QUERY = TOPIC_QUERY + ",endpoint=Consumer,clientId=*,consumerId=*"
+SUBSCRIPTION_VIEW = "ClientId,SubscriptionName,PendingQueueSize,Active"
+NETWORK_CLIENT = re.compile(r"^[^_]*_(?P<remote>.+)_inbound_")
 
 
 @dataclass(frozen=True)
@@ -171,3 +178,51 @@ def parse_bridges(output: str) -> list[Bridge]:
         ),
         key=lambda b: (b.remote, b.created_by_duplex),
     )
+
+
+def topic_consumers(container: Container, topic: str) -> int:
+    """Consumers of `topic` on this broker (its own subscribers and the bridges' subscriptions); 0 when the
+    topic does not exist there yet."""
+    code, out = exec_in(
+        container,
+        ["amq-jmx", "query", "--objname", TOPIC_QUERY.format(topic=topic), "--view", "Name,ConsumerCount"],
+        timeout=60,
+    )
+    if code != 0:
+        raise HarnessError(f"JMX topic query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
+    records = [r for r in parse_mbeans(out) if "Name" in r]
+    return sum(_int(r, "ConsumerCount") for r in records)
+
+
+def durable_pending(container: Container, topic: str) -> dict[str, int]:
+    """Durable subscription name -> messages pending for it on this broker (a bridge's own durable
+    subscription included, under its name)."""
+    code, out = exec_in(
+        container,
+        [
+            "amq-jmx",
+            "query",
+            "--objname",
+            SUBSCRIPTION_QUERY.format(topic=topic),
+            "--view",
+            SUBSCRIPTION_VIEW,
+        ],
+        timeout=60,
+    )
+    if code != 0:
+        raise HarnessError(f"JMX subscription query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
+    pending: dict[str, int] = {}
+    try:
+        for record in parse_mbeans(out):
+            name = record.get("SubscriptionName", "")
+            if not name:
+                continue
+            # a bridge's own durable subscription, held for the broker at the bridge's other end: its client
+            # id is <connector>_<that broker>_inbound_<this broker>
+            bridge = NETWORK_CLIENT.match(record.get("ClientId", ""))
+            if bridge:
+                name = f"bridge:{bridge['remote']}"
+            pending[name] = pending.get(name, 0) + _int(record, "PendingQueueSize")
+    except ValueError as exc:
+        raise HarnessError(f"JMX subscription query unreadable: {exc}") from None
+    return pending

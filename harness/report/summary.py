@@ -72,5 +72,7 @@ def workload_line(workload: Mapping[str, Any]) -> str:
             "1 queue" if queues == 1 else f"{queues} queues",
             f"{size} bytes" if size else "body = id",
             "persistent" if workload.get("persistent", True) else "non-persistent",
+            *([f"{workload['subscribers']} durable subscribers"] if workload.get("subscribers") else []),
+            *([f"consumers churn every ~{float(workload['churn']):g} s"] if workload.get("churn") else []),
         ]
     )
