@@ -10,6 +10,7 @@ import pytest
 
 from harness import commands
 from harness.check.checkers import FinalState, check_lost
+from harness.check.weaknesses import DURABLE_AWAY, STRANDED, VOLATILE, declared_for_shape
 from harness.client.shape import MessagePlan, SizeRange, body_of, given_settings, parse_shape
 from harness.client.workload import WorkloadConfig
 from harness.errors import HarnessError
@@ -136,3 +137,11 @@ def test_a_persistent_message_lost_after_a_kill_is_never_explained() -> None:
     history = ledger(sent("p0-0", 1), fault("kill", "chaos-mq01-a", 4, 9), deadline(20))
     verdict = check_lost(history, FinalState())
     assert verdict.valid is False and not verdict.explained
+
+
+def test_the_shape_adds_what_it_makes_expected_and_the_scenario_keeps_its_own() -> None:
+    scenario = {"stuck": STRANDED}
+    assert declared_for_shape(scenario, {}) == scenario
+    assert declared_for_shape(scenario, {"persistent": False}) == {"lost": VOLATILE, "stuck": STRANDED}
+    with_subscribers = declared_for_shape(scenario, {"subscribers": 2})
+    assert with_subscribers["durable-stuck"] == DURABLE_AWAY and "lost" not in with_subscribers

@@ -276,9 +276,7 @@ def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable
                 directory,
                 design=design_name,
                 shape=shaped,
-                expected=declared_for_shape(
-                    declared.get(design_name, {}), bool(shaped.get("persistent", True))
-                ),
+                expected=declared_for_shape(declared.get(design_name, {}), shaped),
                 progress=session.progress,
                 on_result=lambda result: assert_as_declared(result, session, item),
                 **{"placement": session.placement, **kwargs},  # type: ignore[arg-type]

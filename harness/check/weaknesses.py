@@ -9,6 +9,8 @@ timing; "expected, not seen" is not a failure.
 
 from __future__ import annotations
 
+from typing import Any
+
 STRANDED = (
     "messages forwarded to a master stay there once its consumers move to the other master: a bridge never "
     "sends a message back toward a broker on its path. Accepted per message: it sits, after the drain, on a "
@@ -64,6 +66,13 @@ VOLATILE = (
 )
 
 
-def declared_for_shape(declared: dict[str, str], persistent: bool) -> dict[str, str]:
-    """What a scenario declares for a design, plus what the workload's shape makes expected."""
-    return declared if persistent else {**declared, "lost": VOLATILE}
+def declared_for_shape(declared: dict[str, str], shape: dict[str, Any]) -> dict[str, str]:
+    """What a scenario declares for a design, plus what the workload's shape makes expected wherever there are
+    faults: non-persistent messages lost with a broker's process, and durable subscribers' messages left
+    where their subscriptions are (each still excused only by its own mechanism)."""
+    added: dict[str, str] = {}
+    if not shape.get("persistent", True):
+        added["lost"] = VOLATILE
+    if shape.get("subscribers"):
+        added |= {"durable-stuck": DURABLE_AWAY, "durable-duplicated": REDELIVERED}
+    return {**added, **declared}

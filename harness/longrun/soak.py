@@ -130,9 +130,7 @@ def run_soak(
                 directory / name,
                 design=design_name,
                 workload=WorkloadConfig(queue=f"soak.w{window:03d}", **shape),
-                expected=declared_for_shape(
-                    SEED_WEAKNESSES.get(design_name, {}), shape.get("persistent", True)
-                ),
+                expected=declared_for_shape(SEED_WEAKNESSES.get(design_name, {}), shape),
                 progress=progress,
                 deadline=end,
                 placement=plan.placement,
