@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.chaos.replay import recorded_faults, replay_history
+from harness.chaos.replay import recorded_faults, recorded_moves, replay_history
 from harness.chaos.run import ChaosRun
 from harness.chaos.schedule import Step
 from harness.client.workload import WorkloadConfig
@@ -115,6 +115,18 @@ def test_only_faults_that_took_effect_are_replayed_with_what_they_need(tmp_path:
     ]
     assert steps[1].value("loss") == 0.3
     assert steps[1].value("grudge") == grudge
+
+
+def test_moves_of_clients_are_replayed_when_they_happened(tmp_path: Path) -> None:
+    path = write_history(
+        tmp_path / "h.jsonl",
+        [
+            {"t": 2.5, "p": "harness", "type": "ok", "f": "move", "who": "consumer", "to": "01"},
+            {"t": 3.0, "p": "consumer-0", "type": "info", "f": "leave", "how": "disconnect"},
+        ],
+    )
+    moves = recorded_moves(path)
+    assert [(m.t, *m.key, m.value("who")) for m in moves] == [(2.5, "move", "move", "01", "consumer")]
 
 
 @pytest.mark.docker

@@ -46,6 +46,15 @@ class RecordedFault:
         return dict(self.event).get(name, default)
 
 
+def recorded_moves(path: Path) -> list[RecordedFault]:
+    """Clients moved to another pair mid-load (`run.move`): kind "move", the pair as target."""
+    return [
+        RecordedFault(e["t"], "move", "move", str(e["to"]), (("who", e["who"]),))
+        for e in read_history(path)
+        if e["f"] == "move" and e["p"] == "harness"
+    ]
+
+
 def recorded_faults(path: Path) -> list[RecordedFault]:
     """The nemesis's faults and heals that took effect, in order."""
     faults: list[RecordedFault] = []
@@ -73,7 +82,8 @@ def replay_history(
 ) -> ScenarioResult:
     """Run the recorded workload on `cluster` and redo every recorded fault and heal at its offset."""
     header = read_header(path)
-    steps = recorded_faults(path)
+    # a move is redone when it happened: its clients reconnect then, to the pairs their sessions recorded
+    steps = sorted(recorded_faults(path) + recorded_moves(path), key=lambda step: step.t)
     group = header.get("group")
     if group and group != cluster.topology.group:
         raise HarnessError(
@@ -117,6 +127,9 @@ def replay_history(
 def _redo(run: ChaosRun, step: RecordedFault) -> None:
     """Redo one recorded fault or heal through the fault registry; what cannot be redone stops the replay."""
     nemesis = run.nemesis
+    if step.kind == "move":
+        run.workload.move(str(step.value("who")), step.target)
+        return
     if step.kind == "fault":
         nemesis.redo(dict(step.event))
         return
