@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.settings import positive_number
 
 UNTHROTTLED = ("max", "unthrottled")
 
@@ -45,12 +46,9 @@ def _rate(name: str, text: str) -> float:
     if text.strip().lower() in UNTHROTTLED:
         return 0.0
     try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise HarnessError(f"{name}={text!r} must be sends per second per producer (> 0) or `max`")
-    return value
+        return positive_number(name, text)
+    except HarnessError:
+        raise HarnessError(f"{name}={text!r} must be sends per second per producer (> 0) or `max`") from None
 
 
 def _size(name: str, text: str) -> str:
