@@ -176,7 +176,12 @@ def test_report_is_redrawn_from_a_run_folder(tmp_path: Path) -> None:
     from harness.report.html import report_from_folder
 
     scenario_dir = tmp_path / "kill-live-master-seed"
-    with History(scenario_dir / "history.jsonl", {"seed": 4, "activemq_version": "5.17.2"}) as history:
+    header = {
+        "seed": 4,
+        "activemq_version": "5.17.2",
+        "workload": {"producers": 2, "consumers": 2, "rate": 50.0, "subscribers": 2},
+    }
+    with History(scenario_dir / "history.jsonl", header) as history:
         history.append("producer-0", "invoke", "send", id="p0-1")
         history.append("producer-0", "ok", "send", id="p0-1")
         history.append("nemesis", "invoke", "fault", action="kill", target="chaos-mq01-a")
@@ -186,7 +191,15 @@ def test_report_is_redrawn_from_a_run_folder(tmp_path: Path) -> None:
         "seed",
         4,
         str(scenario_dir),
-        {"acknowledged": 1, "delivered": 0, "indeterminate": 0, "failed": 0, "invoked": 1},
+        {
+            "acknowledged": 1,
+            "delivered": 0,
+            "indeterminate": 0,
+            "failed": 0,
+            "invoked": 1,
+            "published": 7,
+            "received": 13,
+        },
         [lost],
     )
     (tmp_path / "summary.json").write_text(json.dumps([result.to_json()]))
@@ -196,3 +209,5 @@ def test_report_is_redrawn_from_a_run_folder(tmp_path: Path) -> None:
     assert html.count("<svg") == 2  # throughput and latency; no depth was sampled
     assert "<td>p0-1</td>" in html and "UNEXPECTED" in html
     assert "href='kill-live-master-seed/history.jsonl'" in html
+    assert "2 producers x 50/s, 2 consumers, 1 queue, body = id, persistent, 2 durable subscribers" in html
+    assert "7 published and acknowledged, 13 received by its durable subscribers" in html

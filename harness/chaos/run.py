@@ -371,6 +371,16 @@ class ChaosRun:
                 "indeterminate": len(ledger.indeterminate),
                 "failed": len(ledger.failed),
                 "invoked": counters.invoked,
+                **(
+                    {
+                        "published": len(ledger.topic.published),
+                        "received": sum(
+                            len(copies) for got in ledger.topic.received.values() for copies in got.values()
+                        ),
+                    }
+                    if self.config.subscribers
+                    else {}
+                ),
             },
             verdicts=verdicts,
             expected=self.expected,

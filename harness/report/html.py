@@ -188,6 +188,13 @@ def _timeline_facts(result: ScenarioResult, header: dict[str, Any], timeline: Ti
         ),
         ("deliveries", str(c["delivered"])),
     ]
+    if "published" in c:
+        rows.append(
+            (
+                "topic",
+                f"{c['published']} published and acknowledged, {c['received']} received by its durable subscribers",
+            )
+        )
     if timeline.overall_latency:
         rows.append(
             (
