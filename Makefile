@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help test unit chaos soak replay matrix up status down sweep images tools lint clean
+.PHONY: help test unit chaos soak replay shrink matrix up status down sweep images tools lint clean
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
@@ -13,6 +13,7 @@ help:
 	@echo "make chaos     the chaos scenarios (SEED=, SCENARIO=, DESIGN= select)"
 	@echo "make soak      random faults for DURATION (default 8h; CHECKPOINT=5m, SEED=, DESIGN=seed|hardened)"
 	@echo "make replay    redo a recorded history's faults (HISTORY=path/to/history.jsonl)"
+	@echo "make shrink    the smallest fault schedule of a failing history that still fails (HISTORY=, TRIES=, BUDGET=)"
 	@echo "make matrix    one scenario on 5.16.1, 5.17.2 and 5.17.6 side by side (SCENARIO=, SEED=)"
 	@echo "make up        start a cluster and print its endpoints; make status; make down"
 	@echo "make images    build the broker and VIP images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
@@ -59,6 +60,11 @@ soak: images
 replay: images
 	@test -n "$(HISTORY)" || { echo "error: give HISTORY=<path to a history.jsonl>"; exit 2; }
 	$(PY) -m harness replay $(HISTORY)
+
+# the smallest schedule of a failing run: make shrink HISTORY=runs/chaos/latest/<scenario>-<design>/history.jsonl
+shrink: images
+	@test -n "$(HISTORY)" || { echo "error: give HISTORY=<path to a failing run's history.jsonl>"; exit 2; }
+	$(PY) -m harness shrink $(HISTORY)
 
 # one scenario on every broker version (builds the images it lacks): make matrix SCENARIO=kill-live-master
 matrix: $(STAMP) tools

@@ -17,7 +17,7 @@ from harness.cluster.images import ensure_images
 from harness.cluster.introspect import NodeStatus
 from harness.errors import HarnessError
 from harness.report import summary
-from harness.settings import Settings, parse_seed, stamped_folder
+from harness.settings import Settings, parse_seed, positive_number, stamped_folder
 from harness.signals import terminate_as_interrupt
 
 
@@ -240,6 +240,57 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_shrink(settings: Settings, args: argparse.Namespace) -> int:
+    """Search a failing history's faults for the smallest schedule that fails the same way."""
+
+    from harness.chaos.replay import replay_history
+    from harness.chaos.shrink import Shrinker
+    from harness.check.result import ScenarioResult
+    from harness.design.catalog import design
+    from harness.history import read_header
+    from harness.report.html import ReportInput, write_report
+
+    source = Path(args.history)
+    try:
+        header = read_header(source)
+    except (OSError, ValueError, KeyError) as exc:
+        raise HarnessError(f"{source} is not a readable history: {exc}") from None
+    tries = int(positive_number("TRIES", args.tries or os.environ.get("TRIES", "") or "2"))
+    budget = int(positive_number("BUDGET", args.budget or os.environ.get("BUDGET", "") or "30"))
+    settings = dataclasses.replace(
+        settings,
+        version=str(header.get("activemq_version", settings.version)),
+        design=design(str(header.get("design") or header.get("topology") or settings.design.name)),
+    )
+    directory = stamped_folder(settings.runs_dir, "shrink", str(header.get("scenario", "run")))
+
+    def run(history: Path, folder: Path) -> ScenarioResult:
+        folder.mkdir(parents=True)
+        with Cluster(dataclasses.replace(settings, runs_dir=folder), log=lambda *_: None) as cluster:
+            result = replay_history(cluster, history, folder)
+        write_report(
+            folder, ReportInput(f"shrink candidate {folder}", result.seed, [result], replay=result.replay)
+        )
+        return result
+
+    try:
+        outcome = Shrinker(source, directory, run, tries=tries, budget=budget).shrink()
+    except ValueError as exc:
+        raise HarnessError(str(exc)) from None
+    print(
+        f"minimal: {len(outcome.minimal)} of {len(outcome.original)} faults"
+        f"{' (budget exhausted: smaller may exist)' if outcome.exhausted else ', none can be removed'}, "
+        f"rate {outcome.rate:g}/s, {outcome.attempts} candidates, {outcome.runs} runs, "
+        f"{outcome.seconds / 60:.1f} min"
+    )
+    for step in outcome.minimal:
+        print(f"  {step.label()}")
+    print(f"scenario to paste into scenarios/: {outcome.scenario}")
+    print(f"rerun: {commands.replay(outcome.history)}")
+    print(f"attempts: {directory / 'attempts.jsonl'}")
+    return 0
+
+
 def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
     """One scenario on every supported broker version; exit 1 if any version failed it."""
     import time
@@ -299,6 +350,7 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "fault": cmd_fault,
     "soak": cmd_soak,
+    "shrink": cmd_shrink,
     "report": cmd_report,
     "replay": cmd_replay,
     "matrix": cmd_matrix,
@@ -324,6 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     soak.add_argument("--seed", help="integer (default: $SEED or random)")
     replay = commands.add_parser("replay", help="redo the faults recorded in a history on a fresh cluster")
     replay.add_argument("history", help="a history.jsonl from any run folder")
+    shrink = commands.add_parser(
+        "shrink", help="the smallest fault schedule of a failing history that still fails"
+    )
+    shrink.add_argument("history", help="a failing run's history.jsonl (its verdicts.json beside it)")
+    shrink.add_argument("--tries", help="runs per candidate, failing if any fails (default: $TRIES or 2)")
+    shrink.add_argument("--budget", help="candidates at most (default: $BUDGET or 30)")
     matrix = commands.add_parser("matrix", help="one scenario on every broker version, side by side")
     matrix.add_argument("scenario", nargs="?", help="scenario name (default: $SCENARIO)")
     matrix.add_argument("--seed", help="integer (default: $SEED or random)")

@@ -69,6 +69,7 @@ def test_status_without_a_cluster(tmp_path: Path) -> None:
             "QUEUES='many' must be a whole number of at least 1",
         ),
         (("replay", "/nonexistent/history.jsonl"), {}, "is not a readable history"),
+        (("shrink", "/nonexistent/history.jsonl"), {}, "is not a readable history"),
         (("report", "/nonexistent"), {}, "has no summary.json"),
     ],
 )
@@ -215,3 +216,21 @@ def test_run_of_a_killed_harness_is_swept_by_the_next(docker_available: None, tm
     assert labelled_leftovers(run_dir), "nothing to sweep: the test would prove nothing"
     assert run_id in sweep_orphans(docker.from_env(), log=lambda *_: None)
     assert labelled_leftovers(run_dir) == []
+
+
+def test_shrink_refuses_a_history_it_cannot_judge_in_one_line(tmp_path: Path) -> None:
+    history = tmp_path / "run" / "history.jsonl"
+    history.parent.mkdir()
+    history.write_text(json.dumps({"type": "header", "seed": 1, "scenario": "x", "design": "seed"}) + "\n")
+    runs = tmp_path / "runs"
+    assert_one_line_error(harness("shrink", str(history), RUNS_DIR=str(runs)), "verdicts.json is missing")
+    assert_one_line_error(
+        harness("shrink", str(history), "--tries", "0", RUNS_DIR=str(runs)),
+        "TRIES='0' must be a positive number",
+    )
+    passing = {"scenario": "x", "design": "seed", "seed": 1, "directory": ".", "counts": {}, "verdicts": []}
+    (history.parent / "verdicts.json").write_text(json.dumps(passing))
+    assert_one_line_error(
+        harness("shrink", str(history), RUNS_DIR=str(runs)), "shows no undeclared violation"
+    )
+    assert not runs.exists()  # refused before any folder or cluster

@@ -65,6 +65,7 @@ class ChaosRun:
         placement: str = SEEDED,
         place: Mapping[str, str] | None = None,
         recorded_routes: Mapping[str, tuple[str | None, ...]] | None = None,
+        stream: str | None = None,
     ) -> None:
         self.cluster = cluster
         self.scenario = scenario
@@ -74,21 +75,22 @@ class ChaosRun:
         self.design_name = design or self.design.name
         # ids carry a tag of this run's own: a message of an earlier run (a soak window, a replayed
         # history's ids) can never stand in for one of this run's
+        # every random choice of the run comes from this stream: by default the seed and the scenario's name;
+        # a shrunk scenario names the stream of the run it was shrunk from, so it places clients alike
+        self.stream = stream or f"{seed}:{scenario}"
         config = workload or WorkloadConfig(queue=f"chaos.{scenario}", **(shape or {}))
-        self.config = dataclasses.replace(
-            config, run_tag=secrets.token_hex(3), key=config.key or f"{seed}:{scenario}"
-        )
+        self.config = dataclasses.replace(config, run_tag=secrets.token_hex(3), key=config.key or self.stream)
         self.expected = expected or {}
         self.recovery_timeout = recovery_timeout
         self.drain_timeout = drain_timeout
         self.probe_timeout = probe_timeout
         self.facts = run_facts(cluster, self.config, unavailable_after)
         # one stream per scenario: its choices do not depend on which other scenarios ran before it
-        self.rng = random.Random(f"{seed}:{scenario}")
-        self.pair = NamedPairs(cluster.topology.pairs, f"{seed}:{scenario}")
+        self.rng = random.Random(self.stream)
+        self.pair = NamedPairs(cluster.topology.pairs, self.stream)
         self.placement = Placement(
             pairs=cluster.topology.pairs,
-            key=f"{seed}:{scenario}",
+            key=self.stream,
             mode=parse_mode(placement),
             pinned={who: self.pair(name) for who, name in (place or {}).items()},
             recorded=recorded_routes or {},
@@ -98,6 +100,7 @@ class ChaosRun:
             {
                 "seed": seed,
                 "scenario": scenario,
+                "stream": self.stream,
                 "design": self.design_name,
                 "activemq_version": cluster.settings.version,
                 "workload": asdict(self.config),
@@ -224,7 +227,10 @@ class ChaosRun:
         for step in steps:
             self._sleep_until(started + step.offset)
             try:
-                self.nemesis.inject(step.fault, step.target)
+                if step.recorded is not None:
+                    self.nemesis.redo({**step.recorded, "action": step.fault, "target": step.target})
+                else:
+                    self.nemesis.inject(step.fault, step.target)
             except HarnessError as exc:  # e.g. no live node in the pair right now: recorded, schedule goes on
                 self.history.append(
                     "nemesis", "info", "fault", action=step.fault, target=step.target, error=str(exc)[:200]

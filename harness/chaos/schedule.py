@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from harness.chaos.faults import schedule_menu
 
@@ -19,9 +20,15 @@ class Step:
     fault: str
     target: str
     hold: float  # seconds the fault stays in force before its heal
+    # a fault as a history recorded its invoke (node names, a partition's grudge, a loss): redone exactly, as
+    # replay does, instead of applied from `fault` and `target` (shrunk schedules need it)
+    recorded: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        record = asdict(self)
+        if self.recorded is None:
+            del record["recorded"]
+        return record
 
 
 def random_schedule(
