@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.chaos.schedule import Step, random_schedule
+from harness.chaos.schedule import Step, combined_schedule, random_schedule
 from harness.check.weaknesses import REDELIVERED, SEED_WEAKNESSES, SINGLE_FAULT
 
 LOAD = 150  # acknowledged sends between steps (2 producers x 50/s: about 1.5 s)
@@ -122,3 +122,14 @@ def test_slow_master(chaos) -> None:
         run.load(LOAD)
         run.nemesis.inject("slow", "live:random")
         run.load(LOAD)
+
+
+@pytest.mark.chaos_declares(SEED_WEAKNESSES)
+def test_combined_chaos(chaos, chaos_minutes) -> None:
+    """Jepsen's combined nemesis: faults from the seed every ~10 s, each held ~20 s, so about two are in force
+    at once (a kill and a partition, a freeze of one pair's master while the other's restarts...), for
+    CHAOS_MINUTES (default 1); the end of the run heals whatever is left."""
+    with chaos() as run:
+        run.load(LOAD)
+        run.play(combined_schedule(run.seed, duration=chaos_minutes * 60), overlapping=True)
+        run.load(LOAD // 2)

@@ -14,7 +14,8 @@ import pytest
 from harness.chaos.faults import FAULT_KINDS, kind_healed_by, schedule_menu
 from harness.chaos.nemesis import Nemesis
 from harness.chaos.replay import RecordedFault, _redo, recorded_faults
-from harness.chaos.schedule import random_schedule
+from harness.chaos.run import ChaosRun
+from harness.chaos.schedule import Step, combined_schedule, most_in_force, random_schedule
 from harness.design.topology import Topology
 from harness.errors import HarnessError
 from harness.history import History, read_history
@@ -183,3 +184,48 @@ def test_faults_in_force_survive_to_another_process(nemesis: Nemesis, tmp_path: 
     (tmp_path / "bad.json").write_text('[{"kind": "freeze"}]')
     with pytest.raises(HarnessError, match="malformed"):
         later.load_active(tmp_path / "bad.json")
+
+
+def test_a_combined_schedule_holds_faults_together_from_the_seed() -> None:
+    steps = combined_schedule(7, 60)
+    assert steps == combined_schedule(7, 60) and steps != combined_schedule(8, 60)
+    assert most_in_force(steps) >= 2  # Jepsen's combined nemesis: overlapping windows
+    assert most_in_force(random_schedule(7, 200)) == 1  # the plain schedule stays one at a time
+    assert all(s.offset < 60 for s in steps) and {(s.fault, s.target) for s in steps} <= set(schedule_menu())
+
+
+def test_overlapping_play_heals_each_fault_after_its_own_hold(nemesis: Nemesis) -> None:
+    """Two faults in force together, each healed on its own, the pairs waited for only once none is left."""
+    waits: list[int] = []
+
+    class Run:
+        recovery_timeout = 1.0
+        history = nemesis.history
+
+        def __init__(self) -> None:
+            self.nemesis = nemesis
+            self.cluster = type("C", (), {"wait_pairs": lambda _, t: waits.append(len(nemesis.active))})()
+
+        def phase(self, name: str, **value: object) -> None:
+            nemesis.history.append("harness", "ok", "phase", phase=name, **value)
+
+        _sleep_until = staticmethod(ChaosRun._sleep_until)
+
+    steps = [Step(0.0, "freeze", A1, 0.3), Step(0.1, "freeze", A2, 0.1), Step(0.15, "freeze", B1, 0.2)]
+    ChaosRun._play_overlapping(Run(), steps)  # type: ignore[arg-type]
+    nemesis.history.close()
+    order = [
+        (e["f"], e["action"], e["target"])
+        for e in read_history(nemesis.history.path)
+        if e["f"] in ("fault", "heal") and e["type"] == "ok"
+    ]
+    # three frozen together, each thawed after its own hold, the shortest first
+    assert order == [
+        ("fault", "freeze", A1),
+        ("fault", "freeze", A2),
+        ("fault", "freeze", B1),
+        ("heal", "thaw", A2),
+        ("heal", "thaw", A1),
+        ("heal", "thaw", B1),
+    ]
+    assert waits == [0]  # once, with nothing in force

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 import json
 import random
 import secrets
@@ -219,9 +220,14 @@ class ChaosRun:
             return False
         return True
 
-    def play(self, steps: list[Step]) -> None:
+    def play(self, steps: list[Step], *, overlapping: bool = False) -> None:
         """Apply a schedule: each step's fault at its offset, healed after its hold; waits on the clock only
-        between steps, which is what a schedule is."""
+        between steps, which is what a schedule is. Steps run one after another (a step starts once the one
+        before it is healed and the pairs are back); `overlapping` puts every fault and heal on one clock
+        instead, so faults are in force together (combined_schedule)."""
+        if overlapping:
+            self._play_overlapping(steps)
+            return
         started = time.monotonic()
         self.phase(phases.SCHEDULE, steps=[step.to_json() for step in steps])
         for step in steps:
@@ -242,6 +248,53 @@ class ChaosRun:
                 self.cluster.wait_pairs(self.recovery_timeout)
             except Exception as exc:
                 self.phase(phases.NOT_RECOVERED, problems=["pairs"], error=str(exc)[:300])
+
+    def _play_overlapping(self, steps: list[Step]) -> None:
+        """Every inject at its offset and every heal `hold` seconds after its own inject, on one clock; a heal
+        undoes only its own fault. The pairs are waited for only when no fault is left in force (while one
+        is, they cannot all be back)."""
+        started = time.monotonic()
+        self.phase(phases.SCHEDULE, steps=[step.to_json() for step in steps], overlapping=True)
+        # (when, 0 for a heal / 1 for an inject, step index): at the same moment a heal goes first
+        timeline = [(started + step.offset, 1, index) for index, step in enumerate(steps)]
+        heapq.heapify(timeline)
+        in_force: dict[int, Any] = {}
+        while timeline:
+            when, action, index = heapq.heappop(timeline)
+            self._sleep_until(when)
+            step = steps[index]
+            if action == 1:
+                before = {id(a) for a in self.nemesis.active}
+                try:
+                    if step.recorded is not None:
+                        self.nemesis.redo({**step.recorded, "action": step.fault, "target": step.target})
+                    else:
+                        self.nemesis.inject(step.fault, step.target)
+                except (
+                    HarnessError
+                ) as exc:  # e.g. the node it drew is frozen already: recorded, schedule goes on
+                    self.history.append(
+                        "nemesis",
+                        "info",
+                        "fault",
+                        action=step.fault,
+                        target=step.target,
+                        error=str(exc)[:200],
+                    )
+                    continue
+                added = [a for a in self.nemesis.active if id(a) not in before]
+                if added:
+                    in_force[index] = added[-1]
+                heapq.heappush(timeline, (time.monotonic() + step.hold, 0, index))
+                continue
+            injected = in_force.pop(index, None)
+            if injected is not None and any(a is injected for a in self.nemesis.active):
+                self.nemesis.heal_one(injected)
+            if not self.nemesis.active:
+                try:
+                    self.cluster.wait_pairs(self.recovery_timeout)
+                except Exception as exc:
+                    self.phase(phases.NOT_RECOVERED, problems=["pairs"], error=str(exc)[:300])
 
     def move(self, who: str, pair: str) -> str:
         """Move `who` ("consumer", "producer" or a process) to the pair named `pair` (a name such as

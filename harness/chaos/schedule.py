@@ -52,3 +52,37 @@ def random_schedule(
         )
         offset += interval
     return steps
+
+
+def combined_schedule(
+    seed: int, duration: float, interval: float = 20.0, *, at_once: int = 2, stream: str = ""
+) -> list[Step]:
+    """Jepsen's combined nemesis: faults drawn from the seed whose windows overlap, about `at_once` in force at
+    a time: one every `interval / at_once` seconds (jittered by a quarter of that), each held about `interval`
+    seconds (±25 %). Play it with `ChaosRun.play(steps, overlapping=True)`; the run's end heals everything."""
+    rng = random.Random(f"combined:{seed}{':' + stream if stream else ''}")
+    gap = interval / at_once
+    steps = []
+    offset = 0.0
+    while offset + gap <= duration:
+        fault, target = rng.choice(MENU)
+        steps.append(
+            Step(
+                round(offset + rng.uniform(0, gap / 4), 3),
+                fault,
+                target,
+                round(interval * rng.uniform(0.75, 1.25), 3),
+            )
+        )
+        offset += gap
+    return steps
+
+
+def most_in_force(steps: list[Step]) -> int:
+    """The most faults a schedule holds at once, as planned (a restart counts for no time)."""
+    edges = sorted([(s.offset, 1) for s in steps] + [(s.offset + s.hold, -1) for s in steps])
+    most = current = 0
+    for _, change in edges:
+        current += change
+        most = max(most, current)
+    return most

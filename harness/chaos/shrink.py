@@ -250,7 +250,9 @@ class Shrinker:
         self.tries = tries
         self.budget = budget
         self.phases = tuple(phases)
-        self.verify = verify  # run the recorded schedule once more first (a test that just recorded it may skip)
+        self.verify = (
+            verify  # run the recorded schedule once more first (a test that just recorded it may skip)
+        )
         self.log = log
         self.header = read_header(source)
         self.events = list(read_history(source))
