@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from harness.chaos.faults import FAULT_KINDS, kind_healed_by, schedule_menu
-from harness.chaos.nemesis import Nemesis
+from harness.chaos.nemesis import FaultUnsupported, Nemesis
 from harness.chaos.replay import RecordedFault, _redo, recorded_faults
 from harness.chaos.run import ChaosRun
 from harness.chaos.schedule import Step, combined_schedule, most_in_force, random_schedule
@@ -191,7 +191,10 @@ def test_a_combined_schedule_holds_faults_together_from_the_seed() -> None:
     assert steps == combined_schedule(7, 60) and steps != combined_schedule(8, 60)
     assert most_in_force(steps) >= 2  # Jepsen's combined nemesis: overlapping windows
     assert most_in_force(random_schedule(7, 200)) == 1  # the plain schedule stays one at a time
-    assert all(s.offset < 60 for s in steps) and {(s.fault, s.target) for s in steps} <= set(schedule_menu())
+    assert all(s.offset < 60 for s in steps)
+    assert {(s.fault, s.target) for s in steps} <= set(schedule_menu(combined=True))
+    # the new kinds are drawn only by the combined schedule: earlier seeds of random-chaos draw as before
+    assert {f for f, _ in schedule_menu()}.isdisjoint({"one-way", "reset", "starve", "delay", "mute"})
 
 
 def test_overlapping_play_heals_each_fault_after_its_own_hold(nemesis: Nemesis) -> None:
@@ -229,3 +232,46 @@ def test_overlapping_play_heals_each_fault_after_its_own_hold(nemesis: Nemesis) 
         ("heal", "thaw", B1),
     ]
     assert waits == [0]  # once, with nothing in force
+
+
+def test_one_way_cuts_one_direction_and_reset_refuses_with_resets(nemesis: Nemesis) -> None:
+    assert nemesis.inject("one-way", "live:01->live:02") == f"{A1}->{A2}"
+    assert nemesis.inject("reset", "live:01", "peers") == f"{A1} resets peers"
+    one_way, _, reset, _ = nemesis_events(nemesis)
+    assert one_way["grudge"] == {A2: [A1]}  # A2 stops hearing A1; A1 still hears A2
+    assert reset["reject"] is True  # both ways, as isolate: A1 and its peers refuse each other's TCP
+    assert reset["grudge"] == {A1: sorted([A2, B1, B2]), A2: [A1], B1: [A1], B2: [A1]}
+    rules = [c for c in nemesis.cluster.calls if "iptables -A INPUT" in c]  # type: ignore[attr-defined]
+    assert rules[0].startswith(f"exec {A2} ") and f"-s ip-of-{A1} -j DROP" in rules[0]
+    assert all("-p tcp -j REJECT --reject-with tcp-reset" in c for c in rules[1:]) and len(rules) == 7
+    with pytest.raises(HarnessError, match="name two different nodes"):
+        nemesis.inject("one-way", A1, A1)
+    with pytest.raises(HarnessError, match="usage: one-way"):
+        nemesis.inject("one-way", "live:01")
+
+
+def test_starve_holds_the_cpu_and_feeds_it_back(nemesis: Nemesis) -> None:
+    updates: list[dict[str, Any]] = []
+    nemesis.cluster.container = lambda name: type(  # type: ignore[method-assign]
+        "C", (), {"update": lambda self, **kw: updates.append({"node": name, **kw})}
+    )()
+    assert nemesis.inject("starve", "live:02", "0.1") == A2
+    nemesis.heal()
+    assert updates == [
+        {"node": A2, "cpu_period": 100_000, "cpu_quota": 10_000},
+        {"node": A2, "cpu_quota": -1},
+    ]
+    fault, _, heal, _ = nemesis_events(nemesis)
+    assert (fault["cpus"], heal["action"], heal["heals"]) == (0.1, "feed", "starve")
+    with pytest.raises(HarnessError, match=r"from 0\.01 to under 2"):
+        nemesis.inject("starve", "live:01", "none")
+
+
+def test_a_delay_the_kernel_refuses_is_recorded_as_unsupported(nemesis: Nemesis) -> None:
+    nemesis.cluster.exec = lambda node, *cmd, **_: (2, "Error: Specified qdisc kind is unknown.")  # type: ignore[method-assign]
+    with pytest.raises(FaultUnsupported, match="delay on chaos-mq01-a not applied"):
+        nemesis.inject("delay", "live:01", "100", "20")
+    invoke, info = nemesis_events(nemesis)
+    assert (invoke["delay_ms"], invoke["jitter_ms"]) == (100, 20)
+    assert info["type"] == "info" and "unknown" in info["unsupported"]
+    assert nemesis.active == []

@@ -49,6 +49,9 @@ class FaultKind:
     usage: ClassVar[str]  # its command line: "kill TARGET"
     help: ClassVar[str]
     draws: ClassVar[tuple[str, ...]] = ()  # targets a random schedule may draw it with; () never drawn
+    # more targets the combined schedule (overlapping faults) may draw it with: kinds added after the random
+    # schedule's menu was fixed go here, so that earlier seeds keep drawing what they drew
+    combined: ClassVar[tuple[str, ...]] = ()
     # the broker's process ends: what it held only in memory (non-persistent messages) is gone with it
     ends_process: ClassVar[bool] = False
 
@@ -132,12 +135,66 @@ class Slow(FaultKind):
         return self.apply(nemesis, [str(recorded["target"]), str(recorded.get("rate") or "256kbit")])
 
 
+class Starve(FaultKind):
+    name, heal, usage = "starve", "feed", "starve TARGET [CPUS]"
+    help = (
+        "CPU starvation: the node's container held to a fraction of one CPU (default 0.05) by its CFS quota; "
+        "unlike freeze it keeps running, slowly (timers fire late, heart-beats and lock renewals lag)"
+    )
+    combined = ("live:random",)
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        self._args(args, 1, 2)
+        try:
+            cpus = float(args[1]) if len(args) == 2 else 0.05
+        except ValueError:
+            cpus = -1.0
+        if not 0.01 <= cpus < 2:
+            raise HarnessError(f"starve {args[1]!r}: give the CPUs left to the node, from 0.01 to under 2")
+        node = nemesis.resolve(args[0])
+        nemesis.cpu_limit(node, cpus)
+        return Injected(self.name, node, {"cpus": cpus})
+
+    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
+        nemesis.cpu_unlimit(injected.target, heals=self.name)
+
+    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+        return self.apply(nemesis, [str(recorded["target"]), str(recorded.get("cpus") or 0.05)])
+
+
+class Delay(FaultKind):
+    name, heal, usage = "delay", "undelay", "delay TARGET [MS] [JITTER_MS]"
+    help = (
+        "add latency and jitter to the node's outgoing packets (tc netem, default 200 ms +- 50 ms); a kernel "
+        "without sch_netem records it as unsupported and the run goes on"
+    )
+    combined = ("live:random",)
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        self._args(args, 1, 3)
+        numbers = args[1:] or ["200", "50"]
+        if not all(n.isdigit() for n in numbers):
+            raise HarnessError(f"delay {' '.join(numbers)}: give milliseconds, e.g. delay live:01 200 50")
+        delay, jitter = int(numbers[0]), int(numbers[1]) if len(numbers) == 2 else 0
+        node = nemesis.resolve(args[0])
+        nemesis.netem(node, delay, jitter)
+        return Injected(self.name, node, {"delay_ms": delay, "jitter_ms": jitter})
+
+    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
+        nemesis.unshape(injected.target, heals=self.name)
+
+    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+        words = [str(recorded.get("delay_ms", 200)), str(recorded.get("jitter_ms", 0))]
+        return self.apply(nemesis, [str(recorded["target"]), *words])
+
+
 class GrudgeFault(FaultKind):
     """A partition: each node drops the packets of the nodes it holds a grudge against. Recorded with its
     grudge, so that replay redoes the same cut between the same nodes whatever the roles are then."""
 
     heal = "unpartition"
     loss: ClassVar[bool] = False  # whether the grudge drops only a fraction of the packets
+    reject: ClassVar[bool] = False  # refuse TCP with a reset instead of dropping silently
 
     def undo(self, nemesis: Nemesis, injected: Injected) -> None:
         nemesis.unpartition(injected, heals=self.name)
@@ -152,6 +209,7 @@ class GrudgeFault(FaultKind):
             kind=self.name,
             loss=recorded.get("loss"),
             never_heal=bool(recorded.get("never_heal")),
+            reject=self.reject,
         )
 
     def _node_and_side(
@@ -217,12 +275,45 @@ class Lossy(GrudgeFault):
 class Mute(GrudgeFault):
     name, usage = "mute", "mute TARGET [peers|clients|both]"
     help = "a one-way partition: the node hears everyone, nobody hears it (the others drop its packets)"
-    # not drawn by random schedules yet: a longer menu would change what every earlier seed draws
+    # not drawn by random schedules: a longer menu would change what every earlier seed draws
+    combined = ("live:random",)
 
     def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
         node, side, others = self._node_and_side(nemesis, args, "towards")
         grudge = {other: frozenset({node}) for other in others}
         return nemesis.partition(grudge, f"{node} unheard by {side}", kind=self.name)
+
+
+class OneWay(GrudgeFault):
+    name, usage = "one-way", "one-way FROM TO (or FROM->TO)"
+    help = (
+        "TO stops hearing FROM (FROM's packets dropped at TO) while FROM still hears TO: one direction of a "
+        "bridge cut on its own; an established connection between them goes half-open"
+    )
+    combined = ("live:01->live:02", "live:02->live:01")
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        words = list(args[0].split("->")) if len(args) == 1 else list(args)
+        if len(words) != 2:
+            raise HarnessError(f"usage: {self.usage}")
+        source, deaf = (nemesis.resolve(w) for w in words)
+        if source == deaf:
+            raise HarnessError(f"one-way {source} -> {deaf}: name two different nodes")
+        return nemesis.partition({deaf: frozenset({source})}, f"{source}->{deaf}", kind=self.name)
+
+
+class Reset(GrudgeFault):
+    name, usage = "reset", "reset TARGET [peers|clients|both]"
+    help = (
+        "the node refuses TCP from its peers, its clients (the VIP) or both with resets (REJECT tcp-reset): "
+        "connections fail at once instead of hanging, as when a firewall or a dead port answers"
+    )
+    reject = True
+    combined = ("live:random",)
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        node, side, others = self._node_and_side(nemesis, args, "from")
+        return nemesis.partition(isolate(node, others), f"{node} resets {side}", kind=self.name, reject=True)
 
 
 # the order is the random schedule's menu order: seeds drawn before this registry draw the same faults
@@ -239,6 +330,10 @@ FAULT_KINDS: dict[str, FaultKind] = {
         Slow(),
         Partition(),
         Mute(),
+        OneWay(),
+        Reset(),
+        Starve(),
+        Delay(),
     )
 }
 
@@ -258,6 +353,10 @@ def kind_healed_by(heal: str, heals: str | None = None) -> list[str]:
     return [k.name for k in FAULT_KINDS.values() if k.heal == heal]
 
 
-def schedule_menu() -> list[tuple[str, str]]:
-    """(kind, target) pairs a random schedule draws from."""
-    return [(kind.name, target) for kind in FAULT_KINDS.values() for target in kind.draws]
+def schedule_menu(*, combined: bool = False) -> list[tuple[str, str]]:
+    """(kind, target) pairs a random schedule draws from; the combined schedule draws from more."""
+    return [
+        (kind.name, target)
+        for kind in FAULT_KINDS.values()
+        for target in kind.draws + (kind.combined if combined else ())
+    ]

@@ -124,8 +124,10 @@ class Nemesis:
         kind: str = "partition",
         never_heal: bool = False,
         loss: float | None = None,
+        reject: bool = False,
     ) -> Injected:
-        """Apply `grudge`: each node drops (no RST) every packet from the nodes it holds a grudge against.
+        """Apply `grudge`: each node drops (no RST) every packet from the nodes it holds a grudge against, or,
+        with `reject`, refuses their TCP with a reset (other protocols pass).
 
         `loss` drops only that fraction of the packets (a lossy link) instead of all of them. `never_heal`
         leaves it in force through the run's heal phase (negative controls); teardown still removes it with
@@ -145,12 +147,14 @@ class Nemesis:
             never_heal=never_heal,
             loss=loss,
             heal=fault_kind(kind).heal,
+            **({"reject": True} if reject else {}),
         )
         match = [] if loss is None else ["-m", "statistic", "--mode", "random", "--probability", str(loss)]
+        jump = ["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"] if reject else ["-j", "DROP"]
         try:
             for node, dropped in grudge.items():
                 for peer in sorted(dropped):
-                    self._iptables(node, self.cluster.address(peer), match)
+                    self._iptables(node, self.cluster.address(peer), [*match, *jump])
         except Exception as exc:
             self.history.append("nemesis", "fail", "fault", action=kind, target=name, error=repr(exc)[:200])
             raise
@@ -174,37 +178,55 @@ class Nemesis:
         )
 
     def shape(self, node: str, rate: str) -> None:
-        """Limit a node's outgoing bandwidth (tc tbf). Delay and jitter need sch_netem, absent on this kernel."""
-        self.history.append(
-            "nemesis", "invoke", "fault", action="slow", target=node, rate=rate, heal="unslow"
-        )
-        code, out = self.cluster.exec(
+        """Limit a node's outgoing bandwidth (tc tbf)."""
+        self._qdisc(node, "slow", ["tbf", "rate", rate, "burst", "32kbit", "latency", "400ms"], rate=rate)
+
+    def netem(self, node: str, delay_ms: int, jitter_ms: int) -> None:
+        """Delay a node's outgoing packets (tc netem): unsupported where the kernel has no sch_netem."""
+        jitter = [f"{jitter_ms}ms"] if jitter_ms else []
+        self._qdisc(
             node,
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            "eth0",
-            "root",
-            "tbf",
-            "rate",
-            rate,
-            "burst",
-            "32kbit",
-            "latency",
-            "400ms",
+            "delay",
+            ["netem", "delay", f"{delay_ms}ms", *jitter],
+            delay_ms=delay_ms,
+            jitter_ms=jitter_ms,
         )
+
+    def _qdisc(self, node: str, kind: str, qdisc: list[str], **record: Any) -> None:
+        heal = fault_kind(kind).heal
+        self.history.append("nemesis", "invoke", "fault", action=kind, target=node, heal=heal, **record)
+        code, out = self.cluster.exec(node, "tc", "qdisc", "add", "dev", "eth0", "root", *qdisc)
         if code != 0:
             self.history.append(
-                "nemesis", "info", "fault", action="slow", target=node, unsupported=out.strip()[:200]
+                "nemesis", "info", "fault", action=kind, target=node, unsupported=out.strip()[:200]
             )
-            raise FaultUnsupported(f"slow link on {node} not applied: {out.strip()[:200]}")
-        self.history.append("nemesis", "ok", "fault", action="slow", target=node)
+            raise FaultUnsupported(f"{kind} on {node} not applied: {out.strip()[:200]}")
+        self.history.append("nemesis", "ok", "fault", action=kind, target=node)
+
+    def cpu_limit(self, node: str, cpus: float) -> None:
+        """Hold a node's container to `cpus` of one CPU (CFS quota per 100 ms period)."""
+        self.history.append(
+            "nemesis", "invoke", "fault", action="starve", target=node, cpus=cpus, heal="feed"
+        )
+        try:
+            self.cluster.container(node).update(cpu_period=100_000, cpu_quota=int(cpus * 100_000))
+        except Exception as exc:
+            self.history.append(
+                "nemesis", "fail", "fault", action="starve", target=node, error=repr(exc)[:200]
+            )
+            raise HarnessError(f"starve {node}: {exc}") from exc
+        self.history.append("nemesis", "ok", "fault", action="starve", target=node)
+
+    def cpu_unlimit(self, node: str, *, heals: str) -> None:
+        self.history.append("nemesis", "invoke", "heal", action="feed", target=node, heals=heals)
+        self.cluster.container(node).update(cpu_quota=-1)  # -1: no quota, as the container started
+        self.history.append("nemesis", "ok", "heal", action="feed", target=node, heals=heals)
 
     def unshape(self, node: str, *, heals: str) -> None:
-        self.history.append("nemesis", "invoke", "heal", action="unslow", target=node, heals=heals)
+        heal = fault_kind(heals).heal
+        self.history.append("nemesis", "invoke", "heal", action=heal, target=node, heals=heals)
         self.cluster.exec(node, "tc", "qdisc", "del", "dev", "eth0", "root")
-        self.history.append("nemesis", "ok", "heal", action="unslow", target=node, heals=heals)
+        self.history.append("nemesis", "ok", "heal", action=heal, target=node, heals=heals)
 
     def container_action(
         self, action: str, node: str, *, named_as: str | None = None, heals: str | None = None
@@ -245,7 +267,7 @@ class Nemesis:
         # removing the containers (teardown, or the label sweep after an interrupted run) removes them too
         return f"amqchaos-{self.cluster.run_id}"
 
-    def _iptables(self, node: str, source: str, match: list[str]) -> None:
+    def _iptables(self, node: str, source: str, rule: list[str]) -> None:
         code, out = self.cluster.exec(
             node,
             "iptables",
@@ -253,9 +275,7 @@ class Nemesis:
             "INPUT",
             "-s",
             source,
-            *match,
-            "-j",
-            "DROP",
+            *rule,
             "-m",
             "comment",
             "--comment",

@@ -12,6 +12,7 @@ from harness.chaos.faults import schedule_menu
 # (fault kind, target role) pairs the random schedule draws from, as the kinds declare them; roles resolve
 # to nodes when applied
 MENU: tuple[tuple[str, str], ...] = tuple(schedule_menu())
+COMBINED_MENU: tuple[tuple[str, str], ...] = tuple(schedule_menu(combined=True))
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def combined_schedule(
     steps = []
     offset = 0.0
     while offset + gap <= duration:
-        fault, target = rng.choice(MENU)
+        fault, target = rng.choice(COMBINED_MENU)
         steps.append(
             Step(
                 round(offset + rng.uniform(0, gap / 4), 3),
