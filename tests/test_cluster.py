@@ -198,3 +198,64 @@ def test_nemesis_rules_carry_the_run_id_and_heal_removes_them(cluster: Cluster, 
     assert ("ok", "fault", "lossy") in actions and ("ok", "heal", "unpartition") in actions
     assert ("ok", "heal", "unslow") in actions
     assert cluster.readiness_problems() == []
+
+
+def test_one_way_reset_starve_and_delay_apply_and_heal_on_the_real_nodes(cluster: Cluster, tmp_path) -> None:
+    """Each new fault kind with an effect seen from inside the nodes, and nothing left after its heal."""
+    import random
+    import time
+
+    from harness.chaos.nemesis import FaultUnsupported, Nemesis
+    from harness.history import History, read_history
+
+    group = cluster.topology.group
+    a1, a2 = f"{group}-mq01-a", f"{group}-mq02-a"
+
+    def connect_seconds(src: str, dst: str) -> tuple[int, float]:
+        """A STOMP connect from inside `src` to `dst`'s client port: its exit code and how long it took."""
+        started = time.monotonic()
+        code, _ = cluster.exec(src, "stomp-ping", cluster.address(dst), "61613", timeout=20)
+        return code, time.monotonic() - started
+
+    def tagged(node: str) -> list[str]:
+        out = cluster.exec(node, "iptables", "-S", "INPUT")[1]
+        return [line for line in out.splitlines() if f"amqchaos-{cluster.run_id}" in line]
+
+    assert connect_seconds(a2, a1)[0] == 0
+    with History(tmp_path / "history.jsonl", {"seed": 0}) as history:
+        nemesis = Nemesis(cluster, history, random.Random(0))
+        # one direction: a1 stops hearing a2; the rule is on a1 alone
+        nemesis.inject("one-way", f"{a2}->{a1}")
+        assert len(tagged(a1)) == 1 and tagged(a2) == []
+        nemesis.heal()
+        # resets: a connect is refused at once instead of hanging until its timeout
+        nemesis.inject("reset", a1, "peers")
+        code, seconds = connect_seconds(a2, a1)
+        assert code != 0 and seconds < 5, (code, seconds)
+        assert all("tcp-reset" in rule for rule in tagged(a1))
+        nemesis.heal()
+        assert tagged(a1) == [] and tagged(a2) == [] and connect_seconds(a2, a1)[0] == 0
+        # starvation: the quota is on the container while it keeps running, and gone after the heal
+        nemesis.inject("starve", a2, "0.05")
+        cluster.container(a2).reload()
+        assert cluster.container(a2).attrs["HostConfig"]["CpuQuota"] == 5000
+        assert cluster.container(a2).status == "running"
+        nemesis.heal()
+        cluster.container(a2).reload()
+        assert cluster.container(a2).attrs["HostConfig"]["CpuQuota"] in (0, -1)
+        # delay: applied where the kernel has netem, else recorded as unsupported and nothing in force
+        try:
+            nemesis.inject("delay", a1, "100", "10")
+        except FaultUnsupported:
+            assert nemesis.active == []
+        else:
+            assert "netem" in cluster.exec(a1, "tc", "qdisc", "show", "dev", "eth0")[1]
+            nemesis.heal()
+        assert "netem" not in cluster.exec(a1, "tc", "qdisc", "show", "dev", "eth0")[1]
+    events = list(read_history(tmp_path / "history.jsonl"))
+    healed = {e["heals"] for e in events if e["f"] == "heal" and e["type"] == "ok"}
+    assert {"one-way", "reset", "starve"} <= healed
+    delay = [e for e in events if e.get("action") == "delay" and e["type"] != "invoke"]
+    assert delay and (delay[0]["type"] == "ok" or "unsupported" in delay[0])
+    cluster.wait_pairs(120)
+    assert cluster.readiness_problems() == []
