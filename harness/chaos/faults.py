@@ -305,15 +305,20 @@ class OneWay(GrudgeFault):
 class Reset(GrudgeFault):
     name, usage = "reset", "reset TARGET [peers|clients|both]"
     help = (
-        "the node refuses TCP from its peers, its clients (the VIP) or both with resets (REJECT tcp-reset): "
-        "connections fail at once instead of hanging, as when a firewall or a dead port answers"
+        "the node answers TCP from its peers, its clients (the VIP) or both with resets (REJECT tcp-reset): "
+        "their connects to it are refused at once and established connections reset, as when a firewall or "
+        "a dead port answers"
     )
     reject = True
     combined = ("live:random",)
 
     def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
         node, side, others = self._node_and_side(nemesis, args, "from")
-        return nemesis.partition(isolate(node, others), f"{node} resets {side}", kind=self.name, reject=True)
+        # on the node alone: were the others to refuse its packets too, they would drop the very resets it
+        # sends, and connects would hang instead of failing
+        return nemesis.partition(
+            {node: frozenset(others)}, f"{node} resets {side}", kind=self.name, reject=True
+        )
 
 
 # the order is the random schedule's menu order: seeds drawn before this registry draw the same faults
