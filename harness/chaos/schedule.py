@@ -39,20 +39,7 @@ def random_schedule(
 
     `stream` names an independent sequence under the same seed (a soak's windows: "w0", "w1"...)."""
     rng = random.Random(f"schedule:{seed}{':' + stream if stream else ''}")
-    steps = []
-    offset = 0.0
-    while offset + interval <= duration:
-        fault, target = rng.choice(MENU)
-        steps.append(
-            Step(
-                round(offset + rng.uniform(0, interval / 4), 3),
-                fault,
-                target,
-                round(hold * rng.uniform(0.75, 1.25), 3),
-            )
-        )
-        offset += interval
-    return steps
+    return _draw(rng, MENU, duration, interval, hold)
 
 
 def combined_schedule(
@@ -62,20 +49,27 @@ def combined_schedule(
     a time: one every `interval / at_once` seconds (jittered by a quarter of that), each held about `interval`
     seconds (±25 %). Play it with `ChaosRun.play(steps, overlapping=True)`; the run's end heals everything."""
     rng = random.Random(f"combined:{seed}{':' + stream if stream else ''}")
-    gap = interval / at_once
+    return _draw(rng, COMBINED_MENU, duration, interval / at_once, interval)
+
+
+def _draw(
+    rng: random.Random, menu: tuple[tuple[str, str], ...], duration: float, spacing: float, hold: float
+) -> list[Step]:
+    """A fault from `menu` every `spacing` seconds (jittered by a quarter of it), each held `hold` (±25 %).
+    The order of the draws is what earlier seeds' schedules were made of: keep it."""
     steps = []
     offset = 0.0
-    while offset + gap <= duration:
-        fault, target = rng.choice(COMBINED_MENU)
+    while offset + spacing <= duration:
+        fault, target = rng.choice(menu)
         steps.append(
             Step(
-                round(offset + rng.uniform(0, gap / 4), 3),
+                round(offset + rng.uniform(0, spacing / 4), 3),
                 fault,
                 target,
-                round(interval * rng.uniform(0.75, 1.25), 3),
+                round(hold * rng.uniform(0.75, 1.25), 3),
             )
         )
-        offset += gap
+        offset += spacing
     return steps
 
 
