@@ -17,6 +17,7 @@ from harness.chaos.shrink import (
     ddmin,
     fault_steps,
     lower_rate,
+    same_failure,
     shorter_holds,
     signature,
 )
@@ -207,6 +208,14 @@ def test_a_run_that_does_not_fail_again_or_never_failed_is_refused(tmp_path: Pat
     passing = source_history(tmp_path / "p", frozenset())
     with pytest.raises(ValueError, match="no undeclared violation"):
         Shrinker(passing, tmp_path / "s2", fake_runner("x", 1.0), log=lambda _: None).shrink()
+
+
+def test_a_candidate_too_thin_to_judge_is_not_the_same_failure() -> None:
+    target = frozenset({"available:violated"})
+    assert same_failure(target, frozenset({"available:violated", "stuck:violated"}))
+    assert not same_failure(target, frozenset({"available:violated", "exercised:unknown"}))
+    assert not same_failure(target, frozenset({"stuck:violated"}))
+    assert same_failure(frozenset({"lost:unknown"}), frozenset({"lost:unknown"}))
 
 
 def test_the_signature_is_what_the_design_did_not_accept() -> None:

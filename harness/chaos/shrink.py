@@ -11,7 +11,8 @@ histories on fresh clusters (harness.chaos.replay: the same nodes, offsets and c
 3. how much load: the producers' rate halved while it still fails (down to 5 per second each).
 
 "Fails the same way" means the candidate's run shows every undeclared violation the original showed, per
-checker (`signature`): another violation, or a pass, is not the same failure. Outcomes depend on timing, so
+checker (`signature`), and leaves no other property undecided (`same_failure`): a pass, or a run too thin to
+judge, is not the same failure. Outcomes depend on timing, so
 each candidate is run up to `tries` times and counts as failing if any run fails (a flaky failure is kept,
 never shrunk away by one lucky pass); the search stops after `budget` candidates and says so. Every attempt
 is a folder of its own (its candidate history, each try's run with its report) and a line in
@@ -143,6 +144,12 @@ def signature(result: ScenarioResult) -> frozenset[str]:
         for v in result.verdicts
         if v.checker in result.unexpected
     )
+
+
+def same_failure(target: frozenset[str], seen: frozenset[str]) -> bool:
+    """The candidate shows every violation of the original and adds no undecided property: a schedule (or a
+    rate) too thin to give the verdict its evidence fails for another reason, and is not a smaller case."""
+    return target <= seen and not any(s.endswith(":unknown") for s in seen - target)
 
 
 # ---------------------------------------------------------------------------------------------- search
@@ -285,7 +292,7 @@ class Shrinker:
             self.runs += 1
             result = self.run(history, folder / f"try-{attempt}")
             seen.append(sorted(signature(result)))
-            if self.target <= signature(result):
+            if same_failure(self.target, signature(result)):
                 failed = True
                 break
         self._seen[key] = failed
