@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.check.checkers import FinalState, Ledger, check_all
+from harness.check.checkers import FinalState, Ledger, check_all, check_unexpected
 from harness.check.durable import check_durable_duplicated, check_durable_lost, check_durable_stuck
 from tests.test_checkers import B1, B2, FACTS, deadline, fault
 
@@ -180,3 +180,13 @@ def test_no_confirmed_subscription_or_an_unreadable_broker_decides_nothing() -> 
     unread = FinalState(unreadable={B2: None}, reasons={B2: "frozen, may be live"})
     assert check_durable_lost(history, unread).valid is None
     assert check_durable_stuck(history, unread).valid is None
+
+
+def test_a_subscriber_copy_that_is_corrupt_or_never_published_is_unexpected() -> None:
+    wrong = {**received(S0, "t0-1", 3), "mismatch": {"destination": "/topic/other", "body": "t0-1"}}
+    ghost = received(S1, "ghost-t9-9", 4)
+    history = topic_ledger(*BOTH, published("t0-1", 2), wrong, received(S1, "t0-1", 3), ghost, deadline(10))
+    verdict = check_unexpected(history, FinalState())
+    assert verdict.valid is False
+    assert (verdict.counts["mismatched"], verdict.counts["foreign"]) == (1, 1)
+    assert verdict.evidence["unexpected"] == ["ghost-t9-9"]

@@ -170,6 +170,8 @@ class Ledger:
                 self._consumer_event(event)
             elif f in TOPIC_EVENTS:
                 self.topic.consume(event)
+                if "mismatch" in event:  # a subscriber's copy with the wrong body, topic or persistence
+                    self.mismatched.append(event)
             elif f == "fault" or f == "heal":
                 self._nemesis_event(event)
             elif f == "serving":
@@ -568,12 +570,13 @@ def _fault_on_path(ledger: Ledger, path: set[str], start: float, end: float) -> 
 # ------------------------------------------------------------------------------------------ identity
 def check_unexpected(ledger: Ledger, final: FinalState) -> Verdict:
     """Every delivery is of a message this run sent, on its queue, with its body; a send the broker refused
-    (ERROR frame) is never delivered."""
+    (ERROR frame) is never delivered; the same for what durable subscribers receive from the topic."""
     delivered, acknowledged = ledger.first_delivered.keys(), ledger.acknowledged.keys()
     # subset tests run in C without copying a million ids; only the few delivered without a receipt are
     # looked for among the attempts
     unreceipted = set() if delivered <= acknowledged else {i for i in delivered if i not in acknowledged}
     foreign = unreceipted - unreceipted.intersection(ledger.attempted) if unreceipted else set()
+    foreign |= ledger.topic.foreign()  # what a durable subscriber received that nobody published
     refused_but_delivered = {i for i in ledger.failed if i in delivered}
     counts = {
         "ids": len(foreign) + len(refused_but_delivered) + len(ledger.mismatched),

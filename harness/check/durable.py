@@ -47,6 +47,7 @@ class Receipt:
 class TopicLedger:
     """The topic's part of the history, per subscriber."""
 
+    attempted: set[str] = field(default_factory=set)  # every id a publisher tried to publish
     published: dict[str, tuple[float, str]] = field(default_factory=dict)  # id -> (receipt time, broker)
     indeterminate: set[str] = field(default_factory=set)
     since: dict[str, float] = field(default_factory=dict)  # subscriber -> first confirmed subscription
@@ -60,7 +61,9 @@ class TopicLedger:
     def consume(self, event: dict[str, Any]) -> None:
         f, t = event["f"], event["t"]
         if f == "publish":
-            if event["type"] == "ok":
+            if event["type"] == "invoke":
+                self.attempted.add(event["id"])
+            elif event["type"] == "ok":
                 self.published[event["id"]] = (t, event.get("broker", "?"))
                 self.indeterminate.discard(event["id"])
             elif event["type"] == "info":
@@ -85,6 +88,10 @@ class TopicLedger:
     @property
     def subscribers(self) -> list[str]:
         return sorted(self.since)
+
+    def foreign(self) -> set[str]:
+        """Ids a subscriber received that no publisher of this run tried to publish."""
+        return {i for got in self.received.values() for i in got if i not in self.attempted}
 
     def owed(self, subscriber: str) -> list[str]:
         """Ids whose publish was acknowledged once the subscriber's durable subscription existed."""
