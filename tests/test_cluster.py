@@ -89,6 +89,10 @@ def test_introspection_shows_the_promised_bridges_and_roles(cluster: Cluster) ->
         assert bridges == {(remote, False), (remote, True)}
     assert statuses[f"{group}-mq01-b"].bridges == []
     assert cluster.readiness_problems() == []
+    # the state read from the container's log through Docker is the one the healthcheck's script reads
+    for node in statuses:
+        code, out = cluster.exec(node, "amq-node-state")
+        assert (code, out.strip()) == (0, statuses[node].state)
 
 
 def test_statistics_plugin_answers_over_stomp(cluster: Cluster) -> None:
@@ -164,6 +168,12 @@ def test_waiting_node_takes_over_with_the_stored_messages(fresh_cluster: Cluster
     assert sorted(received) == sorted(f"{queue}:{i}" for i in range(stored))
     assert set(received.values()) == {1}
     print(f"takeover of {slave} after SIGKILL of {master}: {takeover:.1f}s")
+
+    # restarted, the killed master waits on the lock: its previous life's last line (started, never shut
+    # down) does not count, neither in the log read through Docker nor in the script's
+    cluster.container(master).start()
+    wait_until(lambda: cluster.node_state(master) == "waiting", timeout=60, what=f"{master} to wait")
+    assert cluster.exec(master, "amq-node-state")[1].strip() == "waiting"
 
 
 def test_nemesis_rules_carry_the_run_id_and_heal_removes_them(cluster: Cluster, tmp_path) -> None:

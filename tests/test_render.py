@@ -93,7 +93,13 @@ def test_rendered_run_keeps_secrets_out_and_ports_on_loopback(tmp_path: Path) ->
     assert "kahadb-01:/kahadb" in services["chaos-mq01-a"]["volumes"]
     assert "kahadb-01:/kahadb" in services["chaos-mq01-b"]["volumes"]
     assert "kahadb-02:/kahadb" in services["chaos-mq02-b"]["volumes"]
-    assert services["chaos-mq01-b"]["depends_on"] == {"chaos-mq01-a": {"condition": "service_healthy"}}
+    # a slave starts with its master; its broker waits for the master's lock file (its config's gate bean)
+    assert services["chaos-mq01-b"]["depends_on"] == {"chaos-mq01-a": {"condition": "service_started"}}
+    gates = {
+        n.name: "start-after-lock" in (rendered.directory / "config" / n.name / "activemq.xml").read_text()
+        for n in Topology().nodes
+    }
+    assert gates == {n.name: not n.is_master for n in Topology().nodes}
     for service in services.values():
         assert service["healthcheck"]["test"]
         assert service["labels"] == {"io.amq-chaos.run": "unit", "io.amq-chaos.owner": "manual"}

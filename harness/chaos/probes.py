@@ -21,7 +21,7 @@ from harness.history import History
 
 def probe_bridges(cluster: Cluster, history: History, healed_at: float, deadline: float, tag: str) -> None:
     """Probe every promised direction concurrently; the plan and the results go to the history."""
-    statuses = cluster.status()
+    statuses = cluster.pair_status()
     live = {s.node for s in statuses if s.state == "live"}
     serves_stomp = {s.node for s in statuses if s.serves_stomp}
     directions = cluster.topology.promised_directions(live, cluster.settings.design)

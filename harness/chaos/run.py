@@ -161,7 +161,7 @@ class ChaosRun:
             if len(self.workload.subscribed_since) < self.config.subscribers:
                 return False
             seen.clear()
-            for status in self.cluster.status():
+            for status in self.cluster.pair_status():
                 if status.state == "live":
                     seen[status.node] = self.cluster.topic_consumers(status.node, topic)
             return bool(seen) and all(count > 0 for count in seen.values())
@@ -322,7 +322,7 @@ class ChaosRun:
     def recovery_problems(self) -> tuple[list[str], list[str], list[str]]:
         """(kinds, details, live nodes): empty kinds when every pair has a live and a waiting node, every
         bridge the design promises for the live nodes is up and the VIP routes a client to a live broker."""
-        statuses = self.cluster.status()
+        statuses = self.cluster.status(queues=False)
         live = sorted(s.node for s in statuses if s.state == "live")
         kinds: list[str] = []
         details = self.cluster.pair_problems(statuses)
@@ -357,7 +357,13 @@ class ChaosRun:
             return not seen["kinds"] or (fail_back and unreachable())
 
         try:
-            wait_until(settled, timeout=self.recovery_timeout, what="the cluster to recover", interval=1.0)
+            wait_until(
+                settled,
+                timeout=self.recovery_timeout,
+                what="the cluster to recover",
+                interval=0.25,
+                max_interval=0.25,
+            )
         except WaitTimeout as exc:
             seen["details"] = seen["details"] or [str(exc)]
         if not seen["kinds"]:

@@ -289,12 +289,19 @@ class Cluster:
         name = node if isinstance(node, str) else node.name
         return introspect.node_state(self.container(name))
 
-    def status(self) -> list[introspect.NodeStatus]:
+    def status(self, *, queues: bool = True, bridges: bool = True) -> list[introspect.NodeStatus]:
+        """Every node's status, read concurrently; `queues`/`bridges` False skip those JMX queries."""
         with ThreadPoolExecutor(max_workers=len(self.topology.nodes)) as pool:
-            return list(pool.map(self.node_status, self.topology.nodes))
+            return list(
+                pool.map(lambda n: self.node_status(n, queues=queues, bridges=bridges), self.topology.nodes)
+            )
 
-    def node_status(self, node: Node) -> introspect.NodeStatus:
-        return introspect.node_status(node, self.container(node.name))
+    def node_status(self, node: Node, *, queues: bool = True, bridges: bool = True) -> introspect.NodeStatus:
+        return introspect.node_status(node, self.container(node.name), queues=queues, bridges=bridges)
+
+    def pair_status(self) -> list[introspect.NodeStatus]:
+        """States and STOMP answers only: what `pair_problems` needs, without a JMX query."""
+        return self.status(queues=False, bridges=False)
 
     # -------------------------------------------------------------------------------------- readiness
     def missing_bridges(self, statuses: list[introspect.NodeStatus]) -> set[tuple[str, str]]:
@@ -319,31 +326,63 @@ class Cluster:
                 problems.append(f"{status.node} does not answer STOMP")
         return problems
 
-    def readiness_problems(self) -> list[str]:
-        """Empty when the pairs are live/waiting and every bridge the topology promises for the live nodes is up."""
-        statuses = self.status()
-        problems = self.pair_problems(statuses)
-        problems.extend(f"bridge {a} -> {b} is not up" for a, b in sorted(self.missing_bridges(statuses)))
+    def vip_problems(self, statuses: list[introspect.NodeStatus]) -> list[str]:
+        """Empty when a client placed on each pair through the VIP lands on that pair's live node: HAProxy has
+        admitted every live broker, so placement does not depend on how soon after bring-up a run starts."""
+        live = {s.node for s in statuses if s.state == "live"}
+        problems = []
+        for pair in self.topology.pairs:
+            name = self.topology.pair_name(pair)
+            want = sorted(n.name for n in self.topology.nodes if n.pair == pair and n.name in live)
+            try:
+                with self.stomp(None, route=pair, timeout=3) as session:
+                    landed = session.broker_name
+            except Exception as exc:  # refused or timed out: HAProxy admits nobody for that pair yet
+                landed = f"nobody ({type(exc).__name__})"
+            if landed not in want:
+                problems.append(f"the VIP routes {name} to {landed} (live: {', '.join(want) or 'none'})")
         return problems
+
+    def readiness_problems(self) -> list[str]:
+        """Empty when the pairs are live/waiting, every bridge the topology promises for the live nodes is up
+        and the VIP routes each pair to its live node. Cheapest first: the bridges are read over JMX only once
+        the pairs are right, the VIP asked only once the bridges are."""
+        statuses = self.pair_status()
+        problems = self.pair_problems(statuses)
+        if problems:
+            return problems
+        statuses = self.status(queues=False)
+        problems = self.pair_problems(statuses)  # the same moment as the bridges read below
+        problems.extend(f"bridge {a} -> {b} is not up" for a, b in sorted(self.missing_bridges(statuses)))
+        problems.extend(s.error for s in statuses if s.error)
+        if problems:
+            return problems
+        return self.vip_problems(statuses)
 
     def wait_pairs(self, timeout: float) -> None:
         wait_until(
-            lambda: not self.pair_problems(self.status()),
+            lambda: not self.pair_problems(self.pair_status()),
             timeout=timeout,
             what="every pair to have a live and a waiting node",
-            interval=0.5,
-            describe=lambda: "; ".join(self.pair_problems(self.status())),
+            interval=0.25,
+            max_interval=0.25,
+            describe=lambda: "; ".join(self.pair_problems(self.pair_status())),
         )
 
     def wait_ready(self, timeout: float) -> None:
         problems: list[str] = []
 
         def ready() -> bool:
-            problems[:] = self.readiness_problems()
+            try:
+                problems[:] = self.readiness_problems()
+            except Exception as exc:  # named in the error if it lasts, instead of "see logs"
+                problems[:] = [f"readiness check failed: {exc!r}"[:300]]
             return not problems
 
         try:
-            wait_until(ready, timeout=timeout, what="the cluster to be ready", interval=1.0)
+            wait_until(
+                ready, timeout=timeout, what="the cluster to be ready", interval=0.25, max_interval=0.25
+            )
         except WaitTimeout:
             raise ClusterNotReady(
                 f"cluster not ready after {timeout:.0f}s: {'; '.join(problems) or 'see logs'}"

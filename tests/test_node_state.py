@@ -1,0 +1,94 @@
+"""A node's life-cycle state read from its container's log through the Docker API, on a fake container."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.cluster import introspect
+from harness.settings import ROOT
+
+STARTED = "2026-11-28T01:58:46.547000000Z"
+
+
+def line(stamp: str, text: str) -> str:
+    return f"{stamp} 2026-11-28 01:58:49,000 INFO  [main] {text}\n"
+
+
+@dataclass
+class FakeContainer:
+    """What node_state asks of a docker Container: reload, status, attrs and logs(since=...)."""
+
+    id: str = "c1"
+    status: str = "running"
+    started: str = STARTED
+    lines: list[str] = field(default_factory=list)
+    asked_since: list[float] = field(default_factory=list)
+
+    def reload(self) -> None:
+        pass
+
+    @property
+    def attrs(self) -> dict:
+        return {"State": {"StartedAt": self.started}}
+
+    def logs(self, *, stdout: bool, stderr: bool, timestamps: bool, since: float) -> bytes:
+        self.asked_since.append(since)
+        return "".join(
+            text for text in self.lines if introspect._epoch(text.split(" ", 1)[0]) >= since
+        ).encode()
+
+
+def test_state_follows_the_last_telling_line_of_the_current_life() -> None:
+    container = FakeContainer(id="life")
+    container.lines.append(line("2026-11-28T01:58:47.000000001Z", "Loading message broker"))
+    assert introspect.node_state(container) == "starting"
+    container.lines.append(
+        line("2026-11-28T01:58:48.5Z", "SharedFileLocker - ... in slave mode waiting a lock")
+    )
+    assert introspect.node_state(container) == "waiting"
+    container.lines.append(
+        line("2026-11-28T01:58:50.25Z", "BrokerService - Apache ActiveMQ 5.17.2 (x, ID:1) started")
+    )
+    container.lines.append(
+        line("2026-11-28T01:58:50.5Z", "DemandForwardingBridgeSupport - Network connection")
+    )
+    assert introspect.node_state(container) == "live"
+    # nothing new: the state stands, and each read starts where the last one ended
+    assert introspect.node_state(container) == "live"
+    assert container.asked_since[-1] == introspect._epoch("2026-11-28T01:58:50.5Z")
+    container.lines.append(
+        line("2026-11-28T01:59:00Z", "BrokerService - Apache ActiveMQ 5.17.2 (x) is shutting down")
+    )
+    assert introspect.node_state(container) == "stopping"
+
+
+def test_a_restart_does_not_inherit_the_previous_life() -> None:
+    container = FakeContainer(id="restarted")
+    container.lines.append(
+        line("2026-11-28T01:58:50Z", "BrokerService - Apache ActiveMQ 5.17.2 (x, ID:1) started")
+    )
+    assert introspect.node_state(container) == "live"
+    container.started = "2026-11-28T01:59:10.000000001Z"  # killed -9 (no shutdown line), then started again
+    assert introspect.node_state(container) == "starting"
+    container.lines.append(line("2026-11-28T01:59:12Z", "SharedFileLocker - in slave mode waiting a lock"))
+    assert introspect.node_state(container) == "waiting"
+
+
+def test_paused_and_stopped_containers_are_read_from_docker_alone() -> None:
+    assert introspect.node_state(FakeContainer(id="p", status="paused")) == "frozen"
+    assert introspect.node_state(FakeContainer(id="x", status="exited")) == "down"
+
+
+def test_the_lines_are_those_of_the_healthcheck_script() -> None:
+    text = (ROOT / "images" / "bin" / "amq-node-state").read_text()
+    for fragment in (
+        "in slave mode waiting",
+        r"\) started$",
+        r"\) is shutting down",
+        r"\) is shutdown",
+        r"\) uptime",
+    ):
+        assert fragment in text
+    assert introspect.state_of_line("x (chaos-mq01-a, ID:1) uptime 3 minutes") == "stopping"
+    assert introspect.state_of_line("x (chaos-mq01-a, ID:1) started") == "live"
+    assert introspect.state_of_line("x (chaos-mq01-a, ID:1) started listening") is None
