@@ -19,10 +19,14 @@ def wait_until(
     timeout: float,
     what: str,
     interval: float = 0.5,
-    max_interval: float = 2.0,
+    max_interval: float | None = None,
     describe: Callable[[], str] | None = None,
 ) -> T:
     """Poll `condition` until it returns a truthy value and return that value.
+
+    Every `interval` seconds by default: a wait is part of what a run measures (a takeover, a recovery), and a
+    poll that backed off to seconds made both the figure and the run longer. A costly condition (a JMX query
+    per poll) passes `max_interval` to back off towards it.
 
     Exceptions from `condition` count as "not yet" (a broker mid-restart refuses connections); the last one
     is quoted in the timeout message together with `describe()`, so a failure says what state it saw.
@@ -30,6 +34,7 @@ def wait_until(
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     delay = interval
+    ceiling = interval if max_interval is None else max_interval
     while True:
         try:
             value = condition()
@@ -47,4 +52,4 @@ def wait_until(
                     detail += f"; state unavailable: {exc!r}"
             raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, max_interval)
+        delay = min(delay * 1.5, ceiling)

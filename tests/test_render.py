@@ -126,7 +126,7 @@ def test_vip_balances_over_masters_with_a_stomp_check(tmp_path: Path) -> None:
     cfg = (tmp_path / "config" / "vip" / "haproxy.cfg").read_text()
     assert servers(haproxy_sections(cfg)["backend brokers"]) == ["chaos-mq01-a check", "chaos-mq02-a check"]
     assert "tcp-check expect string CONNECTED" in cfg
-    assert "inter 500ms fall 2 rise 2" in cfg
+    assert "inter 500ms fastinter 100ms fall 2 rise 2" in cfg
 
 
 def test_hardened_design_renders_its_fixes() -> None:
@@ -147,8 +147,8 @@ def test_hardened_design_renders_its_fixes() -> None:
         == "100000"
     )
     kahadb = broker.find("amq:persistenceAdapter/amq:kahaDB", NS)
-    assert kahadb.get("lockKeepAlivePeriod") == "2000"
-    assert kahadb.find("amq:locker/amq:shared-file-locker", NS).get("lockAcquireSleepInterval") == "1000"
+    assert kahadb.get("lockKeepAlivePeriod") == "500"
+    assert kahadb.find("amq:locker/amq:shared-file-locker", NS).get("lockAcquireSleepInterval") == "500"
     (connector,) = broker.findall("amq:networkConnectors/amq:networkConnector", NS)
     assert connector.get("duplex") == "true"
     assert connector.get("uri").endswith("&discovered.wireFormat.maxInactivityDuration=5000")

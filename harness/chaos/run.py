@@ -167,7 +167,13 @@ class ChaosRun:
             return bool(seen) and all(count > 0 for count in seen.values())
 
         try:
-            wait_until(ready, timeout=timeout, what="durable subscriptions and topic demand", interval=0.5)
+            wait_until(
+                ready,
+                timeout=timeout,
+                what="durable subscriptions and topic demand",
+                interval=0.5,
+                max_interval=2.0,
+            )
         except WaitTimeout as exc:
             self.phase(phases.TOPIC_DEMAND, ready=False, consumers=seen, error=str(exc)[:300])
         else:
@@ -362,7 +368,6 @@ class ChaosRun:
                 timeout=self.recovery_timeout,
                 what="the cluster to recover",
                 interval=0.25,
-                max_interval=0.25,
             )
         except WaitTimeout as exc:
             seen["details"] = seen["details"] or [str(exc)]
@@ -413,7 +418,7 @@ class ChaosRun:
                 lambda: self.workload.undelivered() == 0 and self.workload.consumers_subscribed(),
                 timeout=self.drain_timeout,
                 what="every acknowledged message to be delivered, with every consumer subscribed",
-                interval=0.5,
+                interval=0.1,
             )
         self.phase(phases.DRAIN_DEADLINE)
         final = self.final_state()

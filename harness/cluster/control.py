@@ -365,7 +365,6 @@ class Cluster:
             timeout=timeout,
             what="every pair to have a live and a waiting node",
             interval=0.25,
-            max_interval=0.25,
             describe=lambda: "; ".join(self.pair_problems(self.pair_status())),
         )
 
@@ -380,9 +379,7 @@ class Cluster:
             return not problems
 
         try:
-            wait_until(
-                ready, timeout=timeout, what="the cluster to be ready", interval=0.25, max_interval=0.25
-            )
+            wait_until(ready, timeout=timeout, what="the cluster to be ready", interval=0.25)
         except WaitTimeout:
             raise ClusterNotReady(
                 f"cluster not ready after {timeout:.0f}s: {'; '.join(problems) or 'see logs'}"
