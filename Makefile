@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help test unit chaos soak replay shrink matrix up status down sweep images tools lint clean
+.PHONY: help test unit chaos soak replay shrink matrix up status down sweep images tools lint clean bench
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
@@ -17,6 +17,7 @@ help:
 	@echo "make matrix    one scenario on 5.16.1, 5.17.2 and 5.17.6 side by side (SCENARIO=, SEED=)"
 	@echo "make up        start a cluster and print its endpoints; make status; make down"
 	@echo "make images    build the broker and VIP images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
+	@echo "make bench     every speed figure measured now, in one table (about 5 minutes; nothing else running)"
 	@echo "make lint      ruff, and the import contracts (checking and reporting never import the cluster)"
 	@echo "make sweep     remove anything any harness run left behind"
 
@@ -69,6 +70,10 @@ shrink: images
 # one scenario on every broker version (builds the images it lacks): make matrix SCENARIO=kill-live-master
 matrix: $(STAMP) tools
 	$(PY) -m harness matrix
+
+# every benchmark of the speed targets, one table (benchmarks/bench.py)
+bench: images
+	$(PY) benchmarks/bench.py
 
 up: images
 	$(PY) -m harness up

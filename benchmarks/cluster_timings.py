@@ -1,6 +1,6 @@
 """Prints the cluster's timings that the README quotes (a benchmark, not a test: nothing is asserted).
 
-    .venv/bin/python benchmarks/cluster_timings.py [ROUNDS]        (DESIGN=hardened for the hardened design)
+    .venv/bin/python benchmarks/cluster_timings.py [ROUNDS] [--json]   (DESIGN=hardened for the hardened design)
 
 - bring-up: `Cluster.up()` until every pair is live/waiting, every promised bridge is up and the VIP routes
   each pair to its live node, split into where the time went: `compose up` (Docker creating the network,
@@ -17,6 +17,7 @@ they do not include a poll interval.
 from __future__ import annotations
 
 import dataclasses
+import json
 import statistics
 import sys
 import time
@@ -108,11 +109,17 @@ def one_round(settings: Settings) -> dict[str, float]:
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    as_json = "--json" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--json"]
+    rounds = int(args[0]) if args else 3
     settings = dataclasses.replace(
         Settings.from_env(), vip_port=free_port(), runs_dir=ROOT / "runs" / "bench"
     )
     results = [one_round(settings) for _ in range(rounds)]
+    if as_json:  # medians, for benchmarks/bench.py
+        medians = {key.strip(): statistics.median(r[key] for r in results) for key in results[0]}
+        print(json.dumps({"design": settings.design.name, "rounds": rounds, **medians}))
+        return
     print(f"ActiveMQ {settings.version}, design {settings.design.name}, {rounds} rounds")
     for key in results[0]:
         values = [r[key] for r in results]

@@ -1,7 +1,7 @@
 """Prints acknowledged sends per second through the VIP: the harness's workload against a bare stomp.py loop
-on the same cluster (target: the harness reaches at least 80 % of the bare rate).
+on the same cluster (target: the harness reaches at least 95 % of the bare rate).
 
-    .venv/bin/python benchmarks/workload_throughput.py [MESSAGES]
+    .venv/bin/python benchmarks/workload_throughput.py [MESSAGES] [--json]
 
 Both send persistent messages one at a time and wait for each receipt (a receipt is the broker's word that the
 message is on disk); the harness also writes every invoke/ok to its history and tracks ids.
@@ -10,6 +10,7 @@ message is on disk); the harness also writes every invoke/ok to its history and 
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import tempfile
 import threading
@@ -57,18 +58,24 @@ def harness_rate(cluster: Cluster, messages: int) -> float:
             lambda node=None, **kw: cluster.stomp(node, **kw),
             config,
         )
-        started = time.perf_counter()
         workload.start_producers()
-        while workload.snapshot().acknowledged < messages:
-            time.sleep(0.01)
+        # timed from the first receipt, as the bare loop is timed from its first send once connected: the
+        # session's connect (through the VIP, learning the broker's name) is not a per-message cost
+        while (first := workload.snapshot().acknowledged) < 1:
+            time.sleep(0.005)
+        started = time.perf_counter()
+        while workload.snapshot().acknowledged < first + messages:
+            time.sleep(0.005)
         elapsed = time.perf_counter() - started
-        acknowledged = workload.snapshot().acknowledged
+        acknowledged = workload.snapshot().acknowledged - first
         workload.stop()
     return acknowledged / elapsed
 
 
 def main() -> None:
-    messages = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    as_json = "--json" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--json"]
+    messages = int(args[0]) if args else 3000
     settings = dataclasses.replace(
         Settings.from_env(), vip_port=free_port(), runs_dir=ROOT / "runs" / "bench"
     )
@@ -81,6 +88,9 @@ def main() -> None:
             )
             rates["harness"].append(harness_rate(cluster, messages))
     bare, harness = max(rates["bare"]), max(rates["harness"])
+    if as_json:  # for benchmarks/bench.py
+        print(json.dumps({"messages": messages, "bare": bare, "harness": harness, "ratio": harness / bare}))
+        return
     print(f"{messages} persistent sends with receipts through the VIP, best of 3")
     print(
         f"bare stomp.py loop: {bare:7.0f} acknowledged/s   (runs: {', '.join(f'{r:.0f}' for r in rates['bare'])})"
@@ -88,7 +98,7 @@ def main() -> None:
     print(
         f"harness workload:   {harness:7.0f} acknowledged/s   (runs: {', '.join(f'{r:.0f}' for r in rates['harness'])})"
     )
-    print(f"harness / bare:     {harness / bare:7.0%}   (target: at least 80 %)")
+    print(f"harness / bare:     {harness / bare:7.0%}   (target: at least 95 %)")
 
 
 if __name__ == "__main__":

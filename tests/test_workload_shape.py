@@ -41,7 +41,7 @@ def test_each_shape_setting_changes_what_the_history_shows(cluster: Cluster) -> 
     )
     # the subscriber stays on one pair: moving it between pairs strands what waits for it (durable-topic)
     place = {"subscriber": "01", "publisher": "02"}
-    run = ChaosRun(cluster, "shaped", 11, RUNS / "shaped", shape=shape, place=place, drain_timeout=30)
+    run = ChaosRun(cluster, "shaped", 11, RUNS / "shaped", shape=shape, place=place, drain_timeout=10)
     with run:
         run.load(900)
     assert run.result is not None

@@ -78,9 +78,16 @@ def recorded_faults(path: Path) -> list[RecordedFault]:
 
 
 def replay_history(
-    cluster: Cluster, path: Path, directory: Path, *, progress: Progress | None = None
+    cluster: Cluster,
+    path: Path,
+    directory: Path,
+    *,
+    progress: Progress | None = None,
+    drain_timeout: float = 60.0,
 ) -> ScenarioResult:
-    """Run the recorded workload on `cluster` and redo every recorded fault and heal at its offset."""
+    """Run the recorded workload on `cluster` and redo every recorded fault and heal at its offset.
+
+    `drain_timeout` is for tests that judge the faults redone, not what was left on the brokers."""
     header = read_header(path)
     # a move is redone when it happened: its clients reconnect then, to the pairs their sessions recorded
     steps = sorted(recorded_faults(path) + recorded_moves(path), key=lambda step: step.t)
@@ -107,6 +114,7 @@ def replay_history(
         if "expected" in header
         else SEED_WEAKNESSES.get(str(header.get("design") or header.get("topology")), {}),
         progress=progress,
+        drain_timeout=drain_timeout,
         placement=placement.get("mode", VIP),
         place=placement.get("pinned") or {},
         recorded_routes=recorded_routes(read_history(path), pair_of),

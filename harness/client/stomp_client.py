@@ -200,6 +200,8 @@ class StompSession:
         self._wait(
             lambda: wanted <= self._state.receipts, timeout, f"{len(wanted)} receipts", self._error_mark
         )
+        with self._state.lock:  # seen: a producer's session of hours would otherwise keep every receipt id
+            self._state.receipts -= wanted
 
     def subscribe(
         self,

@@ -1,0 +1,199 @@
+"""`make bench`: every speed figure of issue 12 measured now, in one table (figure, now, target, floor or
+reference measured in the same run, ratio, met).
+
+    .venv/bin/python benchmarks/bench.py
+
+Runs benchmarks/checker_speed.py, benchmarks/cluster_timings.py (hardened, 3 rounds) and
+benchmarks/workload_throughput.py, each in its own process (so one's peak memory is not another's), times
+`make up` and `make down` as a user runs them, and reads the last full `make chaos` run's JUnit file for the
+suite's time (a chaos run takes half an hour: it is measured by running it, not here). Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+# the scenarios the issue's "full make chaos" figure was taken on (10 scenarios x 2 designs, 14 min 20 s)
+ISSUE_SCENARIOS = (
+    "kill_live_master",
+    "graceful_stop_master",
+    "restart_master",
+    "freeze_master",
+    "freeze_consumers_master",
+    "partition_pairs",
+    "isolate_master",
+    "rolling_restart",
+    "random_chaos",
+    "lossy_bridge",
+)
+
+
+@dataclass
+class Row:
+    figure: str
+    now: str
+    target: str
+    reference: str
+    ratio: str
+    met: bool | None  # None: not measured here
+
+    def cells(self) -> list[str]:
+        met = {True: "yes", False: "NO", None: "-"}[self.met]
+        return [self.figure, self.now, self.target, self.reference, self.ratio, met]
+
+
+def run_json(script: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    done = subprocess.run(
+        [PYTHON, str(ROOT / "benchmarks" / script), *args, "--json"],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"error: {script} failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def time_make(target: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["make", "--no-print-directory", target],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"error: make {target} failed: {(done.stderr or done.stdout).strip()[-300:]}")
+    return time.perf_counter() - started
+
+
+def make_up_seconds() -> float:
+    """`make up` until it prints the endpoints (the cluster is ready then), warm images; then `make down`."""
+    env = {"RUNS_DIR": str(ROOT / "runs" / "bench")}
+    try:
+        return time_make("up", env)
+    finally:
+        time_make("down", env)
+
+
+def last_full_chaos() -> tuple[str, float, float, int] | None:
+    """(when, seconds of the issue's 20 items, seconds of every item, items) from the newest chaos run that
+    ran every item of the issue's scenarios on both designs."""
+    runs = sorted(
+        (ROOT / "runs" / "chaos").glob("*/junit.xml"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for junit in runs:
+        try:
+            suite = ET.parse(junit).getroot().find("testsuite")
+        except ET.ParseError:
+            continue
+        if suite is None:
+            continue
+        times = {case.get("name", ""): float(case.get("time", "0")) for case in suite.iter("testcase")}
+        wanted = [f"test_{name}[{design}]" for name in ISSUE_SCENARIOS for design in ("seed", "hardened")]
+        if all(name in times for name in wanted):
+            issue = sum(times[name] for name in wanted)
+            return suite.get("timestamp", "?")[:16], issue, float(suite.get("time", "0")), len(times)
+    return None
+
+
+def minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+def main() -> None:
+    print("make bench: measuring (about 5 minutes) ...", flush=True)
+    checkers = run_json("checker_speed.py")
+    timings = run_json("cluster_timings.py", "3", env={"DESIGN": "hardened"})
+    throughput = run_json("workload_throughput.py")
+    up = make_up_seconds()
+
+    rows = [
+        Row(
+            f"checkers on {checkers['deliveries']:,} deliveries (read + ledger + checkers, best of 3)",
+            f"{checkers['total']:.2f} s, peak RSS {checkers['peak_mib']:.0f} MiB",
+            "<= 2 s",
+            f"checkers alone {checkers['check']:.2f} s",
+            f"{checkers['total'] / checkers['check']:.1f}x",
+            checkers["total"] <= 2.0,
+        ),
+        Row(
+            "`make up` to ready, warm images",
+            f"{up:.1f} s (Cluster.up {timings['bring-up (s)']:.1f} s)",
+            "<= 5 s",
+            f"compose up {timings['compose up (s)']:.1f} s + masters' JVMs {timings['then masters started (s)']:.1f} s",
+            f"{up / (timings['compose up (s)'] + timings['then masters started (s)']):.2f}x",
+            up <= 5.0,
+        ),
+        Row(
+            "waiting node live after SIGKILL of the live one (hardened)",
+            f"{timings['slave takes over after SIGKILL (s)']:.2f} s",
+            "<= 2 s",
+            "lock retry 0.5 s + keep-alive 0.5 s",
+            f"{timings['slave takes over after SIGKILL (s)'] / 1.0:.2f}x",
+            timings["slave takes over after SIGKILL (s)"] <= 2.0,
+        ),
+    ]
+    for kind in ("killed", "frozen"):
+        seconds = timings[f"VIP drops a {kind} master (s)"]
+        rows.append(
+            Row(
+                f"VIP stops routing to a {kind} master",
+                f"{seconds:.2f} s",
+                "<= 1.5 s",
+                "two failed checks: 0.5 s + 0.1 s + 0.5 s",
+                f"{seconds / 1.1:.2f}x",
+                seconds <= 1.5,
+            )
+        )
+    rows.append(
+        Row(
+            f"workload vs a bare stomp.py loop ({throughput['messages']:,} receipted sends, best of 3)",
+            f"{throughput['ratio']:.0%} ({throughput['harness']:.0f}/s)",
+            ">= 95 %",
+            f"bare loop {throughput['bare']:.0f}/s",
+            f"{throughput['ratio']:.2f}",
+            throughput["ratio"] >= 0.95,
+        )
+    )
+    chaos = last_full_chaos()
+    if chaos is None:
+        rows.append(Row("full `make chaos`", "no full run on record", "<= 10 min", "-", "-", None))
+    else:
+        when, issue, total, items = chaos
+        rows.append(
+            Row(
+                f"`make chaos`, the issue's 10 scenarios x 2 designs (run of {when})",
+                minutes(issue),
+                "<= 10 min",
+                f"all {items} items: {minutes(total)}",
+                f"{issue / 600:.2f} of target",
+                issue <= 600,
+            )
+        )
+
+    header = ["figure", "now", "target", "floor / reference", "ratio", "met"]
+    table = [header, *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    print(f"measured {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores")
+    for n, line in enumerate(table):
+        print("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) + " |")
+        if n == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+if __name__ == "__main__":
+    main()
