@@ -48,14 +48,15 @@ class History:
             self._started = float(read_header(path).get("monotonic_origin", time.monotonic()))
             with path.open("rb") as existing:
                 self._index = sum(1 for _ in existing) - 1
-            self._file = path.open("a", buffering=1, encoding="utf-8")
+            self._file = path.open("ab", buffering=0)
             return
         self._index = 0
         self._started = time.monotonic()
-        self._file = path.open("w", buffering=1, encoding="utf-8")
+        # unbuffered bytes: each event is one write(2) as it happens, with no text layer to encode it again
+        self._file = path.open("wb", buffering=0)
         self._compact = CompactWriter(compact_directory(path))
         header = {"type": "header", **header, "monotonic_origin": self._started}
-        self._file.write(json.dumps(header, sort_keys=True) + "\n")
+        self._file.write((json.dumps(header, sort_keys=True) + "\n").encode())
 
     def now(self) -> float:
         return time.monotonic() - self._started
@@ -75,7 +76,7 @@ class History:
                 **value,
             }
             self._index += 1
-            self._file.write(orjson.dumps(event).decode() + "\n")
+            self._file.write(orjson.dumps(event) + b"\n")
             if self._compact is not None:
                 self._compact.add(event)
         return event

@@ -137,6 +137,7 @@ class StompSession:
         self._subscriptions = 0
         self._error_mark = 0
         self._broker_name = ""
+        self._parsed = ("", "")  # (CONNECTED's session header, the broker name in it)
         if client_id:
             # CONNECTED's session header is then the client id, not the broker's connection id: ask the
             # statistics plugin which broker this is, over a temporary queue gone with the connection
@@ -172,8 +173,11 @@ class StompSession:
         """Host name of the broker behind this connection (through the VIP: the one it routed us to)."""
         if self._broker_name:
             return self._broker_name
-        match = re.match(r"^ID:(.+)-\d+-\d+-\d+:\d+$", self.broker_session)
-        return match.group(1) if match else ""
+        session = self.broker_session
+        if session != self._parsed[0]:  # asked for every send and delivery: parsed once per CONNECTED
+            match = re.match(r"^ID:(.+)-\d+-\d+-\d+:\d+$", session)
+            self._parsed = (session, match.group(1) if match else "")
+        return self._parsed[1]
 
     def send(
         self,
