@@ -164,7 +164,8 @@ def main() -> None:
             f"workload vs a bare stomp.py loop ({throughput['messages']:,} receipted sends, best of 5)",
             f"{throughput['ratio']:.0%} ({throughput['harness']:.0f}/s)",
             ">= 95 %",
-            f"bare loop {throughput['bare']:.0f}/s",
+            f"bare loop {throughput['bare']:.0f}/s; own work {throughput['own_work_us']:.0f} us/send"
+            f" = {throughput['own_work_us'] * throughput['bare'] / 1e6:.1%} of a round trip",
             f"{throughput['ratio']:.2f}",
             throughput["ratio"] >= 0.95,
         )
@@ -193,6 +194,11 @@ def main() -> None:
         print("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) + " |")
         if n == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    phases = ("compose up", "then masters started", "then slaves waiting", "then bridges + VIP checked")
+    split = ", ".join(f"{key.removeprefix('then ')} {timings[key + ' (s)']:.2f} s" for key in phases)
+    print(
+        f"bring-up ({timings['design']}, median of {timings['rounds']}): {split}; `make up` adds {up - timings['bring-up (s)']:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -426,13 +426,7 @@ class ChaosRun:
         self.workload.stop_producers()
         self.phase(phases.LOAD_ENDED)
         revived += self.workload.revive()
-        with contextlib.suppress(WaitTimeout):  # what is left is the checkers' finding (late, stuck, lost)
-            wait_until(
-                lambda: self.workload.undelivered() == 0 and self.workload.consumers_subscribed(),
-                timeout=self.drain_timeout,
-                what="every acknowledged message to be delivered, with every consumer subscribed",
-                interval=0.1,
-            )
+        self.drain()
         self.phase(phases.DRAIN_DEADLINE)
         final = self.final_state()
         self.phase(phases.FINAL_STATE, queues=final.queues, durable=final.durable, unreadable=final.reasons)
@@ -472,6 +466,46 @@ class ChaosRun:
         )
         (self.directory / "verdicts.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
         return result
+
+    def drain(self) -> None:
+        """Wait until nothing the checkers read can change any more, or the drain deadline.
+
+        Nothing can change once every acknowledged message has been delivered (and every durable subscriber
+        has what it is owed), every consumer is subscribed, and every live broker's queue depth over JMX is
+        0 with every pair's store read: there is then no message left for a consumer, a bridge or a
+        redelivery to bring, and the producers have stopped. The depth is read only once the workload's own
+        counts say so, since an extra copy (an ack that died with its session) sits on a broker while its
+        first delivery is already counted: ending on the counts alone read such a copy as stuck a moment
+        before the broker delivered it again."""
+        with contextlib.suppress(WaitTimeout):  # what is left is the checkers' finding (late, stuck, lost)
+            wait_until(
+                lambda: (
+                    self.workload.undelivered() == 0
+                    and self.workload.consumers_subscribed()
+                    and self.brokers_hold_nothing()
+                ),
+                timeout=self.drain_timeout,
+                what="every message delivered and off the brokers, with every consumer subscribed",
+                interval=0.1,
+                max_interval=1.0,  # each poll past the counts is a JMX query per live node
+            )
+
+    def brokers_hold_nothing(self) -> bool:
+        """Every pair has a live node, each answers JMX, and none holds a message of the workload's queues."""
+        statuses = self.cluster.status(bridges=False)
+        live = [s for s in statuses if s.state == "live"]
+        if any(s.state not in ("live", "waiting", "down") for s in statuses):
+            return False  # starting, frozen, stopping: may hold messages nobody can read now
+        if {self.cluster.topology.node(s.node).pair for s in live} != set(self.cluster.topology.pairs):
+            return False
+        for status in live:
+            if status.error:
+                return False
+            for queue in self.config.destinations:
+                stats = status.queue(queue)
+                if stats is not None and stats.size > 0:
+                    return False
+        return True
 
     def final_state(self) -> FinalState:
         """The workload's queues on every node that is or may be live: their depths over JMX and the id of
