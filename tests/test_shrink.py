@@ -13,11 +13,13 @@ import pytest
 from harness.chaos.shrink import (
     MIN_HOLD,
     Shrinker,
+    ShrinkOutcome,
     candidate,
     ddmin,
     fault_steps,
     lower_rate,
     same_failure,
+    scenario_text,
     shorter_holds,
     signature,
 )
@@ -229,3 +231,20 @@ def test_the_signature_is_what_the_design_did_not_accept() -> None:
         expected={"stuck": "declared"},
     )
     assert signature(result) == {"lost:unknown"}
+
+
+def test_the_printed_scenario_keeps_an_availability_limit_the_run_set_itself(tmp_path: Path) -> None:
+    """A run judged with its own `available` limit (a control's 5 s) prints a scenario judged alike, and a
+    replay of it is judged alike (harness.chaos.replay reads the limit from the header's facts)."""
+    steps = fault_steps(kill("chaos-mq01-a", 2.0, heal_at=12.0))
+    outcome = ShrinkOutcome(
+        tmp_path, tmp_path / "h.jsonl", steps, steps, 50.0, frozenset({"available"}), 2, 2, 1.0, False
+    )
+    header = {"scenario": "x", "seed": 3, "design": "hardened", "workload": {"rate": 50.0}}
+    own_limit = scenario_text(header | {"facts": {"unavailable_after": 5}}, outcome, 0.0)
+    ast.parse(own_limit)
+    assert "unavailable_after=5" in own_limit
+    assert "unavailable_after" not in scenario_text(
+        header | {"facts": {"unavailable_after": 15.0}}, outcome, 0.0
+    )
+    assert "unavailable_after" not in scenario_text(header, outcome, 0.0)

@@ -115,6 +115,8 @@ def replay_history(
         else SEED_WEAKNESSES.get(str(header.get("design") or header.get("topology")), {}),
         progress=progress,
         drain_timeout=drain_timeout,
+        # judged by the same limit as the recorded run (a control or a scenario may set its own)
+        unavailable_after=(header.get("facts") or {}).get("unavailable_after"),
         placement=placement.get("mode", VIP),
         place=placement.get("pinned") or {},
         recorded_routes=recorded_routes(read_history(path), pair_of),

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from harness.chaos.faults import FAULT_KINDS, kind_healed_by
 from harness.check.result import ScenarioResult
+from harness.design.catalog import DESIGNS
 from harness.history import read_header, read_history
 
 Event = dict[str, Any]
@@ -408,6 +409,9 @@ def scenario_text(header: dict[str, Any], outcome: ShrinkOutcome, load_started: 
     if placement.get("mode") == "vip":
         options.append("placement='vip'")  # round robin: where the VIP put each session may differ
     design = str(header.get("design", ""))
+    limit = (header.get("facts") or {}).get("unavailable_after")
+    if limit is not None and design in DESIGNS and limit != DESIGNS[design].unavailable_after:
+        options.append(f"unavailable_after={limit!r}")  # the run set its own `available` limit
     declared = ", ".join(f"{k!r}: {_weakness(v)}" for k, v in sorted((header.get("expected") or {}).items()))
     lines = [
         "import pytest",
