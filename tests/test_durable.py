@@ -167,6 +167,54 @@ def test_a_copy_after_an_unconfirmed_ack_is_explained_and_one_without_is_not() -
     assert check_durable_duplicated(with_fault, FinalState()).explained
 
 
+def test_copies_from_the_two_pairs_a_subscriber_held_subscriptions_on_are_explained_only_then() -> None:
+    """Seen on hardened: the VIP sent the subscriber to pair 02 while pair 01 failed over; its pair-01
+    subscription stayed and kept a copy of what was published meanwhile, received again on its return."""
+    moved = [
+        subscribed(S0, 1, broker=B1),  # pair 01
+        ended(S0, 2, broker=B1),
+        subscribed(S0, 3, broker=B2),  # pair 02, a second subscription of the same name
+        subscribed(S1, 1, broker=B2),
+    ]
+    twice = topic_ledger(
+        *moved,
+        published("t0-1", 4, broker=B2),
+        received(S0, "t0-1", 4.5, broker=B2),
+        received(S1, "t0-1", 4.5, broker=B2),
+        ended(S0, 5),
+        subscribed(S0, 6, broker="chaos-mq01-b"),  # back on pair 01, served by its other node
+        received(S0, "t0-1", 6.5, broker="chaos-mq01-b"),
+        deadline(10),
+    )
+    verdict = check_durable_duplicated(twice, FinalState())
+    assert verdict.explained and verdict.evidence["explained_by"] == {"two-subscriptions": 1}
+    # the pair-02 subscription made only after the message was published: it kept no copy, so no mechanism
+    late = topic_ledger(
+        subscribed(S0, 1, broker=B1),
+        ended(S0, 2, broker=B1),
+        subscribed(S1, 1, broker=B2),
+        published("t0-1", 2.5, broker=B2),
+        subscribed(S0, 3, broker=B2),
+        received(S0, "t0-1", 4.5, broker=B2),
+        received(S1, "t0-1", 4.5, broker=B2),
+        ended(S0, 5),
+        subscribed(S0, 6, broker="chaos-mq01-b"),
+        received(S0, "t0-1", 6.5, broker="chaos-mq01-b"),
+        deadline(10),
+    )
+    assert not check_durable_duplicated(late, FinalState()).explained
+    # two copies from the same pair are not this mechanism, however many pairs it subscribed on
+    same_pair = topic_ledger(
+        *moved,
+        published("t0-1", 4, broker=B2),
+        received(S0, "t0-1", 4.5, broker=B2),
+        received(S1, "t0-1", 4.5, broker=B2),
+        received(S0, "t0-1", 6.5, broker="chaos-mq02-b"),
+        deadline(10),
+    )
+    assert not check_durable_duplicated(same_pair, FinalState()).explained
+
+
 def test_no_confirmed_subscription_or_an_unreadable_broker_decides_nothing() -> None:
     nobody = topic_ledger(published("t0-1", 2), deadline(10))
     assert {

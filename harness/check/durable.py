@@ -232,8 +232,19 @@ def check_durable_stuck(ledger: Ledger, final: FinalState) -> Verdict:
 
 def check_durable_duplicated(ledger: Ledger, final: FinalState) -> Verdict:
     """Each copy a subscriber received after the first needs a mechanism between it and the previous one:
-    that copy's session ended with its ack unconfirmed, or a fault was in force on the message's path."""
+    that copy's session ended with its ack unconfirmed, a fault was in force on the message's path, or the
+    two copies came from different pairs and the subscriber had confirmed a subscription on each pair before
+    the message was published (two subscriptions of one name, each kept a copy: `DURABLE_TWICE`)."""
     topic = ledger.topic
+    pairs = ledger.facts.pairs
+    # subscriber -> pair -> its first confirmed subscription there (the store, and so the subscription, stays
+    # with the pair whichever of its nodes is live)
+    subscribed_on: dict[str, dict[str, float]] = {}
+    for subscriber, states in topic.states.items():
+        for t, broker in states:
+            pair = pairs.get(broker)
+            if pair is not None:
+                subscribed_on.setdefault(subscriber, {}).setdefault(pair, t)
     unexplained: list[dict[str, Any]] = []
     by_mechanism: collections.Counter[str] = collections.Counter()
     extra = 0
@@ -244,13 +255,18 @@ def check_durable_duplicated(ledger: Ledger, final: FinalState) -> Verdict:
                 continue
             duplicated.setdefault(subscriber, []).append(message_id)
             extra += len(copies) - 1
-            path = {topic.published.get(message_id, (0.0, ""))[1], *(c.broker for c in copies)}
+            published_at, published_on = topic.published.get(message_id, (None, ""))
+            path = {published_on, *(c.broker for c in copies)}
             for previous, copy in itertools.pairwise(copies):
                 sessions = topic.unconfirmed.get(subscriber, {}).get(message_id, ())
                 if any(ended >= previous.t and since <= copy.t for since, ended in sessions):
                     by_mechanism["unconfirmed-ack"] += 1
                 elif any(w.start <= copy.t and w.end >= previous.t and w.nodes & path for w in ledger.faults):
                     by_mechanism["fault"] += 1
+                elif _held_on_both_pairs(
+                    subscribed_on.get(subscriber, {}), pairs, previous, copy, published_at
+                ):
+                    by_mechanism["two-subscriptions"] += 1
                 else:
                     unexplained.append(
                         {"subscriber": subscriber, "id": message_id, "copies": [previous.t, copy.t]}
@@ -272,6 +288,19 @@ def check_durable_duplicated(ledger: Ledger, final: FinalState) -> Verdict:
     return Verdict(
         "durable-duplicated", not extra, counts, evidence, note, explained=bool(extra) and not unexplained
     )
+
+
+def _held_on_both_pairs(
+    subscribed_on: dict[str, float],
+    pairs: dict[str, str],
+    previous: Receipt,
+    copy: Receipt,
+    published_at: float | None,
+) -> bool:
+    first, second = pairs.get(previous.broker), pairs.get(copy.broker)
+    if first is None or second is None or first == second or published_at is None:
+        return False
+    return all(pair in subscribed_on and subscribed_on[pair] <= published_at for pair in (first, second))
 
 
 def has_subscribers(ledger: Ledger) -> bool:

@@ -40,6 +40,14 @@ DURABLE_AWAY = (
     "subscription, which keeps what it was to forward while the broker at its other end is not live (a "
     "master that failed over). Use virtual topics for subscribers that move (ActiveMQ's answer)"
 )
+DURABLE_TWICE = (
+    REDELIVERED
+    + ". And a subscriber that holds durable subscriptions of the same name on both pairs (the VIP sent it to "
+    "the other pair while its own failed over, and the first one stayed) is kept a copy of each message "
+    "published meanwhile on each pair, so it gets one from each (seen on hardened, SEED=7 durable-topic). "
+    "Accepted per copy: besides the mechanisms above, the two copies came from different pairs and the "
+    "subscriber had confirmed a subscription on each pair before the message was published"
+)
 # one fault on one pair: the other pair keeps serving, so unavailability has no excuse even on seed
 SINGLE_FAULT = {
     "seed": {"stuck": STRANDED, "duplicated": REDELIVERED},
@@ -47,11 +55,11 @@ SINGLE_FAULT = {
 }
 # durable subscribers across a failover: what waits for them stays where their subscriptions are
 DURABLE = {
-    "seed": {**SINGLE_FAULT["seed"], "durable-stuck": DURABLE_AWAY, "durable-duplicated": REDELIVERED},
+    "seed": {**SINGLE_FAULT["seed"], "durable-stuck": DURABLE_AWAY, "durable-duplicated": DURABLE_TWICE},
     "hardened": {
         **SINGLE_FAULT["hardened"],
         "durable-stuck": DURABLE_AWAY,
-        "durable-duplicated": REDELIVERED,
+        "durable-duplicated": DURABLE_TWICE,
     },
 }
 # faults that can leave both pairs failed over (random chaos, rolling restarts, soaks)
@@ -74,5 +82,5 @@ def declared_for_shape(declared: dict[str, str], shape: dict[str, Any]) -> dict[
     if not shape.get("persistent", True):
         added["lost"] = VOLATILE
     if shape.get("subscribers"):
-        added |= {"durable-stuck": DURABLE_AWAY, "durable-duplicated": REDELIVERED}
+        added |= {"durable-stuck": DURABLE_AWAY, "durable-duplicated": DURABLE_TWICE}
     return {**added, **declared}
