@@ -70,6 +70,8 @@ def test_a_restart_does_not_inherit_the_previous_life() -> None:
     assert introspect.node_state(container) == "live"
     container.started = "2026-11-28T01:59:10.000000001Z"  # killed -9 (no shutdown line), then started again
     assert introspect.node_state(container) == "starting"
+    # the earlier life's read position is dropped, not kept for the harness's lifetime
+    assert [k[1] for k in introspect._log_cursors if k[0] == "restarted"] == [container.started]
     container.lines.append(line("2026-11-28T01:59:12Z", "SharedFileLocker - in slave mode waiting a lock"))
     assert introspect.node_state(container) == "waiting"
 

@@ -113,6 +113,9 @@ def node_state(container: Container) -> str:
     started = container.attrs["State"]["StartedAt"]
     key = (container.id, started)
     with _log_cursors_lock:
+        if key not in _log_cursors:  # a new life: the container's earlier lives are read no more
+            for stale in [k for k in _log_cursors if k[0] == container.id]:
+                del _log_cursors[stale]
         state, since = _log_cursors.get(key, ("starting", _epoch(started)))
     try:
         raw = container.logs(stdout=True, stderr=True, timestamps=True, since=since)
