@@ -8,7 +8,9 @@ import dataclasses
 import os
 import subprocess
 import sys
+import time
 
+from harness.chaos.run import ChaosRun
 from harness.client.stomp_client import Delivery, StompSession
 from harness.client.workload import Workload
 from harness.cluster.control import free_port
@@ -37,6 +39,17 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], expected: str)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
+
+
+def cut_the_vip(run: ChaosRun, seconds: float) -> float:
+    """Drop every broker's packets at the VIP for `seconds`, then heal: no client send can be stored
+    meanwhile. Returns when the cut began, on the history's clock."""
+    brokers = frozenset(n.name for n in run.cluster.topology.nodes)
+    run.nemesis.inject_grudge({"vip": brokers}, "the VIP from every broker")
+    cut_at = run.history.now()
+    time.sleep(seconds)
+    run.nemesis.heal()
+    return cut_at
 
 
 def seq(delivery: Delivery) -> int:

@@ -9,7 +9,6 @@ pair of the rest).
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from harness.cluster.control import Cluster
 from harness.design.catalog import design
 from harness.history import read_history
 from harness.settings import Settings
-from tests.support import DroppingConsumer, cluster_settings, seq
+from tests.support import DroppingConsumer, cluster_settings, cut_the_vip, seq
 
 pytestmark = pytest.mark.docker
 
@@ -274,7 +273,6 @@ def test_bridge_blocked_and_never_healed_is_not_resumed(cluster_of: Cluster) -> 
 
 def test_clients_cut_off_from_every_broker_is_caught_as_unavailable(cluster_of: Cluster) -> None:
     """The VIP drops every broker's packets for 12 s: no send can be stored, and `available` must say so."""
-    brokers = frozenset(n.name for n in cluster_of.topology.nodes)
     run = ChaosRun(
         cluster_of,
         "control-available",
@@ -287,10 +285,7 @@ def test_clients_cut_off_from_every_broker_is_caught_as_unavailable(cluster_of: 
     )
     with run:
         run.load(100)
-        run.nemesis.inject_grudge({"vip": brokers}, "the VIP from every broker")
-        cut_at = run.history.now()
-        time.sleep(12)
-        run.nemesis.heal()
+        cut_at = cut_the_vip(run, 12)
         run.load(100)
     verdict = run.result.verdict("available")
     assert verdict.valid is False, verdict.to_json()

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from harness.chaos.replay import replay_history
@@ -25,7 +24,7 @@ from harness.check.weaknesses import SINGLE_FAULT
 from harness.cluster.control import Cluster, free_port
 from harness.design.catalog import design
 from harness.settings import ROOT
-from tests.support import cluster_settings
+from tests.support import cluster_settings, cut_the_vip
 
 RUNS = ROOT / "runs" / "tests" / "shrink"
 
@@ -36,7 +35,6 @@ def hardened(folder: Path):
 
 def record_failing_run(folder: Path) -> ChaosRun:
     with Cluster(hardened(folder)) as cluster:
-        brokers = frozenset(n.name for n in cluster.topology.nodes)
         run = ChaosRun(
             cluster,
             "shrink-source",
@@ -48,9 +46,7 @@ def record_failing_run(folder: Path) -> ChaosRun:
         with run:
             run.load(100)
             run.play([Step(0.0, "freeze", "waiting:02", 2.0)])  # irrelevant: no client reaches a waiting node
-            run.nemesis.inject_grudge({"vip": brokers}, "the VIP from every broker")
-            time.sleep(9)  # over the 5 s limit
-            run.nemesis.heal()
+            cut_the_vip(run, 9)  # over the 5 s limit
             run.load(100)
     return run
 

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import docker.errors
 from docker.models.containers import Container
 
 from harness.design.topology import Node
 from harness.errors import HarnessError
+
+T = TypeVar("T")
 
 BRIDGE_QUERY = "type=Broker,brokerName=*,connector=*,networkConnectorName=*,networkBridge=*"
 QUEUE_QUERY = "type=Broker,brokerName=*,destinationType=Queue,destinationName=*"
@@ -142,40 +146,30 @@ def node_status(node: Node, container: Container, *, queues: bool = True, bridge
     code, _ = exec_in(container, ["stomp-ping", "127.0.0.1", "61613"], timeout=10)
     status.serves_stomp = code == 0
     if queues:
-        _read_queues(container, status)
+        status.queues = _query(container, status, "queue", QUEUE_QUERY, QUEUE_VIEW, parse_queues) or []
     if bridges and status.error is None:
-        _read_bridges(container, status)
+        status.bridges = _query(container, status, "bridge", BRIDGE_QUERY, BRIDGE_VIEW, parse_bridges) or []
     return status
 
 
-def _read_queues(container: Container, status: NodeStatus) -> None:
-    code, out = exec_in(
-        container,
-        ["amq-jmx", "query", "--objname", QUEUE_QUERY, "--view", QUEUE_VIEW],
-        timeout=60,
-    )
+def _query(
+    container: Container,
+    status: NodeStatus,
+    what: str,
+    objname: str,
+    view: str,
+    parse: Callable[[str], list[T]],
+) -> list[T] | None:
+    """One JMX query's parsed records; None, with `status.error` saying why, when it failed or is unreadable."""
+    code, out = exec_in(container, ["amq-jmx", "query", "--objname", objname, "--view", view], timeout=60)
     if code != 0:
-        status.error = f"JMX queue query failed ({code}): {out.strip().splitlines()[-1:] or ''}"
-        return
+        status.error = f"JMX {what} query failed ({code}): {out.strip().splitlines()[-1:] or ''}"
+        return None
     try:
-        status.queues = parse_queues(out)
+        return parse(out)
     except ValueError as exc:
-        status.error = f"JMX queue query unreadable: {exc}"
-
-
-def _read_bridges(container: Container, status: NodeStatus) -> None:
-    code, out = exec_in(
-        container,
-        ["amq-jmx", "query", "--objname", BRIDGE_QUERY, "--view", BRIDGE_VIEW],
-        timeout=60,
-    )
-    if code != 0:
-        status.error = f"JMX bridge query failed ({code}): {out.strip().splitlines()[-1:] or ''}"
-        return
-    try:
-        status.bridges = parse_bridges(out)
-    except ValueError as exc:
-        status.error = f"JMX bridge query unreadable: {exc}"
+        status.error = f"JMX {what} query unreadable: {exc}"
+        return None
 
 
 def parse_mbeans(output: str) -> list[dict[str, str]]:
