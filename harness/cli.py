@@ -195,11 +195,22 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if outcome.ok else 1
 
 
+def settings_of_history(settings: Settings, header: dict) -> Settings:
+    """The settings a recorded run had that its faults depend on: version, design, a size-limited store."""
+    from harness.design.catalog import design
+
+    return dataclasses.replace(
+        settings,
+        version=str(header.get("activemq_version", settings.version)),
+        design=design(str(header.get("design") or header.get("topology") or settings.design.name)),
+        store_size=header.get("store_size") or settings.store_size,
+    )
+
+
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     """Redo a recorded history's faults on a fresh cluster of the same version and design."""
 
     from harness.chaos.replay import recorded_faults, replay_history
-    from harness.design.catalog import design
     from harness.history import read_header
     from harness.progress import Progress
     from harness.report.html import ReportInput, write_report
@@ -211,11 +222,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         steps = recorded_faults(source)
     except (OSError, ValueError, KeyError) as exc:
         raise HarnessError(f"{source} is not a readable history: {exc}") from None
-    settings = dataclasses.replace(
-        settings,
-        version=str(header.get("activemq_version", settings.version)),
-        design=design(str(header.get("design") or header.get("topology") or settings.design.name)),
-    )
+    settings = settings_of_history(settings, header)
     directory = stamped_folder(settings.runs_dir, "replay", str(header.get("scenario", "run")))
     directory.mkdir(parents=True)
     print(
@@ -246,7 +253,6 @@ def cmd_shrink(settings: Settings, args: argparse.Namespace) -> int:
     from harness.chaos.replay import replay_history
     from harness.chaos.shrink import Shrinker
     from harness.check.result import ScenarioResult
-    from harness.design.catalog import design
     from harness.history import read_header
     from harness.report.html import ReportInput, write_report
 
@@ -257,11 +263,7 @@ def cmd_shrink(settings: Settings, args: argparse.Namespace) -> int:
         raise HarnessError(f"{source} is not a readable history: {exc}") from None
     tries = int(positive_number("TRIES", args.tries or os.environ.get("TRIES", "") or "2"))
     budget = int(positive_number("BUDGET", args.budget or os.environ.get("BUDGET", "") or "30"))
-    settings = dataclasses.replace(
-        settings,
-        version=str(header.get("activemq_version", settings.version)),
-        design=design(str(header.get("design") or header.get("topology") or settings.design.name)),
-    )
+    settings = settings_of_history(settings, header)
     directory = stamped_folder(settings.runs_dir, "shrink", str(header.get("scenario", "run")))
 
     def run(history: Path, folder: Path) -> ScenarioResult:

@@ -26,6 +26,7 @@ DEFAULT_VERSION = "5.17.2"
 CREDENTIAL_VARS = ("AMQ_NETWORK_USER", "AMQ_NETWORK_PASSWORD", "AMQ_CLIENT_USER", "AMQ_CLIENT_PASSWORD")
 _ENV_LINE = re.compile(r"^(?P<key>[A-Z_][A-Z0-9_]*)=(?P<value>.*)$")
 _HEAP = re.compile(r"^[0-9]+[mg]$")
+_SIZE = re.compile(r"^(?P<number>[0-9]+)(?P<unit>[mg])$")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -70,6 +71,9 @@ class Settings:
         default_factory=lambda: Credentials("network", "network-test-secret", "client", "client-test-secret")
     )
     heap: str = "256m"
+    # each pair's store as a volume of this size (tmpfs), so that it can fill up (the fill-store fault); None:
+    # an ordinary volume on the host's disk, which a fault must never fill
+    store_size: str | None = None
     ready_timeout: float = 240.0
     runs_dir: Path = ROOT / "runs"
 
@@ -93,6 +97,9 @@ class Settings:
         heap = env.get("AMQ_HEAP") or "256m"
         if not _HEAP.match(heap):
             raise HarnessError(f"AMQ_HEAP={heap!r} is not a JVM heap size such as 256m")
+        store_size = env.get("STORE_SIZE") or None
+        if store_size is not None:
+            store_size = parse_store_size(store_size)
         return cls(
             version=version,
             topology=Topology(group=env.get("AMQ_GROUP") or "chaos"),
@@ -100,9 +107,20 @@ class Settings:
             vip_port=_port(env.get("VIP_PORT") or "61613"),
             credentials=Credentials(*(env[name] for name in CREDENTIAL_VARS)),
             heap=heap,
+            store_size=store_size,
             ready_timeout=positive_number("READY_TIMEOUT", env.get("READY_TIMEOUT") or "240", "of seconds"),
             runs_dir=Path(env.get("RUNS_DIR") or ROOT / "runs").resolve(),
         )
+
+
+def parse_store_size(text: str) -> str:
+    """A store volume's size, 32m to 4g: at least one KahaDB journal file (32 MB), and no more memory than a
+    pair's store should take (the volume is a tmpfs)."""
+    match = _SIZE.match(text)
+    megabytes = int(match["number"]) * (1024 if match["unit"] == "g" else 1) if match else 0
+    if not 32 <= megabytes <= 4096:
+        raise HarnessError(f"STORE_SIZE={text!r} is not a store size from 32m to 4g, such as 128m")
+    return text
 
 
 def _port(text: str) -> int:

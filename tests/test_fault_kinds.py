@@ -19,6 +19,7 @@ from harness.chaos.schedule import Step, combined_schedule, most_in_force, rando
 from harness.design.topology import Topology
 from harness.errors import HarnessError
 from harness.history import History, read_history
+from harness.settings import Settings
 
 A1, B1, A2, B2 = "chaos-mq01-a", "chaos-mq01-b", "chaos-mq02-a", "chaos-mq02-b"
 
@@ -29,7 +30,7 @@ class FakeContainer:
     calls: list[str]
 
     def __getattr__(self, action: str) -> Any:
-        return lambda **_: self.calls.append(f"{action} {self.name}")
+        return lambda *_, **__: self.calls.append(f"{action} {self.name}")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class FakeCluster:
     topology: Topology = field(default_factory=Topology)
     run_id: str = "test"
     calls: list[str] = field(default_factory=list)
+    settings: Any = field(default_factory=lambda: Settings(store_size="64m"))
 
     def node_state(self, name: str) -> str:
         return "live" if name.endswith("-a") else "waiting"
@@ -83,7 +85,7 @@ def test_every_kind_is_one_unit_with_usage_help_and_heal() -> None:
     for name, kind in FAULT_KINDS.items():
         assert kind.name == name and kind.usage and kind.help
         assert kind.usage.split()[0] == name or name == "partition"
-    assert {n for n, k in FAULT_KINDS.items() if k.ends_by_itself} == {"restart"}
+    assert {n for n, k in FAULT_KINDS.items() if k.ends_by_itself} == {"restart", "lose-lock"}
     assert kind_healed_by("start") == ["kill", "stop"]  # a heal recorded before heals were named
     assert kind_healed_by("unpartition", "mute") == ["mute"]
 
@@ -275,3 +277,31 @@ def test_a_delay_the_kernel_refuses_is_recorded_as_unsupported(nemesis: Nemesis)
     assert (invoke["delay_ms"], invoke["jitter_ms"]) == (100, 20)
     assert info["type"] == "info" and "unknown" in info["unsupported"]
     assert nemesis.active == []
+
+
+def test_store_faults_name_a_pair_and_work_where_its_store_is(nemesis: Nemesis) -> None:
+    calls = nemesis.cluster.calls  # type: ignore[attr-defined]
+    assert nemesis.inject("fill-store", "live:02", "64k") == "02"  # a role names its pair
+    assert calls[-1].startswith("exec store sh -c") and "/stores/02/amqchaos-ballast" in calls[-1]
+    assert "size=$((avail - 65536))" in calls[-1]
+    assert nemesis.inject("lose-lock", "01") == "01"
+    assert calls[-1] == f"exec {A1} rm /kahadb/lock"  # under the live broker
+    assert nemesis.inject("hold-lock", "01") == "01"
+    assert calls[-1] == f"exec_run {B1}"  # the stand-in runs beside the waiting broker
+    assert [a.kind for a in nemesis.active] == ["fill-store", "hold-lock"]  # a lost lock file is not healed
+    nemesis.heal()
+    assert "pkill -f 'amqchaos-hold-loc[k]'" in calls[-2] and calls[-2].startswith(f"exec {B1}")
+    assert calls[-1] == "exec store rm -f /stores/02/amqchaos-ballast"
+    heals = [
+        (e["action"], e["heals"]) for e in nemesis_events(nemesis) if e["f"] == "heal" and e["type"] == "ok"
+    ]
+    assert heals == [("release-lock", "hold-lock"), ("free-store", "fill-store")]
+
+
+def test_filling_an_ordinary_store_is_refused_before_anything_is_done(nemesis: Nemesis) -> None:
+    nemesis.cluster.settings = Settings()  # type: ignore[attr-defined]
+    with pytest.raises(HarnessError, match="fill-store needs a size-limited store: run with STORE_SIZE="):
+        nemesis.inject("fill-store", "01")
+    with pytest.raises(HarnessError, match="not a size in bytes"):
+        nemesis.inject("fill-store", "01", "lots")
+    assert nemesis.cluster.calls == [] and nemesis_events(nemesis) == []  # type: ignore[attr-defined]

@@ -74,6 +74,23 @@ def test_every_node_has_statistics_plugin_auth_and_shared_store(name: str) -> No
     assert broker.find("amq:persistenceAdapter/amq:kahaDB", NS).get("directory") == "/kahadb"
 
 
+def test_a_size_limited_store_is_a_tmpfs_volume_held_by_a_keeper(tmp_path: Path) -> None:
+    rendered = render_run(Settings(store_size="96m"), "unit", tmp_path, "broker:x", "vip:y")
+    compose = yaml.safe_load(rendered.compose_file.read_text())
+    assert compose["volumes"]["kahadb-01"]["driver_opts"] == {
+        "type": "tmpfs",
+        "device": "tmpfs",
+        "o": "size=96m",
+    }
+    keeper = compose["services"]["store"]
+    assert keeper["volumes"] == ["kahadb-01:/stores/01", "kahadb-02:/stores/02"]
+    assert keeper["network_mode"] == "none" and "ports" not in keeper
+    # the keeper mounts the volumes before any broker writes to them
+    assert compose["services"]["chaos-mq01-a"]["depends_on"] == {"store": {"condition": "service_started"}}
+    plain = yaml.safe_load(render_run(Settings(), "plain", tmp_path / "p", "b", "v").compose_file.read_text())
+    assert "store" not in plain["services"] and "driver_opts" not in plain["volumes"]["kahadb-01"]
+
+
 def test_rendered_run_keeps_secrets_out_and_ports_on_loopback(tmp_path: Path) -> None:
     settings = Settings.from_env()
     rendered = render_run(settings, "unit", tmp_path, "broker:x", "vip:y")

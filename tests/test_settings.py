@@ -46,6 +46,9 @@ def test_unknown_version_is_one_line(tmp_path: Path) -> None:
         ({"AMQ_HEAP": "lots"}, "AMQ_HEAP='lots' is not a JVM heap size"),
         ({"READY_TIMEOUT": "-1"}, "READY_TIMEOUT='-1' must be a positive number"),
         ({"AMQ_GROUP": "a-b"}, "group name 'a-b'"),
+        ({"STORE_SIZE": "16m"}, "STORE_SIZE='16m' is not a store size from 32m to 4g"),
+        ({"STORE_SIZE": "8g"}, "STORE_SIZE='8g' is not a store size from 32m to 4g"),
+        ({"STORE_SIZE": "128"}, "STORE_SIZE='128' is not a store size"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], message: str) -> None:

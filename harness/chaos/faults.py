@@ -321,6 +321,75 @@ class Reset(GrudgeFault):
         )
 
 
+class StoreFault(FaultKind):
+    """A fault on a pair's shared store, named by the pair (01, random) or by a node or role in it."""
+
+    def _pair(self, nemesis: Nemesis, args: Sequence[str], least: int = 1, most: int = 1) -> str:
+        self._args(args, least, most)
+        return nemesis.resolve_pair(args[0])
+
+
+class FillStore(StoreFault):
+    name, heal, usage = "fill-store", "free-store", "fill-store PAIR [FREE]"
+    help = (
+        "fill the pair's store volume with a ballast file, leaving FREE (default 0; e.g. 64k, 2m): KahaDB's "
+        "writes fail with no space left; healed by deleting the ballast. Needs a size-limited store "
+        "(STORE_SIZE=128m, or a scenario's chaos_cluster(store_size=...)): an ordinary one is the host's disk"
+    )
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        pair = self._pair(nemesis, args, 1, 2)
+        free = parse_bytes(args[1]) if len(args) == 2 else 0
+        nemesis.fill_store(pair, free)
+        return Injected(self.name, pair, {"free": free})
+
+    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
+        nemesis.free_store(injected.target, heals=self.name)
+
+    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+        return self.apply(nemesis, [str(recorded["target"]), str(recorded.get("free") or 0)])
+
+
+class LoseLock(StoreFault):
+    name, heal, usage = "lose-lock", None, "lose-lock PAIR"
+    help = (
+        "delete the pair's store lock file under its live broker (a clean-up script, a store re-mounted "
+        "under it): a broker that checks its lock (lockKeepAlivePeriod) stops and its partner takes over; one "
+        "that does not serves on while its partner locks a new file, two live brokers on one store. Over at once"
+    )
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        pair = self._pair(nemesis, args)
+        nemesis.delete_lock(pair)
+        return Injected(self.name, pair)
+
+
+class HoldLock(StoreFault):
+    name, heal, usage = "hold-lock", "release-lock", "hold-lock PAIR"
+    help = (
+        "a stale lock: a process that is no broker (in the pair's waiting node) takes the store's lock as soon "
+        "as it is free and keeps it, as an NFS server keeps a crashed client's lock until its lease ends; "
+        "with the live broker killed, neither node can serve; healed by ending that process"
+    )
+
+    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+        pair = self._pair(nemesis, args)
+        holder = nemesis.hold_lock(pair)
+        return Injected(self.name, pair, {"holder": holder})
+
+    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
+        nemesis.release_lock(injected.target, str(injected.detail.get("holder", "")), heals=self.name)
+
+
+def parse_bytes(text: str) -> int:
+    """0, 4096, 64k, 2m -> bytes; anything else is a one-line error."""
+    units = {"k": 1024, "m": 1024 * 1024}
+    number, unit = (text[:-1], text[-1].lower()) if text[-1:].lower() in units else (text, "")
+    if not number.isdigit():
+        raise HarnessError(f"{text!r} is not a size in bytes such as 0, 64k or 2m")
+    return int(number) * units.get(unit, 1)
+
+
 # the order is the random schedule's menu order: seeds drawn before this registry draw the same faults
 FAULT_KINDS: dict[str, FaultKind] = {
     kind.name: kind
@@ -339,6 +408,9 @@ FAULT_KINDS: dict[str, FaultKind] = {
         Reset(),
         Starve(),
         Delay(),
+        FillStore(),
+        LoseLock(),
+        HoldLock(),
     )
 }
 

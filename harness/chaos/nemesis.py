@@ -22,6 +22,22 @@ from harness.cluster.control import Cluster
 from harness.errors import HarnessError
 from harness.history import History
 
+BALLAST = "amqchaos-ballast"  # the file fill-store writes into a store volume
+LOCK_FILE = "/kahadb/lock"  # KahaDB's shared-file lock, in the store volume every node of a pair mounts
+HOLDER_TAG = "amqchaos-hold-lock"
+LOCK_HELD = "/tmp/amqchaos-lock-held"
+# a POSIX (fcntl) write lock on the whole file, the kind Java's FileChannel.tryLock takes on Linux: a flock(1)
+# lock would not stop a broker. struct flock on x86-64: short type, short whence, pad, off_t start, off_t
+# len, pid_t pid, pad.
+HOLD_LOCK = f"""# {HOLDER_TAG}
+use Fcntl qw(F_SETLKW F_WRLCK SEEK_SET O_RDWR O_CREAT);
+sysopen(my $fh, "{LOCK_FILE}", O_RDWR | O_CREAT) or die "open: $!";
+my $lock = pack("s s x4 q q l x4", F_WRLCK, SEEK_SET, 0, 0, 0);
+fcntl($fh, F_SETLKW, $lock) or die "lock: $!";
+open(my $held, ">", "{LOCK_HELD}"); close($held);
+sleep 3600 while 1;
+"""
+
 
 class FaultUnsupported(HarnessError):
     """This machine's kernel cannot apply the fault; the history says so."""
@@ -102,6 +118,15 @@ class Nemesis:
         if len(matching) != 1:
             raise HarnessError(f"no single {role} node in pair {pair}: {states}")
         return matching[0]
+
+    def resolve_pair(self, target: str) -> str:
+        """A pair's name from a pair (01, random), or from a node or role in it (live:02, chaos-mq01-b)."""
+        pairs = list(self.cluster.topology.pairs)
+        if target in pairs:
+            return target
+        if target == "random":
+            return self.rng.choice(pairs)
+        return self.cluster.topology.node(self.resolve(target)).pair
 
     def node_names(self) -> list[str]:
         return [n.name for n in self.cluster.topology.nodes]
@@ -259,6 +284,86 @@ class Nemesis:
             raise
         done: dict[str, Any] = {"heals": heals} if heals else {}
         self.history.append("nemesis", "ok", phase, action=action, target=node, **done)
+
+    # ---------------------------------------------------------------------------------------- the stores
+    def fill_store(self, pair: str, free: int) -> None:
+        """Fill the pair's store volume with a ballast file, leaving `free` bytes (from the `store` container,
+        which holds the size-limited volumes whichever broker is up)."""
+        if not self.cluster.settings.store_size:
+            raise HarnessError(
+                "fill-store needs a size-limited store: run with STORE_SIZE=128m (a scenario marks it with "
+                "chaos_cluster(store_size=...)); an ordinary store is on the host's disk"
+            )
+        folder = f"/stores/{pair}"
+        script = (
+            f"avail=$(df -B1 --output=avail {folder} | tail -1); size=$((avail - {free})); "
+            f'[ "$size" -gt 0 ] || {{ echo "only $avail bytes free"; exit 1; }}; '
+            f"fallocate -l $size {folder}/{BALLAST} && df -B1 --output=avail {folder} | tail -1"
+        )
+        self._recorded("fault", "fill-store", pair, "store", ["sh", "-c", script], free=free)
+
+    def free_store(self, pair: str, *, heals: str) -> None:
+        command = ["rm", "-f", f"/stores/{pair}/{BALLAST}"]
+        self._recorded("heal", "free-store", pair, "store", command, heals=heals)
+
+    def delete_lock(self, pair: str) -> None:
+        """Delete the pair's lock file, from its live node (any running one if none is live)."""
+        node = self._member(pair, "live")
+        self._recorded("fault", "lose-lock", pair, node, ["rm", LOCK_FILE], node=node)
+
+    def hold_lock(self, pair: str) -> str:
+        """Start a process in the pair's waiting node that takes the store's lock as soon as it is free and
+        keeps it; returns that node. The process shows it holds the lock by a file (`LOCK_HELD`)."""
+        node = self._member(pair, "waiting")
+        self.history.append(
+            "nemesis", "invoke", "fault", action="hold-lock", target=pair, node=node, heal="release-lock"
+        )
+        try:
+            self.cluster.container(node).exec_run(["perl", "-e", HOLD_LOCK], detach=True)
+        except Exception as exc:
+            self.history.append(
+                "nemesis", "fail", "fault", action="hold-lock", target=pair, error=repr(exc)[:200]
+            )
+            raise HarnessError(f"hold-lock {pair}: {exc}") from exc
+        self.history.append("nemesis", "ok", "fault", action="hold-lock", target=pair, node=node)
+        return node
+
+    def release_lock(self, pair: str, node: str, *, heals: str) -> None:
+        # a holder whose container has died since released the lock with it
+        # the pattern in brackets matches the holder, not this shell, whose own command line holds the pattern
+        command = ["sh", "-c", f"pkill -f '{HOLDER_TAG[:-1]}[{HOLDER_TAG[-1]}]'; rm -f {LOCK_HELD}; true"]
+        self._recorded("heal", "release-lock", pair, node, command, heals=heals, node=node)
+
+    def _member(self, pair: str, role: str) -> str:
+        """The pair's node in `role` now, else any of its running nodes."""
+        try:
+            return self.resolve(f"{role}:{pair}")
+        except HarnessError:
+            members = [n.name for n in self.cluster.topology.nodes if n.pair == pair]
+            running = [m for m in members if self.cluster.container(m).status == "running"]
+            if not running:
+                raise HarnessError(f"pair {pair} has no running node") from None
+            return running[0]
+
+    def _recorded(
+        self, phase: str, action: str, target: str, where: str, command: list[str], **record: Any
+    ) -> str:
+        """Run `command` in the container `where` as a recorded fault or heal (invoke, then ok with what it
+        printed, or fail); returns its output."""
+        heals = record.get("heals")
+        if phase == "fault":
+            record["heal"] = fault_kind(action).heal
+        self.history.append("nemesis", "invoke", phase, action=action, target=target, **record)
+        code, out = self.cluster.exec(where, *command)
+        done = {"heals": heals} if heals else {}
+        if code != 0:
+            error = out.strip()[:200]
+            self.history.append("nemesis", "fail", phase, action=action, target=target, error=error, **done)
+            raise HarnessError(f"{action} {target} failed in {where}: {error}")
+        self.history.append(
+            "nemesis", "ok", phase, action=action, target=target, output=out.strip()[:200], **done
+        )
+        return out
 
     # ------------------------------------------------------------------------------------------ iptables
     @property

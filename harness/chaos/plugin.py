@@ -48,7 +48,7 @@ from harness.errors import HarnessError
 from harness.progress import Progress
 from harness.report import summary
 from harness.report.html import ReportInput, write_report
-from harness.settings import ROOT, Settings, parse_seed, positive_number, stamped_folder
+from harness.settings import ROOT, Settings, parse_seed, parse_store_size, positive_number, stamped_folder
 from harness.signals import terminate_as_interrupt
 
 SESSION = pytest.StashKey["ChaosSession"]()
@@ -66,6 +66,7 @@ class ChaosSession:
     placement: str
     progress: Progress
     shape: dict[str, str] = dataclasses.field(default_factory=dict)  # the shape settings given, as text
+    known_bugs: bool = False  # run items that `chaos_known_bug` would skip (make bugs)
     run_dir: Path | None = None  # made when the first chaos test starts
     results: list[ScenarioResult] = dataclasses.field(default_factory=list)
 
@@ -88,6 +89,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--seed", default=None, help="run seed: an integer, or `last`; default $SEED, else random"
     )
     group.addoption("--scenario", default=None, help="run only this scenario; default $SCENARIO")
+    group.addoption(
+        "--known-bugs",
+        action="store_true",
+        default=None,
+        help="also run a scenario on the designs where it shows a known bug no declaration can excuse "
+        "(the chaos_known_bug marker; make bugs does); default $KNOWN_BUGS",
+    )
     group.addoption(
         "--design",
         "--topology",
@@ -120,6 +128,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "chaos_declares(by_design): the weaknesses a scenario may show, per design"
     )
+    config.addinivalue_line(
+        "markers",
+        "chaos_known_bug(by_design): design -> the known bug that fails the scenario there whatever is "
+        "declared; skipped on those designs unless --known-bugs",
+    )
+    config.addinivalue_line(
+        "markers", "chaos_cluster(store_size=...): cluster settings the scenario needs (a size-limited store)"
+    )
     if not is_chaos_session(config):
         return
     terminate_as_interrupt()
@@ -132,6 +148,7 @@ def pytest_configure(config: pytest.Config) -> None:
             placement=parse_mode(option(config, "--placement", "PLACEMENT") or SEEDED),
             progress=Progress.for_terminal(os.isatty(1)),
             shape=chosen_shape(config),
+            known_bugs=option(config, "--known-bugs", "KNOWN_BUGS").lower() in ("1", "true", "yes"),
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -206,7 +223,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     session = metafunc.config.stash.get(SESSION, None)
     if "chaos" in metafunc.fixturenames and session is not None:
-        metafunc.parametrize("design_name", session.designs)
+        marker = metafunc.definition.get_closest_marker("chaos_known_bug")
+        known: dict[str, str] = marker.args[0] if marker and marker.args and not session.known_bugs else {}
+        metafunc.parametrize(
+            "design_name",
+            [
+                pytest.param(name, marks=pytest.mark.skip(reason=f"known bug on {name}: {known[name]}"))
+                if name in known
+                else name
+                for name in session.designs
+            ],
+        )
 
 
 def scenario_name(item: pytest.Item) -> str:
@@ -262,6 +289,9 @@ def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable
     scenario = scenario_name(item)
     directory = item_folder(session.folder(), item)
     settings = dataclasses.replace(session.settings, runs_dir=directory, design=design(design_name))
+    needs = item.get_closest_marker("chaos_cluster")
+    if needs and needs.kwargs.get("store_size") and not settings.store_size:
+        settings = dataclasses.replace(settings, store_size=parse_store_size(needs.kwargs["store_size"]))
     marker = item.get_closest_marker("chaos_declares")
     declared: dict[str, dict[str, str]] = marker.args[0] if marker and marker.args else {}
     runs: list[ChaosRun] = []

@@ -104,6 +104,7 @@ class ChaosRun:
                 "stream": self.stream,
                 "design": self.design_name,
                 "activemq_version": cluster.settings.version,
+                "store_size": cluster.settings.store_size,
                 "workload": asdict(self.config),
                 "placement": {**self.placement.to_json(), "named_pairs": self.pair.named},
                 "expected": self.expected,

@@ -56,6 +56,7 @@ class RunInfo:
     broker_image: str
     vip_image: str
     design: str = "seed"
+    store_size: str | None = None
 
     def save(self) -> None:
         Path(self.directory, "cluster.json").write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -131,7 +132,8 @@ class Cluster:
     @classmethod
     def attach(cls, settings: Settings, directory: Path, log=print) -> Cluster:
         info = RunInfo.load(directory)
-        cluster = cls(dataclasses.replace(settings, design=design(info.design)), run_id=info.run_id, log=log)
+        attached = dataclasses.replace(settings, design=design(info.design), store_size=info.store_size)
+        cluster = cls(attached, run_id=info.run_id, log=log)
         cluster.topology = Topology(group=info.group)
         cluster.directory = Path(info.directory)
         cluster.project = info.project
@@ -154,6 +156,7 @@ class Cluster:
             broker_image=broker_image,
             vip_image=vip_image,
             design=self.settings.design.name,
+            store_size=self.settings.store_size,
         )
         self.info.save()
         started = time.monotonic()

@@ -102,6 +102,7 @@ def render_run(
             vip_image=vip_image,
             vip_port=settings.vip_port,
             heap=settings.heap,
+            store_size=settings.store_size,
             credential_vars=CREDENTIAL_VARS,
         )
     )
