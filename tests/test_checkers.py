@@ -193,13 +193,18 @@ def fault(action: str, target: str, t: float, heal_t: float | None = None, **val
     return events
 
 
-def clean_run(*extra: list[dict] | dict, deadline_t: float = 50.0, facts: RunFacts = FACTS) -> Ledger:
+def clean_run(
+    *extra: list[dict] | dict,
+    deadline_t: float = 50.0,
+    facts: RunFacts = FACTS,
+    faults: list[dict] | None = None,
+) -> Ledger:
     """A run with every piece of evidence: load, a fault healed, recovery, probes, deliveries after the heal."""
     events: list[list[dict] | dict] = [
         phase("load", 0),
         connect("consumer-0", B2, 0.1),
         connect("consumer-1", B1, 0.1),
-        fault("kill", B1, 5, heal_t=10),
+        fault("kill", B1, 5, heal_t=10) if faults is None else faults,
         phase("healed", 10),
         phase("recovered", 12),
         plan((B1, B2), (B2, B1)),
@@ -246,6 +251,25 @@ def test_a_run_with_no_delivery_after_the_heal_is_unknown() -> None:
     )
     verdict = check_exercised(history, CLEAN)
     assert verdict.valid is None and "0 deliveries after the last heal" in verdict.note
+
+
+def test_a_run_whose_faults_all_failed_to_apply_is_unknown() -> None:
+    """A fault scenario passing with no fault in force would be an ok nothing earned (a full store's ballast
+    that found no room, a role nobody held)."""
+    failed = [
+        {"t": 5, "p": "nemesis", "type": "invoke", "f": "fault", "action": "fill-store", "target": "02"},
+        {"t": 5.1, "p": "nemesis", "type": "fail", "f": "fault", "action": "fill-store", "target": "02"},
+        {"t": 5.1, "p": "nemesis", "type": "info", "f": "fault", "action": "fill-store", "error": "no room"},
+    ]
+    refused = [{"t": 5, "p": "nemesis", "type": "info", "f": "fault", "action": "kill", "error": "no live"}]
+    for faults in (failed, refused):
+        verdict = check_exercised(clean_run(faults=faults), CLEAN)
+        assert verdict.valid is None and "faults asked for was applied" in verdict.note
+    # one applied is enough: random schedules meet roles nobody holds
+    verdict = check_exercised(clean_run(faults=[*refused, *fault("kill", B1, 6, heal_t=10)]), CLEAN)
+    assert verdict.valid is True and verdict.counts["faults-applied"] == 1
+    # and a scenario that asks for no fault (move-demand) needs none
+    assert check_exercised(clean_run(faults=[]), CLEAN).valid is True
 
 
 def test_a_consumer_that_gave_up_makes_the_run_unknown() -> None:

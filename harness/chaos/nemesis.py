@@ -295,15 +295,21 @@ class Nemesis:
                 "chaos_cluster(store_size=...)); an ordinary store is on the host's disk"
             )
         folder = f"/stores/{pair}"
+        # the broker writes meanwhile: a ballast sized from df can find less room than df said, so it is
+        # retried smaller, and with nothing to be left free the last pages are taken by writing until ENOSPC
+        top_up = f"dd if=/dev/zero of={folder}/{BALLAST}.rest bs=4096 2>/dev/null; " if free == 0 else ""
         script = (
-            f"avail=$(df -B1 --output=avail {folder} | tail -1); size=$((avail - {free})); "
+            f"for try in 0 1 2 3 4 5 6 7; do "
+            f"avail=$(df -B1 --output=avail {folder} | tail -1); size=$((avail - {free} - try * 262144)); "
             f'[ "$size" -gt 0 ] || {{ echo "only $avail bytes free"; exit 1; }}; '
-            f"fallocate -l $size {folder}/{BALLAST} && df -B1 --output=avail {folder} | tail -1"
+            f"fallocate -l $size {folder}/{BALLAST} 2>/dev/null && break; done; "
+            f"[ -e {folder}/{BALLAST} ] || {{ echo 'no ballast fitted'; exit 1; }}; "
+            f"{top_up}df -B1 --output=avail {folder} | tail -1"
         )
         self._recorded("fault", "fill-store", pair, "store", ["sh", "-c", script], free=free)
 
     def free_store(self, pair: str, *, heals: str) -> None:
-        command = ["rm", "-f", f"/stores/{pair}/{BALLAST}"]
+        command = ["rm", "-f", f"/stores/{pair}/{BALLAST}", f"/stores/{pair}/{BALLAST}.rest"]
         self._recorded("heal", "free-store", pair, "store", command, heals=heals)
 
     def delete_lock(self, pair: str) -> None:

@@ -95,6 +95,8 @@ class Ledger:
     # `since`, closed at `ended`) with its ack unconfirmed
     unconfirmed: dict[str, list[tuple[float, float, str]]] = field(default_factory=dict)
     faults: list[FaultWindow] = field(default_factory=list)
+    faults_asked: int = 0  # faults a scenario or schedule asked for (applied or not)
+    faults_applied: int = 0
     last_heal: float | None = None
     # consumer process -> [(time, broker or "" when not connected)]
     consumer_states: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
@@ -256,6 +258,11 @@ class Ledger:
         kind, t, target = event["type"], event["t"], str(event.get("target", ""))
         action = event.get("action", "")
         if event["f"] == "fault":
+            # asked: an invoke, or a fault refused before it was tried (a schedule's role nobody held)
+            if kind == "invoke" or (kind == "info" and "error" in event and "unsupported" not in event):
+                self.faults_asked += 1
+            elif kind == "ok":
+                self.faults_applied += 1
             if kind == "invoke":
                 grudge = event.get("grudge") or {}
                 nodes = set() if grudge else {target}  # a node fault names its node; a partition its grudge
@@ -764,6 +771,10 @@ def check_exercised(ledger: Ledger, final: FinalState) -> Verdict:
         missing.append(f"not connected at the drain deadline: {', '.join(gone)}")
     if deadline is None:
         missing.append("no drain deadline in the history")
+    if ledger.faults_asked and not ledger.faults_applied:
+        # a fault run whose every fault failed to apply showed nothing about that fault
+        missing.append(f"none of the {ledger.faults_asked} faults asked for was applied")
+    counts["faults-applied"] = ledger.faults_applied
     evidence = {"consumers_at_deadline": consumers, "missing": missing}
     return Verdict("exercised", None if missing else True, counts, evidence, "; ".join(missing))
 

@@ -48,6 +48,25 @@ DURABLE_TWICE = (
     "Accepted per copy: besides the mechanisms above, the two copies came from different pairs and the "
     "subscriber had confirmed a subscription on each pair before the message was published"
 )
+SPLIT_BRAIN = (
+    "a broker that never checks its lock (no lockKeepAlivePeriod) does not notice its lock file deleted: its "
+    "partner locks a new file and goes live too, two live brokers on one KahaDB store, each serving clients "
+    "and bridges, until an operator stops one. No check can excuse it (the pair never recovers to one live "
+    "node): make chaos skips the scenario on such a design and make bugs shows it (fixed in hardened by "
+    "lockKeepAlivePeriod: the broker stops and restarts as the waiting node)"
+)
+REFUSED_YET_DELIVERED = (
+    "with concurrentStoreAndDispatchQueues (the default) a queue message is dispatched while it is being "
+    "stored: when the store then fails (full), the producer gets an ERROR for a send whose message a consumer "
+    "already has (seen on seed, store-full: `unexpected`, refused-but-delivered; fixed in hardened by storing "
+    "before dispatch)"
+)
+ACK_REFUSED_HELD = (
+    "an ack the store cannot write (full) is refused, and the broker keeps the message on the queue as if "
+    "delivered: no later session, on that broker or across a bridge, is given it, after the store has room "
+    "again or not, until the broker restarts (seen on both designs, store-full: `stuck`; by hand on 5.17.2: "
+    "3 refused acks, queue size 3, a new consumer after the heal got none). No setting found prevents it"
+)
 # one fault on one pair: the other pair keeps serving, so unavailability has no excuse even on seed
 SINGLE_FAULT = {
     "seed": {"stuck": STRANDED, "duplicated": REDELIVERED},

@@ -45,6 +45,9 @@ class _State:
     callbacks: dict[str, Callable[[Delivery], None]] = field(default_factory=dict)
     # receipt id -> what to do when it arrives (ack confirmations), instead of keeping it in `receipts`
     receipt_callbacks: dict[str, Callable[[], None]] = field(default_factory=dict)
+    # receipt id -> what to do when the broker answers that request with an ERROR instead (an ack it could not
+    # store); such an ERROR is the request's answer, not the session's error
+    refusal_callbacks: dict[str, Callable[[str], None]] = field(default_factory=dict)
 
 
 HEARTBEAT_GRACE = 2.5  # intervals without a frame from the broker before the connection counts as dead
@@ -70,6 +73,7 @@ class _Listener(stomp.ConnectionListener):
         receipt_id = frame.headers.get("receipt-id", "")
         with self.state.lock:
             callback = self.state.receipt_callbacks.pop(receipt_id, None)
+            self.state.refusal_callbacks.pop(receipt_id, None)
             if callback is None:
                 self.state.receipts.add(receipt_id)
                 self.state.lock.notify_all()
@@ -87,9 +91,17 @@ class _Listener(stomp.ConnectionListener):
             self.state.lock.notify_all()
 
     def on_error(self, frame: stomp.utils.Frame) -> None:
+        message = frame.headers.get("message", frame.body)[:300]
+        receipt_id = frame.headers.get("receipt-id", "")
         with self.state.lock:
-            self.state.errors.append(frame.headers.get("message", frame.body)[:300])
-            self.state.lock.notify_all()
+            refused = self.state.refusal_callbacks.pop(receipt_id, None) if receipt_id else None
+            if refused is not None:
+                self.state.receipt_callbacks.pop(receipt_id, None)
+            else:
+                self.state.errors.append(message)
+                self.state.lock.notify_all()
+        if refused is not None:
+            refused(message)
 
     def on_disconnected(self) -> None:
         with self.state.lock:
@@ -239,14 +251,22 @@ class StompSession:
         self._state.callbacks.pop(sub_id, None)
         self._conn.unsubscribe(id=sub_id)
 
-    def ack(self, delivery: Delivery, on_confirmed: Callable[[], None] | None = None) -> None:
-        """ACK a delivery; with `on_confirmed`, ask for a receipt and call it when the broker confirms."""
+    def ack(
+        self,
+        delivery: Delivery,
+        on_confirmed: Callable[[], None] | None = None,
+        on_refused: Callable[[str], None] | None = None,
+    ) -> None:
+        """ACK a delivery; with `on_confirmed`, ask for a receipt and call it when the broker confirms, and
+        `on_refused` with the broker's message if it answers with an ERROR instead."""
         if on_confirmed is None:
             self._conn.ack(delivery.headers["ack"])
             return
         receipt_id = "ack-" + uuid.uuid4().hex
         with self._state.lock:
             self._state.receipt_callbacks[receipt_id] = on_confirmed
+            if on_refused is not None:
+                self._state.refusal_callbacks[receipt_id] = on_refused
         self._conn.ack(delivery.headers["ack"], receipt=receipt_id)
 
     def deliveries(self) -> list[Delivery]:

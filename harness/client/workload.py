@@ -310,8 +310,15 @@ class Workload:
                 if pending is not None:
                     pending.discard(message_id)
 
+        def refused(error: str) -> None:
+            # the broker could not record the ack (its store full): it keeps the message as delivered to this
+            # session for as long as the session lives. A JMS client's acknowledge() would throw and its
+            # session recover; the STOMP equivalent is a new session, after which the broker delivers it again
+            self.history.append(process, "info", "ack", id=message_id, refused=error[:200])
+            self.request_reconnect(process)
+
         try:
-            session.ack(delivery, on_confirmed=confirmed)
+            session.ack(delivery, on_confirmed=confirmed, on_refused=refused)
         except Exception as exc:  # the connection died; the broker will redeliver
             self.history.append(process, "info", "ack", id=message_id, error=repr(exc)[:200])
 

@@ -48,6 +48,12 @@ class Design:
     lock_keepalive_ms: int | None = None
     bridge_inactivity_ms: int | None = None
     vip_over_all_nodes: bool = False
+    # a store that cannot write (full) stops the broker's connectors until a checkpoint succeeds again,
+    # instead of stopping the broker (defaultIOExceptionHandler stopStartConnectors)
+    store_trouble_pauses_connectors: bool = False
+    # a queue message is dispatched only once stored (kahaDB concurrentStoreAndDispatchQueues="false"): a send
+    # the store refused is never delivered
+    store_before_dispatch: bool = False
     # `available`'s limit: the longest no send may be acknowledged, from the design's measured takeover
     # (README, "available"): the lock retry, the VIP's drop-out, a receipt timeout and the clients' back-off
     unavailable_after: float = 30.0
@@ -79,6 +85,8 @@ DESIGNS: dict[str, Design] = {
         lock_keepalive_ms=500,
         bridge_inactivity_ms=5000,
         vip_over_all_nodes=True,
+        store_trouble_pauses_connectors=True,
+        store_before_dispatch=True,
         unavailable_after=15.0,
     ),
     "control-no-slave-drain": Design("control-no-slave-drain", slave_drain_connector=False),
