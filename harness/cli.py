@@ -324,6 +324,71 @@ def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if all(o.exit_code == 0 for o in outcomes) else 1
 
 
+def cmd_bugs(settings: Settings, args: argparse.Namespace) -> int:
+    """The known-bug patterns on every broker version and both designs, TRIES tries each (seeds SEED,
+    SEED+1, ...); writes bugs.md (the table, each cell linking its runs) and bugs.json. Exit 0 when every run
+    gave a result, whatever the brokers showed; 1 when some run gave none."""
+    import time
+
+    from harness.design.catalog import PUBLIC
+    from harness.report import bugs, matrix
+    from harness.settings import BROKER_SUITES
+
+    seed = _seed(args)
+    tries = int(positive_number("TRIES", args.tries or os.environ.get("TRIES") or "2", "of tries"))
+    versions = (args.versions or os.environ.get("VERSIONS") or ",".join(matrix.versions())).split(",")
+    unknown = [v for v in versions if v not in BROKER_SUITES]
+    if unknown:
+        raise HarnessError(
+            f"unknown version {', '.join(unknown)}: choose from {', '.join(sorted(BROKER_SUITES))}"
+        )
+    chosen = os.environ.get("DESIGN") or os.environ.get("TOPOLOGY") or ""
+    designs = [chosen] if chosen else list(PUBLIC)
+    wanted = (args.patterns or os.environ.get("PATTERNS") or "").split(",")
+    patterns = [p for p in bugs.PATTERNS if p.key in wanted] if wanted != [""] else list(bugs.PATTERNS)
+    if len(patterns) < len([w for w in wanted if w]):
+        keys = ", ".join(p.key for p in bugs.PATTERNS)
+        raise HarnessError(f"unknown pattern in PATTERNS={','.join(wanted)}: patterns are {keys}")
+    targets = matrix.scenario_node_ids(list(dict.fromkeys(p.scenario for p in patterns)))
+    folder = stamped_folder(settings.runs_dir, "bugs", f"seed{seed}")
+    started, started_at = time.monotonic(), time.strftime("%Y-%m-%d %H:%M %Z")
+    print(
+        f"bugs: {len(patterns)} patterns, {len(targets)} scenarios on ActiveMQ {', '.join(versions)} x "
+        f"{', '.join(designs)}, {tries} tries (seeds {seed}..{seed + tries - 1}) -> {folder}"
+    )
+    results, failed_runs = [], 0
+    for version in versions:
+        for n in range(tries):
+            began = time.monotonic()
+            outcome = matrix.run_version(
+                version,
+                "",
+                seed + n,
+                chosen,
+                folder / version / f"try-{n + 1}",
+                targets=targets,
+                extra_env={"KNOWN_BUGS": "1"},
+            )
+            failed_runs += len(targets) * len(designs) - len(outcome.results)
+            results += [(version, result) for result in outcome.results]
+            print(
+                f"  {version} try {n + 1}: {len(outcome.results)} results in {time.monotonic() - began:.0f}s"
+            )
+            cells = [
+                c for c in bugs.cells_from_results(results, versions, designs, tries) if c.pattern in patterns
+            ]
+            minutes = (time.monotonic() - started) / 60
+            header = (
+                f"# Known-bug patterns, `make bugs` of {started_at}\n\nSeeds {seed}..{seed + tries - 1}, "
+                f"{tries} tries per cell, {minutes:.0f} min so far on this machine (2 cores). Replay one run: "
+                f"`SEED=<seed> ACTIVEMQ_VERSION=<version> KNOWN_BUGS=1 make chaos SCENARIO=<scenario>`."
+            )
+            table = bugs.write_outcome(folder, cells, versions, designs, header)
+    print(table.read_text())
+    print(f"bugs: {(time.monotonic() - started) / 60:.1f} min; table {table}")
+    return 1 if failed_runs else 0
+
+
 def _last_line(path: Path) -> str:
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     return lines[-1] if lines else f"see {path}"
@@ -356,6 +421,7 @@ COMMANDS = {
     "report": cmd_report,
     "replay": cmd_replay,
     "matrix": cmd_matrix,
+    "bugs": cmd_bugs,
 }
 
 
@@ -387,6 +453,11 @@ def main(argv: list[str] | None = None) -> int:
     matrix = commands.add_parser("matrix", help="one scenario on every broker version, side by side")
     matrix.add_argument("scenario", nargs="?", help="scenario name (default: $SCENARIO)")
     matrix.add_argument("--seed", help="integer (default: $SEED or random)")
+    bugs = commands.add_parser("bugs", help="the known-bug patterns on every version and design, a table")
+    bugs.add_argument("--seed", help="integer (default: $SEED or random); try n uses seed + n - 1")
+    bugs.add_argument("--tries", help="runs per cell (default: $TRIES or 2)")
+    bugs.add_argument("--versions", help="comma-separated (default: $VERSIONS or every one)")
+    bugs.add_argument("--patterns", help="comma-separated pattern keys (default: $PATTERNS or every one)")
     report = commands.add_parser("report", help="redraw a chaos or soak run folder's report.html")
     report.add_argument("folder")
     args = parser.parse_args(argv)

@@ -55,7 +55,8 @@ class History:
         # unbuffered bytes: each event is one write(2) as it happens, with no text layer to encode it again
         self._file = path.open("wb", buffering=0)
         self._compact = CompactWriter(compact_directory(path))
-        header = {"type": "header", **header, "monotonic_origin": self._started}
+        # the wall-clock time of t=0, to place broker log lines (which carry wall-clock stamps) on the run's axis
+        header = {"type": "header", **header, "monotonic_origin": self._started, "wall_origin": time.time()}
         self._file.write((json.dumps(header, sort_keys=True) + "\n").encode())
 
     def now(self) -> float:

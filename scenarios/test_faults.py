@@ -66,6 +66,17 @@ def test_freeze_consumers_master(chaos) -> None:
         run.load(LOAD)
 
 
+@pytest.mark.chaos_declares(SINGLE_FAULT)
+def test_freeze_peer_long(chaos) -> None:
+    """A live master frozen for 45 s: longer than a bridge's default inactivity limit (30 s), and long enough
+    for the other pair's bridge to give up, reconnect into the frozen peer (whose kernel still accepts the
+    connection) and have its handshake stall. After the thaw every bridge must forward again."""
+    with chaos() as run:
+        run.load(LOAD)
+        run.play([Step(0.0, "freeze", "live:random", hold=45.0)])
+        run.load(LOAD)
+
+
 @pytest.mark.chaos_declares({"seed": {"duplicated": REDELIVERED}, "hardened": {"duplicated": REDELIVERED}})
 def test_partition_pairs(chaos) -> None:
     """The pairs cannot reach each other while the VIP reaches both: bridges stall, clients carry on."""

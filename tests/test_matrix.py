@@ -46,3 +46,21 @@ def test_matrix_needs_a_known_scenario(tmp_path: Path) -> None:
     assert_one_line_error(harness("matrix", RUNS_DIR=str(tmp_path), SCENARIO=""), "name the scenario")
     done = harness("matrix", "melt-everything", RUNS_DIR=str(tmp_path), SEED="1")
     assert_one_line_error(done, "unknown SCENARIO 'melt-everything'")
+
+
+def test_bugs_refuses_unknown_versions_patterns_and_tries_before_any_run(tmp_path: Path) -> None:
+    runs = str(tmp_path)
+    assert_one_line_error(
+        harness("bugs", "--versions", "5.5.1", RUNS_DIR=runs, SEED="1"), "unknown version 5.5.1"
+    )
+    assert_one_line_error(harness("bugs", "--patterns", "melt", RUNS_DIR=runs, SEED="1"), "unknown pattern")
+    assert_one_line_error(harness("bugs", RUNS_DIR=runs, SEED="1", TRIES="0"), "TRIES='0' must be a positive")
+    assert not any(tmp_path.iterdir())  # nothing started, nothing written
+
+
+def test_every_pattern_names_a_scenario_that_exists() -> None:
+    from harness.report.bugs import pattern_scenarios
+    from harness.report.matrix import scenario_node_ids
+
+    ids = scenario_node_ids(pattern_scenarios())
+    assert len(ids) == len(pattern_scenarios()) and all("::test_" in i for i in ids)

@@ -57,7 +57,16 @@ def chaos(request, design_name):
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for name in ("SEED", "SCENARIO", "DESIGN", "TOPOLOGY", "CHAOS_MINUTES", "PLACEMENT", *SHAPE_VARIABLES):
+    for name in (
+        "SEED",
+        "SCENARIO",
+        "DESIGN",
+        "TOPOLOGY",
+        "CHAOS_MINUTES",
+        "PLACEMENT",
+        "KNOWN_BUGS",
+        *SHAPE_VARIABLES,
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RUNS_DIR", str(pytester.path / "runs"))
     pytester.makeini("[pytest]\nchaos_scenarios = scenarios\n")
@@ -84,6 +93,19 @@ def test_each_design_and_seed_reach_the_test_and_the_junit_file(suite: pytest.Py
     assert properties["test_alpha[seed]"]["seed"] == "42"
     rerun = properties["test_alpha[seed]"]["replay"]
     assert rerun == "SEED=42 make chaos PYTEST_ARGS=\"'scenarios/test_suite.py::test_alpha[seed]'\""
+
+
+def test_a_known_bug_is_skipped_on_its_design_with_the_reason_unless_known_bugs_are_asked_for(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    known = 'import pytest\n\n@pytest.mark.chaos_known_bug({"seed": "two live brokers"})\n'
+    (suite.path / "scenarios" / "test_known.py").write_text(known + "def test_gamma(chaos):\n    pass\n")
+    result = suite.runpytest("scenarios", "--seed", "4", "-k", "gamma", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*known bug on seed: two live brokers*"])
+    suite.runpytest("scenarios", "--seed", "4", "-k", "gamma", "--known-bugs").assert_outcomes(passed=2)
+    monkeypatch.setenv("KNOWN_BUGS", "1")
+    suite.runpytest("scenarios", "--seed", "4", "-k", "gamma").assert_outcomes(passed=2)
 
 
 def test_placement_is_seeded_unless_the_vip_is_asked_for_and_the_rerun_says_so(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.check.checkers import CHECKERS
 from harness.check.result import ScenarioResult
+from harness.errors import HarnessError
 from harness.report import summary
 from harness.settings import BROKER_SUITES, ROOT
 
@@ -43,14 +44,38 @@ def versions() -> list[str]:
     return sorted(BROKER_SUITES)
 
 
-def run_version(version: str, scenario: str, seed: int, design: str, folder: Path) -> VersionOutcome:
-    """`make chaos` for one version; design "" runs every public one."""
+def scenario_node_ids(names: list[str]) -> list[str]:
+    """The pytest node id of each named scenario (kill-live-master -> scenarios/test_faults.py::test_kill_live_master)."""
+    found = {}
+    for path in sorted((ROOT / "scenarios").glob("test_*.py")):
+        for name in names:
+            if f"def test_{name.replace('-', '_')}(" in path.read_text():
+                found[name] = f"{path.relative_to(ROOT)}::test_{name.replace('-', '_')}"
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise HarnessError(f"no scenario named {', '.join(missing)} under scenarios/")
+    return [found[name] for name in names]
+
+
+def run_version(
+    version: str,
+    scenario: str,
+    seed: int,
+    design: str,
+    folder: Path,
+    *,
+    targets: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> VersionOutcome:
+    """`make chaos` for one version; design "" runs every public one; `targets` are pytest node ids (default:
+    every scenario, `scenario` selecting one)."""
     folder.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "ACTIVEMQ_VERSION": version, "RUNS_DIR": str(folder), "SEED": str(seed)}
     env["SCENARIO"], env["DESIGN"], env["TOPOLOGY"] = scenario, design, design
+    env.update(extra_env or {})
     with (folder / "pytest.log").open("w") as log:
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "scenarios", "-p", "no:cacheprovider", "-q"],
+            [sys.executable, "-m", "pytest", *(targets or ["scenarios"]), "-p", "no:cacheprovider", "-q"],
             cwd=ROOT,
             env=env,
             stdout=log,

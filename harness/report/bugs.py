@@ -1,0 +1,403 @@
+"""Known ActiveMQ bug patterns, what shows each one in a run, and the table `make bugs` writes.
+
+A pattern names the scenario that provokes it and a signature: a pure function of one finished run (its
+result, its history, its brokers' logs) that says whether the run shows the pattern, with the evidence in a
+few words. A design may prevent a pattern by a setting; a run on it that shows the pattern anyway says so.
+
+Each cell of the table reads: reproduced in k of n tries, not seen in n tries, prevented by the design (not
+seen in n tries), or no result (the run did not finish). Nothing here reaches the cluster: the runs are made
+by `harness.cli.cmd_bugs`, as `make matrix` makes its runs.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.check.result import ScenarioResult
+from harness.history import read_header, read_history
+
+
+@dataclass
+class Sighting:
+    seen: bool
+    detail: str  # the evidence, or what was looked for and not found
+
+
+@dataclass
+class RunEvidence:
+    """One finished scenario run: its result, and its history and broker logs read on demand."""
+
+    result: ScenarioResult
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.result.directory)
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        return read_history(self.folder / "history.jsonl")
+
+    def wall_origin(self) -> float | None:
+        origin = read_header(self.folder / "history.jsonl").get("wall_origin")
+        return float(origin) if origin is not None else None
+
+    def log_lines(self, pattern: str) -> list[tuple[float, str, str]]:
+        """(seconds on the run's axis, node, line) of every broker log line matching `pattern`."""
+        origin = self.wall_origin()
+        if origin is None:
+            return []
+        found = []
+        for log in sorted(self.folder.glob("*/logs/*.log")):
+            for line in log.read_text(errors="replace").splitlines():
+                if re.search(pattern, line):
+                    stamp = _docker_stamp(line)
+                    if stamp is not None:
+                        found.append((stamp - origin, log.stem, line[31:].strip()))
+        return sorted(found)
+
+    def faults(self, action: str) -> list[dict[str, Any]]:
+        """The applied faults of a kind (their ok events, with the invoke's target)."""
+        return [
+            e
+            for e in self.events()
+            if e["p"] == "nemesis" and e["type"] == "ok" and e.get("action") == action and e["f"] == "fault"
+        ]
+
+
+def _docker_stamp(line: str) -> float | None:
+    """The time of a `docker logs --timestamps` line (RFC 3339, nanoseconds, UTC)."""
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", line)
+    if match is None:
+        return None
+    whole = datetime.datetime.fromisoformat(match[1]).replace(tzinfo=datetime.UTC).timestamp()
+    return whole + float(match[2][:7] if match[2] else 0)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    key: str
+    title: str
+    reference: str  # a JIRA or GitHub issue, or "found here"
+    scenario: str
+    signature: Callable[[RunEvidence], Sighting]
+    looked_for: str  # what a run must show to count, for the table's legend
+    prevented: dict[str, str] = field(default_factory=dict)  # design -> the setting that prevents it
+    fixed_in: str = ""
+
+
+# -------------------------------------------------------------------------------------------- signatures
+def _verdict(evidence: RunEvidence, name: str) -> Any:
+    return next((v for v in evidence.result.verdicts if v.checker == name), None)
+
+
+def stranded(evidence: RunEvidence) -> Sighting:
+    verdict = _verdict(evidence, "stuck")
+    count = verdict.counts.get("stranded", 0) if verdict else 0
+    return Sighting(count > 0, f"{count} stranded after the drain")
+
+
+def frozen_kept_lock(evidence: RunEvidence) -> Sighting:
+    frozen = {str(e["target"]) for e in evidence.faults("freeze")}
+    final = next((e for e in evidence.events() if e.get("phase") == "final-state"), None)
+    live = set((final or {}).get("queues", {}))
+    kept = sorted(frozen & live)
+    if kept:
+        return Sighting(True, f"{', '.join(kept)} frozen, nobody took its store, still live after the thaw")
+    return Sighting(
+        False,
+        f"frozen {', '.join(sorted(frozen)) or 'nothing'}; live at the end: {', '.join(sorted(live)) or '?'}",
+    )
+
+
+INACTIVITY = r"InactivityIOException|shutdown due to a remote error"
+
+
+def bridge_silent(evidence: RunEvidence) -> Sighting:
+    """How long after a live master froze the other pair's brokers gave up on their bridge to it."""
+    freezes = evidence.faults("freeze")
+    if not freezes:
+        return Sighting(False, "no freeze applied")
+    frozen, at = str(freezes[0]["target"]), float(freezes[0]["t"])
+    heal = next(
+        (
+            float(e["t"])
+            for e in evidence.events()
+            if e["f"] == "heal" and e.get("heals") == "freeze" and e["type"] == "ok"
+        ),
+        at + 45,
+    )
+    failed = [
+        t - at
+        for t, node, line in evidence.log_lines(INACTIVITY)
+        if node != frozen and at <= t <= heal and frozen in line
+    ]
+    if not failed:
+        return Sighting(True, f"no bridge to {frozen} failed in its {heal - at:.0f} s frozen")
+    return Sighting(failed[0] >= 20, f"bridge to the frozen {frozen} failed after {failed[0]:.0f} s")
+
+
+HANDSHAKE = r"Error with pending (remote|local) brokerInfo"
+
+
+def stalled_handshake(evidence: RunEvidence) -> Sighting:
+    lines = evidence.log_lines(HANDSHAKE)
+    verdict = _verdict(evidence, "bridges-resumed")
+    stalled = list(verdict.evidence.get("not_resumed", [])) if verdict else []
+    if lines and stalled:
+        return Sighting(True, f"handshake error on {lines[0][1]}, then {', '.join(stalled)} never resumed")
+    if lines:
+        return Sighting(False, f"handshake error on {lines[0][1]}, but every bridge resumed")
+    return Sighting(
+        False, "no handshake error logged" + (f"; {', '.join(stalled)} not resumed" if stalled else "")
+    )
+
+
+def _unstranded_stuck(evidence: RunEvidence) -> tuple[int, dict[str, Any]]:
+    verdict = _verdict(evidence, "stuck")
+    if verdict is None or verdict.valid is not False:
+        return 0, {}
+    return verdict.counts.get("messages", 0) - verdict.counts.get("stranded", 0), verdict.evidence
+
+
+def demand_lost(evidence: RunEvidence) -> Sighting:
+    count, found = _unstranded_stuck(evidence)
+    where = ", ".join(found.get("on_brokers", {})) if count else ""
+    return Sighting(count > 0, f"{count} left unforwarded" + (f" on {where}" if where else ""))
+
+
+def held_until_restart(evidence: RunEvidence) -> Sighting:
+    count, found = _unstranded_stuck(evidence)
+    where = ", ".join(found.get("on_brokers", {})) if count else ""
+    return Sighting(count > 0, f"{count} held on a queue after the drain" + (f" on {where}" if where else ""))
+
+
+def lost_on_stop(evidence: RunEvidence) -> Sighting:
+    verdict = _verdict(evidence, "lost")
+    count = verdict.counts.get("lost", 0) if verdict and verdict.valid is False else 0
+    return Sighting(count > 0, f"{count} acknowledged and lost")
+
+
+def two_live(evidence: RunEvidence) -> Sighting:
+    split = [
+        e
+        for e in evidence.events()
+        if e.get("phase") == "not-recovered" and "live/live" in str(e.get("error", ""))
+    ]
+    if split:
+        pair = re.search(r"pair (\w+) is live/live", str(split[0].get("error")))
+        return Sighting(True, f"pair {pair[1] if pair else '?'} had two live brokers on one store")
+    return Sighting(False, "never two live brokers in a pair")
+
+
+def refused_yet_delivered(evidence: RunEvidence) -> Sighting:
+    verdict = _verdict(evidence, "unexpected")
+    count = verdict.counts.get("refused-but-delivered", 0) if verdict else 0
+    return Sighting(count > 0, f"{count} sends refused (ERROR) yet delivered")
+
+
+def ack_refused_held(evidence: RunEvidence) -> Sighting:
+    refused = sum(1 for e in evidence.events() if e.get("f") == "ack" and "refused" in e)
+    count, _ = _unstranded_stuck(evidence)
+    return Sighting(
+        refused > 0 and count > 0, f"{refused} acks refused, {count} messages held after the drain"
+    )
+
+
+PATTERNS: tuple[Pattern, ...] = (
+    Pattern(
+        "stranded",
+        "messages stranded when consumers move between masters",
+        "ActiveMQ docs, networks of brokers: stuck messages",
+        "move-demand",
+        stranded,
+        "stuck messages that crossed a bridge to a broker the consumers had left",
+        {"hardened": "conditionalNetworkBridgeFilterFactory replayWhenNoConsumers"},
+    ),
+    Pattern(
+        "frozen-lock",
+        "a frozen master keeps its store lock",
+        "shared file locker (fcntl) semantics",
+        "freeze-master",
+        frozen_kept_lock,
+        "the frozen node still live after the thaw: its partner never got the lock",
+    ),
+    Pattern(
+        "bridge-silent",
+        "a bridge silent ~30 s after its peer freezes (inactivity default)",
+        "maxInactivityDuration default 30 s",
+        "freeze-peer-long",
+        bridge_silent,
+        "the other pair's bridge to a frozen master gives up only 20 s or more after the freeze, or never",
+        {"hardened": "maxInactivityDuration 5 s on the bridges"},
+    ),
+    Pattern(
+        "stalled-handshake",
+        "a bridge dies for good on a stalled handshake",
+        "apache/activemq#1864 (fixed in 5.19.x, 6.2.x)",
+        "freeze-peer-long",
+        stalled_handshake,
+        "'Error with pending brokerInfo' in a broker log, then a bridge direction that never resumes",
+    ),
+    Pattern(
+        "demand-race",
+        "demand lost when subscriptions race destination creation",
+        "AMQ-8023 (fixed in 5.17.0)",
+        "demand-race",
+        demand_lost,
+        "messages never forwarded from where they were sent (stuck, not stranded)",
+        fixed_in="5.17.0",
+    ),
+    Pattern(
+        "held-until-restart",
+        "a queue message stuck until restart",
+        "AMQ-9625",
+        "many-queues",
+        held_until_restart,
+        "messages left on a queue after the drain that no move of consumers explains (stuck, not stranded)",
+    ),
+    Pattern(
+        "lost-on-stop",
+        "messages lost on a graceful master stop",
+        "AMQ-3364",
+        "graceful-stop-master",
+        lost_on_stop,
+        "acknowledged messages never delivered (lost)",
+    ),
+    Pattern(
+        "split-brain",
+        "a deleted lock file: two live brokers on one store",
+        "found here (lose-lock)",
+        "lose-lock",
+        two_live,
+        "a recovery check that found a pair live/live",
+        {"hardened": "lockKeepAlivePeriod: the broker notices and stops"},
+    ),
+    Pattern(
+        "refused-yet-delivered",
+        "a send refused for a full store is delivered anyway",
+        "found here (store-full)",
+        "store-full",
+        refused_yet_delivered,
+        "a send answered with ERROR whose message a consumer received",
+        {"hardened": 'kahaDB concurrentStoreAndDispatchQueues="false"'},
+    ),
+    Pattern(
+        "ack-refused-held",
+        "an ack refused for a full store leaves its message held",
+        "found here (store-full)",
+        "store-full",
+        ack_refused_held,
+        "acks refused, and messages left on the queue after the drain",
+    ),
+)
+
+
+def pattern_scenarios() -> list[str]:
+    return list(dict.fromkeys(p.scenario for p in PATTERNS))
+
+
+# ------------------------------------------------------------------------------------------------ cells
+@dataclass
+class Cell:
+    """One pattern on one version and design, over the tries."""
+
+    pattern: Pattern
+    version: str
+    design: str
+    sightings: list[tuple[Sighting, Path]] = field(default_factory=list)  # one per try with a result
+    tries: int = 0
+
+    def text(self) -> str:
+        seen = [s for s, _ in self.sightings if s.seen]
+        n = len(self.sightings)
+        if n == 0:
+            return f"no result in {self.tries} tries"
+        missing = f", no result in {self.tries - n}" if n < self.tries else ""
+        prevented = self.pattern.prevented.get(self.design)
+        if seen:
+            text = f"reproduced in {len(seen)} of {n}{missing}: {seen[0].detail}"
+            return text + (" (the design should prevent it)" if prevented else "")
+        fixed = self.pattern.fixed_in and _version_at_least(self.version, self.pattern.fixed_in)
+        why = "prevented by the design, " if prevented else "fixed in this version, " if fixed else ""
+        return f"{why}not seen in {n} tries{missing} ({self.sightings[-1][0].detail})"
+
+    def folders(self) -> list[Path]:
+        return [folder for _, folder in self.sightings]
+
+
+def _version_at_least(version: str, wanted: str) -> bool:
+    return tuple(int(x) for x in version.split(".")) >= tuple(int(x) for x in wanted.split("."))
+
+
+def cells_from_results(
+    results: list[tuple[str, ScenarioResult]], versions: list[str], designs: list[str], tries: int
+) -> list[Cell]:
+    """Every (pattern, version, design) cell from (version, result) pairs of every try."""
+    cells = {(p.key, v, d): Cell(p, v, d, tries=tries) for p in PATTERNS for v in versions for d in designs}
+    for version, result in results:
+        for pattern in PATTERNS:
+            cell = cells.get((pattern.key, version, result.design))
+            if cell is None or pattern.scenario != result.scenario:
+                continue
+            try:
+                sighting = pattern.signature(RunEvidence(result))
+            except (OSError, ValueError, KeyError) as exc:  # a run folder half written: no result, said so
+                sighting = Sighting(False, f"unreadable run: {exc!r}"[:120])
+            cell.sightings.append((sighting, Path(result.directory)))
+    return list(cells.values())
+
+
+def markdown_table(cells: list[Cell], versions: list[str], designs: list[str], base: Path) -> list[str]:
+    """The known-bug table, each cell linking its run folders (relative to `base`)."""
+    columns = [(v, d) for v in versions for d in designs]
+    lines = [
+        "| pattern | reference | scenario | " + " | ".join(f"{v} {d}" for v, d in columns) + " |",
+        "|---|---|---|" + "---|" * len(columns),
+    ]
+    by_key = {(c.pattern.key, c.version, c.design): c for c in cells}
+    for pattern in PATTERNS:
+        row = [pattern.title, pattern.reference, f"`{pattern.scenario}`"]
+        for version, design in columns:
+            cell = by_key[(pattern.key, version, design)]
+            links = " ".join(f"[{n + 1}]({_relative(f, base)})" for n, f in enumerate(cell.folders()))
+            row.append(f"{cell.text()} {links}".strip().replace("|", "/"))
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append("What each pattern needs a run to show:")
+    lines.extend(f"- {p.title}: {p.looked_for}" for p in PATTERNS)
+    return lines
+
+
+def _relative(folder: Path, base: Path) -> str:
+    try:
+        return str(folder.relative_to(base))
+    except ValueError:
+        return str(folder)
+
+
+def write_outcome(
+    folder: Path, cells: list[Cell], versions: list[str], designs: list[str], header: str
+) -> Path:
+    table = markdown_table(cells, versions, designs, folder)
+    path = folder / "bugs.md"
+    path.write_text(header + "\n\n" + "\n".join(table) + "\n")
+    records = [
+        {
+            "pattern": c.pattern.key,
+            "version": c.version,
+            "design": c.design,
+            "tries": c.tries,
+            "seen": sum(1 for s, _ in c.sightings if s.seen),
+            "results": len(c.sightings),
+            "cell": c.text(),
+            "runs": [str(f) for f in c.folders()],
+        }
+        for c in cells
+    ]
+    (folder / "bugs.json").write_text(json.dumps(records, indent=2) + "\n")
+    return path

@@ -1,0 +1,160 @@
+"""The known-bug patterns' signatures and the table, on literal run folders (no Docker): each signature is
+shown to see its pattern and to not see a near miss."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+from harness.check.checkers import Verdict
+from harness.check.result import ScenarioResult
+from harness.report import bugs
+from harness.report.bugs import PATTERNS, Cell, RunEvidence, Sighting, cells_from_results, markdown_table
+
+ORIGIN = 1_800_000_000.0  # the run's t=0 on the wall clock
+A1, A2 = "chaos-mq01-a", "chaos-mq02-a"
+
+
+def run_folder(
+    tmp_path: Path,
+    events: list[dict],
+    verdicts: list[Verdict] = (),
+    logs: dict[str, list[tuple[float, str]]] | None = None,
+    scenario: str = "freeze-peer-long",
+    design: str = "seed",
+) -> RunEvidence:
+    folder = tmp_path / f"{scenario}-{design}"
+    folder.mkdir(parents=True)
+    lines = [{"type": "header", "wall_origin": ORIGIN}, *({"i": n, **e} for n, e in enumerate(events))]
+    (folder / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    for node, entries in (logs or {}).items():
+        log = folder / "20261128-000000-abcdef" / "logs" / f"{node}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        text = ""
+        for t, line in entries:
+            stamp = ORIGIN + t
+            whole = int(stamp)
+            iso = datetime.datetime.fromtimestamp(whole, datetime.UTC)
+            text += f"{iso.strftime('%Y-%m-%dT%H:%M:%S')}.{int((stamp - whole) * 1e9):09d}Z {line}\n"
+        log.write_text(text)
+    result = ScenarioResult(scenario, design, 7, str(folder), {}, list(verdicts))
+    return RunEvidence(result)
+
+
+def freeze(t: float, node: str = A2, heal_t: float = 47.0) -> list[dict]:
+    return [
+        {"t": t, "p": "nemesis", "type": "invoke", "f": "fault", "action": "freeze", "target": node},
+        {"t": t + 0.1, "p": "nemesis", "type": "ok", "f": "fault", "action": "freeze", "target": node},
+        {
+            "t": heal_t,
+            "p": "nemesis",
+            "type": "ok",
+            "f": "heal",
+            "action": "thaw",
+            "target": node,
+            "heals": "freeze",
+        },
+    ]
+
+
+INACTIVE = f"WARN Network connection between vm://{A1}#0 and tcp://{A2}/172.18.0.3:61616 shutdown due to a remote error: InactivityIOException"
+
+
+def test_a_bridge_that_gives_up_30_s_after_its_peer_froze_is_the_silent_bridge(tmp_path: Path) -> None:
+    slow = run_folder(tmp_path / "slow", freeze(2.0), logs={A1: [(1.0, INACTIVE), (33.5, INACTIVE)]})
+    sighting = bugs.bridge_silent(slow)
+    assert sighting.seen and "after 31 s" in sighting.detail  # the line before the freeze is not counted
+    quick = run_folder(tmp_path / "quick", freeze(2.0), logs={A1: [(7.4, INACTIVE)]})
+    assert not bugs.bridge_silent(quick).seen and "after 5 s" in bugs.bridge_silent(quick).detail
+    # the frozen node's own lines say nothing about the others' bridges to it
+    never = run_folder(tmp_path / "never", freeze(2.0), logs={A2: [(10.0, INACTIVE)]})
+    assert bugs.bridge_silent(never).seen and "no bridge to" in bugs.bridge_silent(never).detail
+
+
+def test_a_stalled_handshake_counts_only_when_a_bridge_then_never_resumed(tmp_path: Path) -> None:
+    line = [
+        (
+            20.0,
+            f"INFO Error with pending remote brokerInfo on: tcp://{A2}:61616 (Wire format negotiation timeout)",
+        )
+    ]
+    dead = Verdict("bridges-resumed", False, {}, {"not_resumed": [f"{A1}->{A2}"]})
+    alive = Verdict("bridges-resumed", True, {}, {"not_resumed": []})
+    seen = bugs.stalled_handshake(run_folder(tmp_path / "a", freeze(2.0), [dead], {A1: line}))
+    assert seen.seen and f"{A1}->{A2} never resumed" in seen.detail
+    assert not bugs.stalled_handshake(run_folder(tmp_path / "b", freeze(2.0), [alive], {A1: line})).seen
+    assert not bugs.stalled_handshake(run_folder(tmp_path / "c", freeze(2.0), [dead], {})).seen
+
+
+def test_store_and_lock_signatures_read_the_history(tmp_path: Path) -> None:
+    split = {
+        "t": 30,
+        "p": "harness",
+        "type": "ok",
+        "f": "phase",
+        "phase": "not-recovered",
+        "error": "pair 01 is live/live (want live/waiting)",
+    }
+    assert (
+        bugs.two_live(run_folder(tmp_path / "a", [split])).detail
+        == "pair 01 had two live brokers on one store"
+    )
+    assert not bugs.two_live(
+        run_folder(tmp_path / "b", [{**split, "error": "pair 01 is live/stopping"}])
+    ).seen
+    final = {
+        "t": 60,
+        "p": "harness",
+        "type": "ok",
+        "f": "phase",
+        "phase": "final-state",
+        "queues": {A1: {}, A2: {}},
+    }
+    assert bugs.frozen_kept_lock(run_folder(tmp_path / "c", [*freeze(2.0), final])).seen
+    took_over = {**final, "queues": {A1: {}, "chaos-mq02-b": {}}}
+    assert not bugs.frozen_kept_lock(run_folder(tmp_path / "d", [*freeze(2.0), took_over])).seen
+    refused = {
+        "t": 3,
+        "p": "consumer-0",
+        "type": "info",
+        "f": "ack",
+        "id": "x",
+        "refused": "No space left on device",
+    }
+    held = Verdict("stuck", False, {"messages": 4, "stranded": 0}, {"on_brokers": {A2: {"q": 4}}})
+    assert bugs.ack_refused_held(run_folder(tmp_path / "e", [refused], [held])).seen
+    assert not bugs.ack_refused_held(run_folder(tmp_path / "f", [], [held])).seen  # held, but no ack refused
+
+
+def test_cells_say_reproduced_prevented_fixed_or_no_result(tmp_path: Path) -> None:
+    by_key = {p.key: p for p in PATTERNS}
+    seen, unseen = Sighting(True, "5 stranded after the drain"), Sighting(False, "0 stranded after the drain")
+    cell = Cell(by_key["stranded"], "5.17.2", "seed", [(seen, tmp_path), (unseen, tmp_path)], tries=2)
+    assert cell.text() == "reproduced in 1 of 2: 5 stranded after the drain"
+    cell = Cell(by_key["stranded"], "5.17.2", "hardened", [(unseen, tmp_path)] * 2, tries=2)
+    assert cell.text().startswith("prevented by the design, not seen in 2 tries")
+    cell = Cell(by_key["stranded"], "5.17.2", "hardened", [(seen, tmp_path)], tries=2)
+    assert cell.text().endswith("(the design should prevent it)") and "no result in 1" in cell.text()
+    cell = Cell(by_key["demand-race"], "5.17.6", "seed", [(unseen, tmp_path)], tries=1)
+    assert cell.text().startswith("fixed in this version, not seen in 1 tries")
+    assert Cell(by_key["demand-race"], "5.16.1", "seed", [], tries=2).text() == "no result in 2 tries"
+
+
+def test_the_table_has_a_cell_per_version_and_design_linking_its_runs(tmp_path: Path) -> None:
+    moved = run_folder(
+        tmp_path / "runs" / "5.17.2" / "try-1",
+        [],
+        [Verdict("stuck", False, {"messages": 5, "stranded": 5}, {})],
+        scenario="move-demand",
+    )
+    other = ScenarioResult("kill-live-master", "seed", 7, str(tmp_path), {}, [])  # no pattern's scenario
+    cells = cells_from_results(
+        [("5.17.2", moved.result), ("5.17.2", other)], ["5.17.2"], ["seed", "hardened"], 1
+    )
+    table = markdown_table(cells, ["5.17.2"], ["seed", "hardened"], tmp_path / "runs")
+    assert table[0].startswith("| pattern | reference | scenario | 5.17.2 seed | 5.17.2 hardened |")
+    row = next(line for line in table if line.startswith("| messages stranded"))
+    assert "reproduced in 1 of 1: 5 stranded after the drain [1](5.17.2/try-1/move-demand-seed)" in row
+    assert "no result in 1 tries" in row  # hardened had no run
+    assert len([line for line in table if line.startswith("| ")]) == len(PATTERNS) + 1
