@@ -357,8 +357,9 @@ def cmd_bugs(settings: Settings, args: argparse.Namespace) -> int:
         f"{', '.join(designs)}, {tries} tries (seeds {seed}..{seed + tries - 1}) -> {folder}"
     )
     results, failed_runs = [], 0
-    for version in versions:
-        for n in range(tries):
+    # try by try over the versions, so that a run cut short still has every version's first tries
+    for n in range(tries):
+        for version in versions:
             began = time.monotonic()
             outcome = matrix.run_version(
                 version,
