@@ -158,3 +158,16 @@ def test_the_table_has_a_cell_per_version_and_design_linking_its_runs(tmp_path: 
     assert "reproduced in 1 of 1: 5 stranded after the drain [1](5.17.2/try-1/move-demand-seed)" in row
     assert "no result in 1 tries" in row  # hardened had no run
     assert len([line for line in table if line.startswith("| ")]) == len(PATTERNS) + 1
+
+
+def test_a_table_of_some_patterns_shows_only_those(tmp_path: Path) -> None:
+    some = [
+        c
+        for c in cells_from_results([], ["5.17.2"], ["seed"], 1)
+        if c.pattern.key in ("stranded", "split-brain")
+    ]
+    table = markdown_table(some, ["5.17.2"], ["seed"], tmp_path)
+    assert [line.split(" | ")[0] for line in table if line.startswith("| ") and "reference" not in line] == [
+        "| messages stranded when consumers move between masters",
+        "| a deleted lock file: two live brokers on one store",
+    ]

@@ -360,7 +360,8 @@ def markdown_table(cells: list[Cell], versions: list[str], designs: list[str], b
         "|---|---|---|" + "---|" * len(columns),
     ]
     by_key = {(c.pattern.key, c.version, c.design): c for c in cells}
-    for pattern in PATTERNS:
+    shown = [p for p in PATTERNS if any(c.pattern is p for c in cells)]
+    for pattern in shown:
         row = [pattern.title, pattern.reference, f"`{pattern.scenario}`"]
         for version, design in columns:
             cell = by_key[(pattern.key, version, design)]
@@ -369,7 +370,7 @@ def markdown_table(cells: list[Cell], versions: list[str], designs: list[str], b
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append("What each pattern needs a run to show:")
-    lines.extend(f"- {p.title}: {p.looked_for}" for p in PATTERNS)
+    lines.extend(f"- {p.title}: {p.looked_for}" for p in shown)
     return lines
 
 
