@@ -334,6 +334,8 @@ def cmd_bugs(settings: Settings, args: argparse.Namespace) -> int:
     from harness.report import bugs, matrix
     from harness.settings import BROKER_SUITES
 
+    if args.table:
+        return _bugs_table_again(Path(args.table))
     seed = _seed(args)
     tries = int(positive_number("TRIES", args.tries or os.environ.get("TRIES") or "2", "of tries"))
     versions = (args.versions or os.environ.get("VERSIONS") or ",".join(matrix.versions())).split(",")
@@ -388,6 +390,33 @@ def cmd_bugs(settings: Settings, args: argparse.Namespace) -> int:
     print(table.read_text())
     print(f"bugs: {(time.monotonic() - started) / 60:.1f} min; table {table}")
     return 1 if failed_runs else 0
+
+
+def _bugs_table_again(folder: Path) -> int:
+    """Rewrite a `make bugs` folder's table from its runs, with the signatures as they are now."""
+    from harness.report import bugs
+
+    results = bugs.results_in(folder)
+    if not results:
+        raise HarnessError(f"{folder} holds no make bugs run (no <version>/try-<n>/chaos/*/summary.json)")
+    versions = sorted({v for v, _ in results}, key=lambda v: tuple(int(x) for x in v.split(".")))
+    designs = list(dict.fromkeys(r.design for _, r in sorted(results, key=lambda vr: vr[1].design != "seed")))
+    tries = len({p.parent.parent.parent.name for p in folder.glob("*/try-*/chaos/*/summary.json")})
+    scenarios = {r.scenario for _, r in results}
+    cells = [
+        c
+        for c in bugs.cells_from_results(results, versions, designs, tries)
+        if c.pattern.scenario in scenarios
+    ]
+    previous = (
+        (folder / "bugs.md").read_text().split("\n\n| pattern")[0] if (folder / "bugs.md").exists() else ""
+    )
+    header = previous or f"# Known-bug patterns of {folder.name}"
+    table = bugs.write_outcome(
+        folder, cells, versions, designs, header + "\n\nTable rewritten from the runs."
+    )
+    print(table.read_text())
+    return 0
 
 
 def _last_line(path: Path) -> str:
@@ -459,6 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     bugs.add_argument("--tries", help="runs per cell (default: $TRIES or 2)")
     bugs.add_argument("--versions", help="comma-separated (default: $VERSIONS or every one)")
     bugs.add_argument("--patterns", help="comma-separated pattern keys (default: $PATTERNS or every one)")
+    bugs.add_argument(
+        "--table", metavar="FOLDER", help="only rewrite the table of an earlier make bugs folder"
+    )
     report = commands.add_parser("report", help="redraw a chaos or soak run folder's report.html")
     report.add_argument("folder")
     args = parser.parse_args(argv)

@@ -25,7 +25,7 @@ from harness.history import read_header, read_history
 
 @dataclass
 class Sighting:
-    seen: bool
+    seen: bool | None  # None: the run could not show it either way (too short a fault, a check not made)
     detail: str  # the evidence, or what was looked for and not found
 
 
@@ -114,7 +114,9 @@ def frozen_kept_lock(evidence: RunEvidence) -> Sighting:
     )
 
 
-INACTIVITY = r"InactivityIOException|shutdown due to a remote error"
+# the bridge's own words when it gives up on its remote end (for a timeout: "due to a local error", with the
+# InactivityIOException as its cause on the next lines, which name the address, not the broker)
+INACTIVITY = r"Network connection between .* shutdown due to a (local|remote) error|bridge to \S+ stopped"
 
 
 def bridge_silent(evidence: RunEvidence) -> Sighting:
@@ -131,6 +133,8 @@ def bridge_silent(evidence: RunEvidence) -> Sighting:
         ),
         at + 45,
     )
+    if heal - at < 35:
+        return Sighting(None, f"frozen only {heal - at:.0f} s: a 30 s silence cannot show")
     failed = [
         t - at
         for t, node, line in evidence.log_lines(INACTIVITY)
@@ -183,6 +187,13 @@ def lost_on_stop(evidence: RunEvidence) -> Sighting:
 
 
 def two_live(evidence: RunEvidence) -> Sighting:
+    lost = evidence.faults("lose-lock")
+    if not lost:
+        return Sighting(None, "no lock file deleted")
+    checked = [float(e["t"]) for e in evidence.events() if e.get("phase") in ("recovered", "not-recovered")]
+    if not checked or max(checked) - float(lost[0]["t"]) < 11:
+        # a seed slave tries the lock every 10 s: a pair checked sooner has not had its chance to split
+        return Sighting(None, "the pairs were last checked less than 11 s after the lock file went")
     split = [
         e
         for e in evidence.events()
@@ -314,9 +325,11 @@ class Cell:
 
     def text(self) -> str:
         seen = [s for s, _ in self.sightings if s.seen]
-        n = len(self.sightings)
+        judged = [(s, f) for s, f in self.sightings if s.seen is not None]
+        n = len(judged)
         if n == 0:
-            return f"no result in {self.tries} tries"
+            why = f" ({self.sightings[-1][0].detail})" if self.sightings else ""
+            return f"no result in {self.tries} tries{why}"
         missing = f", no result in {self.tries - n}" if n < self.tries else ""
         prevented = self.pattern.prevented.get(self.design)
         if seen:
@@ -324,7 +337,7 @@ class Cell:
             return text + (" (the design should prevent it)" if prevented else "")
         fixed = self.pattern.fixed_in and _version_at_least(self.version, self.pattern.fixed_in)
         why = "prevented by the design, " if prevented else "fixed in this version, " if fixed else ""
-        return f"{why}not seen in {n} tries{missing} ({self.sightings[-1][0].detail})"
+        return f"{why}not seen in {n} tries{missing} ({judged[-1][0].detail})"
 
     def folders(self) -> list[Path]:
         return [folder for _, folder in self.sightings]
@@ -350,6 +363,17 @@ def cells_from_results(
                 sighting = Sighting(False, f"unreadable run: {exc!r}"[:120])
             cell.sightings.append((sighting, Path(result.directory)))
     return list(cells.values())
+
+
+def results_in(folder: Path) -> list[tuple[str, ScenarioResult]]:
+    """(version, result) of every run a `make bugs` folder holds: <version>/try-<n>/chaos/<run>/summary.json."""
+    found = []
+    for summary in sorted(folder.glob("*/try-*/chaos/*/summary.json")):
+        if summary.parent.is_symlink():  # chaos/latest points at a run already counted
+            continue
+        version = summary.relative_to(folder).parts[0]
+        found += [(version, ScenarioResult.from_json(r)) for r in json.loads(summary.read_text())]
+    return found
 
 
 def markdown_table(cells: list[Cell], versions: list[str], designs: list[str], base: Path) -> list[str]:
