@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -79,6 +80,40 @@ def test_chart_draws_bands_and_breaks_lines_at_gaps() -> None:
     assert svg.count("<polyline") == 1 and svg.count("<circle") == 1  # a lone point before the gap: a dot
     assert f'fill="{FAULT_FILL}"' in svg and "freeze chaos-mq01-a" in svg
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+
+
+def test_charts_render_under_a_csp_that_blocks_inline_styles(tmp_path: Path) -> None:
+    """Jenkins serves artifacts with a CSP that forbids inline styles: the charts must not need the page's
+    <style> (a rect with no fill attribute renders black over the fault bands)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("CI"):
+            raise AssertionError("chromium is installed by `make tools`")
+        pytest.skip("no chromium here (make tools installs it)")
+    chart = line_chart(
+        "throughput",
+        [Series("acknowledged", [(t, 50.0 + t % 7) for t in range(60)], PALETTE[0])],
+        x_max=60,
+        y_label="per second",
+        bands=[Band(20, 35, "freeze chaos-mq01-a")],
+        markers=[(40, "healed")],
+    )
+    assert "style=" not in chart
+    csp = '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'">'
+    page = tmp_path / "chart.html"
+    page.write_text(f"<!doctype html><html><head>{csp}</head><body style='margin:0'>{chart}</body></html>")
+    screenshot = tmp_path / "chart.png"
+    done = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--window-size=960,240", f"--screenshot={screenshot}", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and screenshot.exists(), done.stderr[-2000:]
+    colours = rendered_colours(screenshot)
+    dark = sum(n for c, n in colours.items() if max(c) < 60)
+    assert dark < 3000, f"{dark} dark pixels: the plot frame rendered filled"  # text and ticks only
+    assert sum(n for c, n in colours.items() if near(c, blend(FAULT_FILL, 0.25))) > 5000, "no fault band"
+    assert sum(n for c, n in colours.items() if near(c, rgb(PALETTE[0]))) > 50, "no series line"
 
 
 def test_progress_is_silent_without_a_terminal_and_redraws_one_line_on_one() -> None:

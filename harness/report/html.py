@@ -23,6 +23,8 @@ from harness.report import summary
 from harness.report.svg import PALETTE, Band, Series, escape, line_chart
 from harness.report.timeline import Timeline, build_timeline
 
+# the page's look; the charts carry theirs as SVG attributes (harness.report.svg), so that a strict CSP
+# blocking this inline style leaves them readable
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
 h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 36px; border-bottom: 1px solid #ccc; }
@@ -32,10 +34,7 @@ th { background: #dde6f0; }
 td.ok { background: #e3f4e3; } td.fail { background: #fbe0e0; font-weight: bold; }
 td.expected { background: #fff3d6; }
 code, pre { background: #f4f4f4; padding: 1px 4px; } pre { padding: 8px; overflow-x: auto; }
-.chart { display: block; margin: 6px 0; } .chart-title { font-weight: bold; font-size: 13px; }
-.frame { fill: none; stroke: #999; } .grid { stroke: #eee; } .tick, .legend, .band-label { font-size: 11px; }
-.axis { font-size: 11px; fill: #555; } .series { fill: none; stroke-width: 1.6; }
-.marker { stroke: #555; stroke-dasharray: 3 3; } .band-label { fill: #a04000; }
+.chart { display: block; margin: 6px 0; }
 .replay { font-size: 15px; }
 """
 

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 PALETTE = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 FAULT_FILL = "#ff7f0e"  # shaded fault windows; the report's render test looks for this colour
+# Every element carries its presentation as attributes, not only through the page's <style>: a server with a
+# strict Content-Security-Policy (Jenkins serves artifacts so) blocks inline styles, and an SVG rect with no
+# fill attribute is then filled black over the fault bands.
+AXIS = 'class="axis" font-size="11" fill="#555"'
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ def line_chart(
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-        f'<text x="{left}" y="16" class="chart-title">{escape(title)}</text>',
+        f'<text x="{left}" y="16" class="chart-title" font-weight="bold" font-size="13">{escape(title)}</text>',
     ]
     for i, band in enumerate(bands):
         x0, x1 = x(band.start), x(band.end)
@@ -70,29 +74,34 @@ def line_chart(
             f"({band.start:.1f}s to {band.end:.1f}s)</title></rect>"
         )
         out.append(
-            f'<text x="{x0 + 2:.1f}" y="{top + 10 + 10 * (i % 3)}" class="band-label">{escape(band.label)}</text>'
+            f'<text x="{x0 + 2:.1f}" y="{top + 10 + 10 * (i % 3)}" class="band-label" font-size="11" fill="#a04000">'
+            f"{escape(band.label)}</text>"
         )
-    out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame"/>')
+    out.append(
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame" fill="none" stroke="#999"/>'
+    )
     for k in range(5):
         value = y_max * k / 4
         out.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
-            f'<text x="{left - 4}" y="{y(value) + 4:.1f}" class="tick" text-anchor="end">{_number(value)}</text>'
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid" '
+            f'stroke="#eee"/><text x="{left - 4}" y="{y(value) + 4:.1f}" class="tick" font-size="11" '
+            f'text-anchor="end">{_number(value)}</text>'
         )
     step = nice_ceiling(x_max / 8)
     for k in range(int(x_max / step) + 1):
         out.append(
-            f'<text x="{x(k * step):.1f}" y="{top + plot_h + 14}" class="tick" text-anchor="middle">'
+            f'<text x="{x(k * step):.1f}" y="{top + plot_h + 14}" class="tick" font-size="11" text-anchor="middle">'
             f"{_number(k * step)}</text>"
         )
     out.append(
-        f'<text x="{left + plot_w / 2}" y="{height - 4}" class="axis" text-anchor="middle">{escape(x_label)}</text>'
-        f'<text x="12" y="{top + plot_h / 2}" class="axis" text-anchor="middle" '
+        f'<text x="{left + plot_w / 2}" y="{height - 4}" {AXIS} text-anchor="middle">{escape(x_label)}</text>'
+        f'<text x="12" y="{top + plot_h / 2}" {AXIS} text-anchor="middle" '
         f'transform="rotate(-90 12 {top + plot_h / 2})">{escape(y_label)}</text>'
     )
     for t, label in markers:
         out.append(
-            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{top + plot_h}" class="marker">'
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{top + plot_h}" class="marker" '
+            f'stroke="#555" stroke-dasharray="3 3">'
             f"<title>{escape(label)} at {t:.1f}s</title></line>"
         )
     for i, s in enumerate(series):
@@ -102,12 +111,14 @@ def line_chart(
                 out.append(f'<circle cx="{x(px):.1f}" cy="{y(py):.1f}" r="2" fill="{s.color}"/>')
                 continue
             path = " ".join(f"{x(px):.1f},{y(py):.1f}" for px, py in segment)
-            out.append(f'<polyline class="series" points="{path}" stroke="{s.color}"/>')
+            out.append(
+                f'<polyline class="series" points="{path}" stroke="{s.color}" fill="none" stroke-width="1.6"/>'
+            )
         ly = top + 12 + 16 * i
         out.append(
             f'<line x1="{left + plot_w + 10}" x2="{left + plot_w + 28}" y1="{ly - 4}" y2="{ly - 4}" '
             f'stroke="{s.color}" stroke-width="3"/>'
-            f'<text x="{left + plot_w + 32}" y="{ly}" class="legend">{escape(s.label)}</text>'
+            f'<text x="{left + plot_w + 32}" y="{ly}" class="legend" font-size="11">{escape(s.label)}</text>'
         )
     out.append("</svg>")
     return "\n".join(out)
