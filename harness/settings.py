@@ -24,23 +24,28 @@ ROOT = Path(__file__).resolve().parent.parent
 BROKER_SUITES: dict[str, str] = {"5.16.1": "bullseye", "5.17.2": "bookworm", "5.17.6": "trixie"}
 DEFAULT_VERSION = "5.17.2"
 CREDENTIAL_VARS = ("AMQ_NETWORK_USER", "AMQ_NETWORK_PASSWORD", "AMQ_CLIENT_USER", "AMQ_CLIENT_PASSWORD")
-_ENV_LINE = re.compile(r"^(?P<key>[A-Z_][A-Z0-9_]*)=(?P<value>.*)$")
 _HEAP = re.compile(r"^[0-9]+[mg]$")
 _SIZE = re.compile(r"^(?P<number>[0-9]+)(?P<unit>[mg])$")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines as python-dotenv reads them (quotes, `export`, comments after a quoted value), no
+    interpolation; a line it cannot read, or a key with no value, is a one-line error naming the line."""
     if not path.exists():
         return {}
+    from dotenv.parser import parse_stream
+
     values: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _ENV_LINE.match(line)
-        if match is None:
-            raise HarnessError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
-        values[match["key"]] = match["value"].strip().strip("'\"")
+    with path.open() as stream:
+        for binding in parse_stream(stream):
+            where, text = f"{path}:{binding.original.line}", binding.original.string.strip()
+            if binding.error:
+                raise HarnessError(f"{where}: expected KEY=VALUE, got {text!r}")
+            if binding.key is None:  # a blank line or a comment
+                continue
+            if binding.value is None:
+                raise HarnessError(f"{where}: {binding.key} has no value (write {binding.key}=...)")
+            values[binding.key] = binding.value
     return values
 
 

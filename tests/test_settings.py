@@ -70,6 +70,19 @@ def test_malformed_dotenv_line_is_located(tmp_path: Path) -> None:
         Settings.from_env({}, dotenv=dotenv)
 
 
+def test_dotenv_reads_quotes_exports_and_comments_as_people_write_them(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    lines = [f"export {k}='{v}'" for k, v in CREDS.items()]
+    lines += ['AMQ_GROUP="mygroup"  # the multicast group', "VIP_PORT=1234 # a port", "AMQ_HEAP='512m'"]
+    dotenv.write_text("\n".join(lines) + "\n")
+    settings = Settings.from_env({}, dotenv=dotenv)
+    assert (settings.topology.group, settings.vip_port, settings.heap) == ("mygroup", 1234, "512m")
+    assert settings.credentials.client_password == CREDS["AMQ_CLIENT_PASSWORD"]
+    dotenv.write_text("AMQ_GROUP\n")
+    with pytest.raises(HarnessError, match=r"\.env:1: AMQ_GROUP has no value"):
+        Settings.from_env({}, dotenv=dotenv)
+
+
 def test_dotenv_is_overridden_by_environment(tmp_path: Path) -> None:
     dotenv = tmp_path / ".env"
     dotenv.write_text("\n".join(f"{k}={v}" for k, v in CREDS.items()) + "\nVIP_PORT=1234\n")
