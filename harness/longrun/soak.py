@@ -30,6 +30,7 @@ from harness.longrun.memory import MemoryRecorder, limit_malloc_arenas, release_
 from harness.progress import Progress, clock
 from harness.report import summary
 from harness.report.html import ReportInput, write_report
+from harness.report.junit import soak_junit
 from harness.settings import Settings
 
 # what a window needs after its last fault: heal, recovery, bridge probes, drain, final state, checkers
@@ -135,6 +136,7 @@ def run_soak(
                 deadline=end,
                 placement=plan.placement,
             )
+            window_started = time.monotonic()
             result, error = _play_window(run, steps, load_until)
             replay = commands.replay(run.history.path)
             if result is not None:
@@ -144,6 +146,8 @@ def run_soak(
             checkpoint: dict[str, object] = {
                 "window": window,
                 "ended_at": clock(time.monotonic() - started),
+                "seconds": round(time.monotonic() - window_started, 1),
+                "replay": replay,
                 "scenario": name,
                 "rss_mib": round(memory.sample(), 1),
                 "python_objects": objects,
@@ -197,6 +201,8 @@ def _write(outcome: SoakOutcome, plan: SoakPlan, settings: Settings, memory: Mem
         json.dumps([r.to_json() for r in outcome.results], indent=2) + "\n"
     )
     (directory / "checkpoints.json").write_text(json.dumps(outcome.checkpoints, indent=2) + "\n")
+    junit = soak_junit(outcome.checkpoints, plan.seed, settings.design.name, settings.version)
+    (directory / "junit.xml").write_text(junit)
     write_soak_report(directory, outcome.results, outcome.checkpoints, memory.samples, memory.peak)
 
 
