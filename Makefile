@@ -50,9 +50,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check harness tests scenarios benchmarks
 	$(VENV)/bin/lint-imports --no-cache
 
-# PYTEST_ARGS passes pytest options through: -k freeze, a node id, --lf, --count 3 (pytest-repeat)
+# PYTEST_ARGS passes pytest options through: -k freeze, a node id, --lf, --count 3 (pytest-repeat). It is
+# `pytest scenarios`, with the harness's exit codes: 0 ok, 1 a violation, 2 bad input, 3 the harness or the
+# machine failed, 130 interrupted (harness/errors.py)
 chaos: images
-	$(PY) -m pytest scenarios $(PYTEST_ARGS)
+	$(PY) -m harness chaos $(PYTEST_ARGS)
 
 # progress lines only on a terminal; checkpoints always
 soak: images

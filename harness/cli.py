@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from harness import commands
@@ -15,7 +16,15 @@ from harness.cluster.control import RUN_LABEL, Cluster, sweep_label
 from harness.cluster.docker_env import docker_client
 from harness.cluster.images import ensure_images
 from harness.cluster.introspect import NodeStatus
-from harness.errors import HarnessError
+from harness.errors import (
+    BAD_INPUT,
+    INTERRUPTED,
+    MACHINE_FAILED,
+    OK,
+    VIOLATION,
+    HarnessError,
+    MachineError,
+)
 from harness.report import summary
 from harness.settings import Settings, parse_seed, positive_number, stamped_folder
 from harness.signals import terminate_as_interrupt
@@ -192,7 +201,9 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
         f"soak {'ok' if outcome.ok else 'FAILED'}: {windows} windows, {failed} failing; "
         f"harness peak RSS {outcome.peak_rss_mib:.1f} MiB; report {directory / 'report.html'}"
     )
-    return 0 if outcome.ok else 1
+    if any(c.get("verdict") == "FAIL" for c in outcome.checkpoints):
+        return VIOLATION
+    return OK if outcome.ok else MACHINE_FAILED  # a window that did not finish: no verdict on the brokers
 
 
 def settings_of_history(settings: Settings, header: dict) -> Settings:
@@ -389,7 +400,7 @@ def cmd_bugs(settings: Settings, args: argparse.Namespace) -> int:
             table = bugs.write_outcome(folder, cells, versions, designs, header)
     print(table.read_text())
     print(f"bugs: {(time.monotonic() - started) / 60:.1f} min; table {table}")
-    return 1 if failed_runs else 0
+    return MACHINE_FAILED if failed_runs else OK
 
 
 def _bugs_table_again(folder: Path) -> int:
@@ -417,6 +428,34 @@ def _bugs_table_again(folder: Path) -> int:
     )
     print(table.read_text())
     return 0
+
+
+def cmd_chaos(settings: Settings, args: argparse.Namespace) -> int:
+    """`pytest scenarios ARGS` (what `make chaos` runs), its exit code made the harness's own."""
+    import pytest
+
+    interrupted = _Interrupts()
+    # the harness is imported already, so pytest cannot rewrite its asserts: nothing to warn about
+    quiet = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    code = pytest.main([*quiet, "scenarios", *args.pytest_args], plugins=[interrupted])
+    return chaos_exit_code(int(code), interrupted.seen)
+
+
+class _Interrupts:
+    """A pytest plugin that notes a Ctrl-C or SIGTERM: pytest says 2 for that and for a collection error."""
+
+    seen = False
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.seen = True
+
+
+def chaos_exit_code(pytest_code: int, interrupted: bool) -> int:
+    """pytest's exit code as the harness's: 1 is left to the plugin, which says 3 (pytest's internal error)
+    itself when every failure was the harness's or the machine's and none a verdict."""
+    if interrupted:
+        return INTERRUPTED
+    return {0: OK, 1: VIOLATION, 3: MACHINE_FAILED}.get(pytest_code, BAD_INPUT)  # 2, 4, 5: bad input
 
 
 def _last_line(path: Path) -> str:
@@ -452,6 +491,7 @@ COMMANDS = {
     "replay": cmd_replay,
     "matrix": cmd_matrix,
     "bugs": cmd_bugs,
+    "chaos": cmd_chaos,
 }
 
 
@@ -493,14 +533,36 @@ def main(argv: list[str] | None = None) -> int:
     )
     report = commands.add_parser("report", help="redraw a chaos or soak run folder's report.html")
     report.add_argument("folder")
-    args = parser.parse_args(argv)
+    chaos = commands.add_parser(
+        "chaos", help="the chaos scenarios (pytest scenarios ARGS), with the harness's exit codes"
+    )
+    chaos.add_argument(
+        "pytest_args", nargs="*", help="passed to pytest as they are (-k, --seed, node ids...)"
+    )
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["chaos"] and not {"-h", "--help"} & set(words[1:2]):
+        # pytest's options are pytest's: argparse would take `--seed 7` or `-k x` for its own and refuse them
+        args = argparse.Namespace(command="chaos", pytest_args=words[1:])
+    else:
+        args = parser.parse_args(words)
     terminate_as_interrupt()
     try:
         settings = Settings.from_env()
         return COMMANDS[args.command](settings, args)
+    except MachineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return MACHINE_FAILED
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted; the cluster being started was removed", file=sys.stderr)
-        return 130
+        return INTERRUPTED
+    except (
+        Exception
+    ):  # a bug in the harness: its traceback, and an exit code that says it was not the brokers
+        traceback.print_exc()
+        print(
+            "error: the harness failed (the traceback above); not a verdict on the brokers", file=sys.stderr
+        )
+        return MACHINE_FAILED

@@ -1,9 +1,24 @@
-"""Errors a user can act on: the CLI and the pytest plugin print them as one line."""
+"""Errors a user can act on (the CLI and the pytest plugin print them as one line), and the exit codes every
+command shares, so that CI can tell what the brokers did from what the harness or the machine did."""
+
+# exit codes of `python -m harness ...`, `make chaos`, `make soak`, `make replay`, `make shrink`, `make bugs`
+OK = 0  # every verdict ok (make bugs: every run gave a result, whatever the brokers showed)
+VIOLATION = 1  # a property violated (or left undecided) that nothing declared: the brokers, not the harness
+BAD_INPUT = 2  # bad input or an unmet precondition the message names; nothing was started
+MACHINE_FAILED = (
+    3  # the harness or the machine failed: Docker gone, an image build, a cluster that never came up
+)
+INTERRUPTED = 130  # Ctrl-C or SIGTERM; what was started was removed
 
 
 class HarnessError(Exception):
     """Bad input or an unmet precondition, with a message that says what to change."""
 
 
-class ClusterNotReady(HarnessError):
+class MachineError(HarnessError):
+    """The machine or the harness failed, not the input: no Docker engine, an image that would not build, a
+    cluster that never came up."""
+
+
+class ClusterNotReady(MachineError):
     """The cluster did not reach the state the topology promises before its deadline."""

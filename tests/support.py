@@ -14,6 +14,7 @@ from harness.chaos.run import ChaosRun
 from harness.client.stomp_client import Delivery, StompSession
 from harness.client.workload import Workload
 from harness.cluster.control import free_port
+from harness.errors import BAD_INPUT
 from harness.settings import ROOT, Settings
 
 
@@ -34,8 +35,10 @@ def harness(*args: str, timeout: float = 600, **env: str) -> subprocess.Complete
     )
 
 
-def assert_one_line_error(done: subprocess.CompletedProcess[str], expected: str) -> None:
-    assert done.returncode == 2, done.stderr
+def assert_one_line_error(
+    done: subprocess.CompletedProcess[str], expected: str, code: int = BAD_INPUT
+) -> None:
+    assert done.returncode == code, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: ") and expected in lines[0], lines[0]

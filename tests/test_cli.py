@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.cluster.control import RUN_LABEL, free_port
+from harness.errors import MACHINE_FAILED
 from harness.settings import ROOT
 from tests.support import assert_one_line_error, harness
 
@@ -38,7 +39,10 @@ def test_unknown_version_is_refused_before_anything_starts(tmp_path: Path) -> No
 
 def test_unreachable_docker_engine(tmp_path: Path) -> None:
     done = harness("up", DOCKER_HOST="unix:///nonexistent/docker.sock", RUNS_DIR=str(tmp_path))
-    assert_one_line_error(done, "Docker engine not reachable at unix:///nonexistent/docker.sock")
+    # the machine's failure, not bad input: CI must tell it from a verdict and from a typo
+    assert_one_line_error(
+        done, "Docker engine not reachable at unix:///nonexistent/docker.sock", MACHINE_FAILED
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -234,3 +238,16 @@ def test_shrink_refuses_a_history_it_cannot_judge_in_one_line(tmp_path: Path) ->
         harness("shrink", str(history), RUNS_DIR=str(runs)), "shows no undeclared violation"
     )
     assert not runs.exists()  # refused before any folder or cluster
+
+
+def test_chaos_exit_codes_say_who_failed(tmp_path) -> None:
+    from harness.cli import chaos_exit_code
+    from harness.errors import BAD_INPUT, INTERRUPTED, OK, VIOLATION
+
+    # pytest's codes as the harness's: 1 a verdict, 3 the harness or machine (the plugin's), 2/4/5 bad input
+    assert [chaos_exit_code(code, False) for code in (0, 1, 2, 3, 4, 5)] == [
+        OK, VIOLATION, BAD_INPUT, MACHINE_FAILED, BAD_INPUT, BAD_INPUT
+    ]  # fmt: skip
+    assert chaos_exit_code(2, True) == INTERRUPTED  # pytest says 2 for Ctrl-C as for a collection error
+    done = harness("chaos", "--scenario", "melt-everything", RUNS_DIR=str(tmp_path))
+    assert done.returncode == BAD_INPUT and "unknown SCENARIO 'melt-everything'" in done.stderr

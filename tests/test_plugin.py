@@ -108,6 +108,35 @@ def test_a_known_bug_is_skipped_on_its_design_with_the_reason_unless_known_bugs_
     suite.runpytest("scenarios", "--seed", "4", "-k", "gamma").assert_outcomes(passed=2)
 
 
+def test_a_failure_that_is_no_verdict_ends_the_session_as_the_harness_s_not_the_brokers(
+    suite: pytest.Pytester,
+) -> None:
+    """Exit 1 means the brokers did something; a test failed by anything else (a cluster that never came up,
+    Docker gone, a scenario's own bug) alone makes it 3, pytest's internal error."""
+    broken = (
+        "from harness.errors import ClusterNotReady\n\n"
+        "def test_down(chaos):\n    raise ClusterNotReady('pair 01 never had a live node')\n"
+    )
+    (suite.path / "scenarios" / "test_down.py").write_text(broken)
+    alone = suite.runpytest("scenarios", "--seed", "4", "-k", "down", "--design", "seed")
+    assert alone.ret == pytest.ExitCode.INTERNAL_ERROR
+    verdict = (
+        "from harness.chaos.plugin import SESSION, assert_as_declared\n"
+        "from harness.check.checkers import Verdict\n"
+        "from harness.check.result import ScenarioResult\n\n"
+        "def test_lossy(chaos, request):\n"
+        "    result = ScenarioResult('lossy', 'seed', 4, '.', {}, [Verdict('lost', False)])\n"
+        "    assert_as_declared(result, request.config.stash[SESSION], request.node)\n"
+    )
+    (suite.path / "scenarios" / "test_lossy.py").write_text(verdict)
+    found = suite.runpytest("scenarios", "--seed", "4", "-k", "lossy", "--design", "seed")
+    assert found.ret == pytest.ExitCode.TESTS_FAILED
+    found.stdout.fnmatch_lines(["*lossy on seed (seed 4): undeclared violations*"])
+    # a violation found counts for more than a harness failure beside it: the brokers did something
+    both = suite.runpytest("scenarios", "--seed", "4", "-k", "lossy or down", "--design", "seed")
+    assert both.ret == pytest.ExitCode.TESTS_FAILED
+
+
 def test_placement_is_seeded_unless_the_vip_is_asked_for_and_the_rerun_says_so(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -67,6 +67,8 @@ class ChaosSession:
     progress: Progress
     shape: dict[str, str] = dataclasses.field(default_factory=dict)  # the shape settings given, as text
     known_bugs: bool = False  # run items that `chaos_known_bug` would skip (make bugs)
+    verdict_failures: set[str] = dataclasses.field(default_factory=set)  # items failed by their verdict
+    other_failures: set[str] = dataclasses.field(default_factory=set)  # items failed by anything else
     run_dir: Path | None = None  # made when the first chaos test starts
     results: list[ScenarioResult] = dataclasses.field(default_factory=list)
 
@@ -345,7 +347,28 @@ def assert_as_declared(result: ScenarioResult, session: ChaosSession, item: pyte
             lines.append(f"  {verdict.checker}{why}: {summary.describe(verdict)}")
     lines.append(f"  evidence: {result.directory}/verdicts.json, history.jsonl")
     lines.append(f"  rerun: {rerun_command(session, item)}")
+    session.verdict_failures.add(item.nodeid)
     pytest.fail("\n".join(lines), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    report = yield
+    chaos = item.config.stash.get(SESSION, None)
+    if chaos is not None and report.failed and item.nodeid not in chaos.verdict_failures:
+        chaos.other_failures.add(item.nodeid)
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Tests failed only by the harness or the machine (a cluster that never came up, Docker gone) end the
+    session with 3, pytest's internal error, so that CI tells them from a verdict on the brokers (1)."""
+    chaos = session.config.stash.get(SESSION, None)
+    if chaos is None or exitstatus != pytest.ExitCode.TESTS_FAILED:
+        return
+    if chaos.other_failures - chaos.verdict_failures and not chaos.verdict_failures:
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, MachineError
 
 
 @functools.cache
@@ -53,11 +53,11 @@ class Compose:
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
-            raise HarnessError(
+            raise MachineError(
                 f"`{' '.join(command[-len(args) :])}` took longer than {timeout:.0f}s"
             ) from exc
         if check and done.returncode != 0:
-            raise HarnessError(f"compose {args[0]} failed: {_last_error_line(done.stderr or done.stdout)}")
+            raise MachineError(f"compose {args[0]} failed: {_last_error_line(done.stderr or done.stdout)}")
         return done
 
     def up(self, timeout: float) -> None:

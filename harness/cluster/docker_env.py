@@ -9,7 +9,7 @@ import docker.errors
 
 
 def docker_client() -> docker.DockerClient:
-    from harness.errors import HarnessError
+    from harness.errors import MachineError
 
     where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
@@ -17,5 +17,5 @@ def docker_client() -> docker.DockerClient:
         client.ping()
     except Exception as exc:  # docker-py raises DockerException, requests errors or OSError here
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise HarnessError(f"Docker engine not reachable at {where}: {reason[:200]}") from None
+        raise MachineError(f"Docker engine not reachable at {where}: {reason[:200]}") from None
     return client

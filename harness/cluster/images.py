@@ -19,7 +19,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, MachineError
 from harness.settings import BROKER_SUITES, ROOT
 
 IMAGES_DIR = ROOT / "images"
@@ -136,7 +136,7 @@ def _bootstrap(recipe: ImageRecipe, client: docker.DockerClient, log: callable) 
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
-            raise HarnessError(f"mmdebstrap {recipe.suite} failed: {tail[0]}")
+            raise MachineError(f"mmdebstrap {recipe.suite} failed: {tail[0]}")
         log(f"importing {tag}")
         repository, _, version = tag.partition(":")
         client.api.import_image_from_file(str(tarball), repository=repository, tag=version)
@@ -173,7 +173,7 @@ def ensure_image(
             forcerm=True,
         )
     except docker.errors.BuildError as exc:
-        raise HarnessError(f"building {tag} failed: {exc.msg}") from exc
+        raise MachineError(f"building {tag} failed: {exc.msg}") from exc
     log(f"built {tag} in {time.monotonic() - started:.0f}s")
     return tag
 
