@@ -30,11 +30,13 @@ $(STAMP): pyproject.toml
 
 # mmdebstrap bootstraps the images' root file systems from Debian's mirror (no container registry here);
 # chromium renders the HTML report headless in its test.
+# apt-get needs root: sudo where make does not run as root (CI runners)
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 tools:
-	@command -v mmdebstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq mmdebstrap >/dev/null; }
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v mmdebstrap >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mmdebstrap >/dev/null; }
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || \
-		{ apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq docker-compose >/dev/null; }
 
 images: $(STAMP) tools
 	$(PY) -m harness images
