@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help test unit chaos soak replay shrink matrix bugs up status down sweep images tools lint clean bench
+.PHONY: help test unit chaos soak replay shrink matrix bugs index up status down sweep images tools lint clean bench
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
@@ -15,6 +15,7 @@ help:
 	@echo "make replay    redo a recorded history's faults (HISTORY=path/to/history.jsonl)"
 	@echo "make shrink    the smallest fault schedule of a failing history that still fails (HISTORY=, TRIES=, BUDGET=)"
 	@echo "make matrix    one scenario on 5.16.1, 5.17.2 and 5.17.6 side by side (SCENARIO=, SEED=)"
+	@echo "make index     runs/index.html: every run, and a trend per scenario and design"
 	@echo "make bugs      the known-bug patterns on every version and design, a table (TRIES=, SEED=, VERSIONS=, PATTERNS=)"
 	@echo "make up        start a cluster and print its endpoints; make status; make down"
 	@echo "make images    build the broker and VIP images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
@@ -95,6 +96,10 @@ sweep: $(STAMP)
 
 clean: sweep
 	rm -rf $(VENV) runs
+
+# runs/index.html: every chaos run and soak, and a trend per scenario and design (each run rewrites it too)
+index: $(STAMP)
+	$(PY) -m harness index
 
 # the known-bug table: every pattern on every version and design (builds the images it lacks), TRIES tries
 # each; VERSIONS=5.17.2 PATTERNS=stranded,split-brain narrow it. About 80 minutes for everything, 2 tries.

@@ -201,6 +201,9 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
         f"soak {'ok' if outcome.ok else 'FAILED'}: {windows} windows, {failed} failing; "
         f"harness peak RSS {outcome.peak_rss_mib:.1f} MiB; report {directory / 'report.html'}"
     )
+    from harness.report.index import rewrite_index
+
+    print(rewrite_index(directory.parent.parent))  # runs/soak/<this soak> -> runs/
     if any(c.get("verdict") == "FAIL" for c in outcome.checkpoints):
         return VIOLATION
     return OK if outcome.ok else MACHINE_FAILED  # a window that did not finish: no verdict on the brokers
@@ -403,6 +406,17 @@ def cmd_bugs(settings: Settings, args: argparse.Namespace) -> int:
     return MACHINE_FAILED if failed_runs else OK
 
 
+def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
+    """runs/index.html: every chaos run and soak, and a trend per scenario and design."""
+    from harness.report.index import write_index
+
+    folder = Path(args.folder) if args.folder else settings.runs_dir
+    if not folder.is_dir():
+        raise HarnessError(f"{folder} is not a folder of runs")
+    print(f"index of runs: {write_index(folder)}")
+    return OK
+
+
 def _bugs_table_again(folder: Path) -> int:
     """Rewrite a `make bugs` folder's table from its runs, with the signatures as they are now."""
     from harness.report import bugs
@@ -492,6 +506,7 @@ COMMANDS = {
     "matrix": cmd_matrix,
     "bugs": cmd_bugs,
     "chaos": cmd_chaos,
+    "index": cmd_index,
 }
 
 
@@ -533,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     report = commands.add_parser("report", help="redraw a chaos or soak run folder's report.html")
     report.add_argument("folder")
+    index = commands.add_parser("index", help="runs/index.html: every run, and a trend per scenario")
+    index.add_argument("folder", nargs="?", help="the runs folder (default: $RUNS_DIR or runs/)")
     chaos = commands.add_parser(
         "chaos", help="the chaos scenarios (pytest scenarios ARGS), with the harness's exit codes"
     )

@@ -48,6 +48,7 @@ from harness.errors import HarnessError
 from harness.progress import Progress
 from harness.report import summary
 from harness.report.html import ReportInput, write_report
+from harness.report.index import rewrite_index
 from harness.settings import ROOT, Settings, parse_seed, parse_store_size, positive_number, stamped_folder
 from harness.signals import terminate_as_interrupt
 
@@ -425,6 +426,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             ),
         )
         write(f"report: {report}")
+        write(rewrite_index(session.settings.runs_dir))
     write(f"artifacts: {run_dir}")
 
 
