@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
 
 from harness.chaos.run import ChaosRun
 from harness.client.stomp_client import Delivery, StompSession
@@ -71,3 +76,25 @@ class DroppingConsumer(Workload):
                 session.ack(delivery)
             return
         super().handle_delivery(process, session, delivery)
+
+
+def rendered_colours(page: Path, window: str) -> Counter[tuple[int, int, int]]:
+    """How many pixels of each colour headless Chromium paints for `page` at `window` ("1200,700"); the
+    screenshot is kept beside the page. Chromium comes with `make tools`: missing, it fails in CI and skips
+    elsewhere."""
+    from PIL import Image
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("CI"):
+            raise AssertionError("chromium is installed by `make tools`")
+        pytest.skip("no chromium here (make tools installs it)")
+    screenshot = page.with_suffix(".png")
+    done = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         f"--window-size={window}", f"--screenshot={screenshot}", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and screenshot.exists(), done.stderr[-2000:]
+    with Image.open(screenshot) as image:
+        return Counter(image.convert("RGB").getdata())

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from harness.progress import Progress
 from harness.report.html import ReportInput, write_report
 from harness.report.svg import FAULT_FILL, PALETTE, Band, Series, line_chart
 from harness.report.timeline import build_timeline, percentile
-from tests.support import DroppingConsumer
+from tests.support import DroppingConsumer, rendered_colours
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "runs" / "tests" / "artifacts"
 
@@ -85,11 +83,6 @@ def test_chart_draws_bands_and_breaks_lines_at_gaps() -> None:
 def test_charts_render_under_a_csp_that_blocks_inline_styles(tmp_path: Path) -> None:
     """Jenkins serves artifacts with a CSP that forbids inline styles: the charts must not need the page's
     <style> (a rect with no fill attribute renders black over the fault bands)."""
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("CI"):
-            raise AssertionError("chromium is installed by `make tools`")
-        pytest.skip("no chromium here (make tools installs it)")
     chart = line_chart(
         "throughput",
         [Series("acknowledged", [(t, 50.0 + t % 7) for t in range(60)], PALETTE[0])],
@@ -102,14 +95,7 @@ def test_charts_render_under_a_csp_that_blocks_inline_styles(tmp_path: Path) -> 
     csp = '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'">'
     page = tmp_path / "chart.html"
     page.write_text(f"<!doctype html><html><head>{csp}</head><body style='margin:0'>{chart}</body></html>")
-    screenshot = tmp_path / "chart.png"
-    done = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         "--window-size=960,240", f"--screenshot={screenshot}", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0 and screenshot.exists(), done.stderr[-2000:]
-    colours = rendered_colours(screenshot)
+    colours = rendered_colours(page, "960,240")
     dark = sum(n for c, n in colours.items() if max(c) < 60)
     assert dark < 3000, f"{dark} dark pixels: the plot frame rendered filled"  # text and ticks only
     assert sum(n for c, n in colours.items() if near(c, blend(FAULT_FILL, 0.25))) > 5000, "no fault band"
@@ -130,8 +116,6 @@ def test_progress_is_silent_without_a_terminal_and_redraws_one_line_on_one() -> 
 
 @pytest.mark.docker
 def test_report_of_a_negative_control_renders_in_headless_chromium(cluster: Cluster) -> None:
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is installed by `make tools`"
     directory = ARTIFACTS / "report"
     shutil.rmtree(directory, ignore_errors=True)
     run = ChaosRun(cluster, "control-report", 5, directory, workload_class=DroppingConsumer, drain_timeout=10)
@@ -150,39 +134,13 @@ def test_report_of_a_negative_control_renders_in_headless_chromium(cluster: Clus
     assert f"SEED=5 SCENARIO=control-report DESIGN={result.design} make chaos" in html
     assert result.verdict("lost").evidence["lost"][0]["id"] in html
 
-    screenshot = ARTIFACTS / "report.png"
-    done = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--window-size=1200,2200",
-            f"--screenshot={screenshot}",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0 and screenshot.exists(), done.stderr[-2000:]
-    colours = rendered_colours(screenshot)
+    colours = rendered_colours(page, "1200,2200")  # kept as runs/tests/artifacts/report/report.png
     # the summary table's header, the failing verdict cell, a fault window, and both throughput series
     assert colours[(0xDD, 0xE6, 0xF0)] > 500, "table header not rendered"
     assert colours[(0xFB, 0xE0, 0xE0)] > 200, "failing verdict cell not rendered"
     assert sum(n for c, n in colours.items() if near(c, blend(FAULT_FILL, 0.25))) > 2000, "no fault window"
     for series in (PALETTE[0], PALETTE[1]):
         assert sum(n for c, n in colours.items() if near(c, rgb(series))) > 50, f"no {series} line"
-
-
-def rendered_colours(png: Path) -> dict[tuple[int, int, int], int]:
-    from collections import Counter
-
-    from PIL import Image
-
-    with Image.open(png) as image:
-        return Counter(image.convert("RGB").getdata())
 
 
 def rgb(hex_colour: str) -> tuple[int, int, int]:
