@@ -134,9 +134,17 @@ def test_store_and_lock_signatures_read_the_history(tmp_path: Path) -> None:
         "id": "x",
         "refused": "No space left on device",
     }
-    held = Verdict("stuck", False, {"messages": 4, "stranded": 0}, {"on_brokers": {A2: {"q": 4}}})
-    assert bugs.ack_refused_held(run_folder(tmp_path / "e", [refused], [held])).seen
+    held = Verdict(
+        "stuck", False, {"messages": 4, "stranded": 0}, {"located_ids": {A2: ["x", "y", "z", "w"]}}
+    )
+    sighting = bugs.ack_refused_held(run_folder(tmp_path / "e", [refused], [held]))
+    assert sighting.seen and sighting.detail == (
+        "1 acks refused, 1 of those messages held after the drain (3 more held for other reasons)"
+    )
     assert not bugs.ack_refused_held(run_folder(tmp_path / "f", [], [held])).seen  # held, but no ack refused
+    # held messages whose acks went through are some other pattern's (a dead bridge, a hung broker)
+    others = Verdict("stuck", False, {"messages": 2, "stranded": 0}, {"located_ids": {A2: ["y", "z"]}})
+    assert not bugs.ack_refused_held(run_folder(tmp_path / "g", [refused], [others])).seen
 
 
 def test_cells_say_reproduced_prevented_fixed_or_no_result(tmp_path: Path) -> None:

@@ -212,10 +212,17 @@ def refused_yet_delivered(evidence: RunEvidence) -> Sighting:
 
 
 def ack_refused_held(evidence: RunEvidence) -> Sighting:
-    refused = sum(1 for e in evidence.events() if e.get("f") == "ack" and "refused" in e)
-    count, _ = _unstranded_stuck(evidence)
+    """Messages left on a queue after the drain whose ack the store refused: held for the acks, not for
+    whatever else left messages behind (a dead bridge, a hung broker). The stuck verdict quotes at most 50
+    ids per broker, so this can only undercount."""
+    refused = {str(e.get("id")) for e in evidence.events() if e.get("f") == "ack" and "refused" in e}
+    verdict = _verdict(evidence, "stuck")
+    located = verdict.evidence.get("located_ids", {}) if verdict is not None else {}
+    held = sorted(refused.intersection(i for ids in located.values() for i in ids))
+    others = (verdict.counts.get("messages", 0) if verdict is not None else 0) - len(held)
+    tail = f" ({others} more held for other reasons)" if held and others > 0 else ""
     return Sighting(
-        refused > 0 and count > 0, f"{refused} acks refused, {count} messages held after the drain"
+        bool(held), f"{len(refused)} acks refused, {len(held)} of those messages held after the drain{tail}"
     )
 
 
