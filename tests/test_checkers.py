@@ -360,6 +360,26 @@ def test_a_fault_off_the_path_explains_nothing() -> None:
     assert not check_duplicated(history, CLEAN).explained
 
 
+def test_a_store_fault_is_on_the_path_of_its_pairs_nodes_until_its_consequence_is_over() -> None:
+    """Seen on hardened lose-lock: the lock file went at 1.63 s, the live broker's keep-alive stopped it,
+    and two messages it had delivered came again through the other pair at 1.98 s, before the consumer saw
+    its connection close. The fault names a pair; its window holds the pair's nodes, and lasts until the
+    broker stopped (the ok), so the copies are explained; a fault naming only the pair would explain none."""
+    lost_lock = [
+        {"t": 1.63, "p": "nemesis", "type": "invoke", "f": "fault", "action": "lose-lock", "target": "02",
+         "node": B2, "nodes": [B2, S2]},
+        {"t": 2.6, "p": "nemesis", "type": "ok", "f": "fault", "action": "lose-lock", "target": "02", "live_after": False},
+    ]  # fmt: skip
+    copies = [
+        sent("r1-p1-90", 1.80, broker=B2),
+        delivered("r1-p1-90", 1.84, B2),
+        delivered("r1-p1-90", 1.98, B1),
+    ]
+    assert check_duplicated(clean_run(*copies, faults=lost_lock), CLEAN).explained
+    unnamed = [{k: v for k, v in e.items() if k != "nodes"} for e in lost_lock]
+    assert not check_duplicated(clean_run(*copies, faults=unnamed), CLEAN).explained
+
+
 def test_one_fault_explains_no_more_copies_than_can_be_in_flight() -> None:
     facts = RunFacts(**{**FACTS.__dict__, "bridge_prefetch": 3, "prefetch": 1, "consumers": 2})  # cap 5
     events: list = [phase("load", 0), fault("kill", B1, 5, heal_t=10), deadline(50)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -306,23 +307,50 @@ class Nemesis:
             f"[ -e {folder}/{BALLAST} ] || {{ echo 'no ballast fitted'; exit 1; }}; "
             f"{top_up}df -B1 --output=avail {folder} | tail -1"
         )
-        self._recorded("fault", "fill-store", pair, "store", ["sh", "-c", script], free=free)
+        self._recorded(
+            "fault", "fill-store", pair, "store", ["sh", "-c", script], free=free, nodes=self._members(pair)
+        )
 
     def free_store(self, pair: str, *, heals: str) -> None:
         command = ["rm", "-f", f"/stores/{pair}/{BALLAST}", f"/stores/{pair}/{BALLAST}.rest"]
         self._recorded("heal", "free-store", pair, "store", command, heals=heals)
 
-    def delete_lock(self, pair: str) -> None:
-        """Delete the pair's lock file, from its live node (any running one if none is live)."""
+    def delete_lock(self, pair: str, settle: float = 3.0) -> None:
+        """Delete the pair's lock file, from its live node (any running one if none is live). The fault is
+        over when its consequence is: the live broker stopped (a design that checks its lock) or it is still
+        live `settle` seconds later (one that does not); recorded in the ok as `live_after`. Until then the
+        checkers count it in force on the pair's nodes, as a kill is while its broker goes."""
         node = self._member(pair, "live")
-        self._recorded("fault", "lose-lock", pair, node, ["rm", LOCK_FILE], node=node)
+        self.history.append(
+            "nemesis", "invoke", "fault", action="lose-lock", target=pair, node=node,
+            nodes=self._members(pair), heal=None,
+        )  # fmt: skip
+        code, out = self.cluster.exec(node, "rm", LOCK_FILE)
+        if code != 0:
+            self.history.append("nemesis", "fail", "fault", action="lose-lock", target=pair, error=out[:200])
+            raise HarnessError(f"lose-lock {pair} failed in {node}: {out.strip()[:200]}")
+        deadline = time.monotonic() + settle
+        while self.cluster.node_state(node) == "live" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        live_after = self.cluster.node_state(node) == "live"
+        self.history.append("nemesis", "ok", "fault", action="lose-lock", target=pair, live_after=live_after)
+
+    def _members(self, pair: str) -> list[str]:
+        return [n.name for n in self.cluster.topology.nodes if n.pair == pair]
 
     def hold_lock(self, pair: str) -> str:
         """Start a process in the pair's waiting node that takes the store's lock as soon as it is free and
         keeps it; returns that node. The process shows it holds the lock by a file (`LOCK_HELD`)."""
         node = self._member(pair, "waiting")
         self.history.append(
-            "nemesis", "invoke", "fault", action="hold-lock", target=pair, node=node, heal="release-lock"
+            "nemesis",
+            "invoke",
+            "fault",
+            action="hold-lock",
+            target=pair,
+            node=node,
+            nodes=self._members(pair),
+            heal="release-lock",
         )
         try:
             self.cluster.container(node).exec_run(["perl", "-e", HOLD_LOCK], detach=True)

@@ -265,7 +265,8 @@ class Ledger:
                 self.faults_applied += 1
             if kind == "invoke":
                 grudge = event.get("grudge") or {}
-                nodes = set() if grudge else {target}  # a node fault names its node; a partition its grudge
+                # a node fault names its node, a partition its grudge, a store fault its pair's nodes
+                nodes = set() if grudge else {target, *event.get("nodes", ())}
                 for node, dropped in grudge.items():
                     nodes.add(node)
                     nodes.update(dropped)
