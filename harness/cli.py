@@ -341,7 +341,7 @@ def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_bugs(settings: Settings, args: argparse.Namespace) -> int:
     """The known-bug patterns on every broker version and both designs, TRIES tries each (seeds SEED,
     SEED+1, ...); writes bugs.md (the table, each cell linking its runs) and bugs.json. Exit 0 when every run
-    gave a result, whatever the brokers showed; 1 when some run gave none."""
+    gave a result, whatever the brokers showed; 3 when some run gave none."""
     import time
 
     from harness.design.catalog import PUBLIC
@@ -436,12 +436,11 @@ def _bugs_table_again(folder: Path) -> int:
     previous = (
         (folder / "bugs.md").read_text().split("\n\n| pattern")[0] if (folder / "bugs.md").exists() else ""
     )
-    header = previous or f"# Known-bug patterns of {folder.name}"
-    table = bugs.write_outcome(
-        folder, cells, versions, designs, header + "\n\nTable rewritten from the runs."
-    )
+    rewritten = "\n\nTable rewritten from the runs."
+    header = previous.replace(rewritten, "") or f"# Known-bug patterns of {folder.name}"
+    table = bugs.write_outcome(folder, cells, versions, designs, header + rewritten)
     print(table.read_text())
-    return 0
+    return OK
 
 
 def cmd_chaos(settings: Settings, args: argparse.Namespace) -> int:

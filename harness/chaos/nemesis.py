@@ -373,8 +373,7 @@ class Nemesis:
         try:
             return self.resolve(f"{role}:{pair}")
         except HarnessError:
-            members = [n.name for n in self.cluster.topology.nodes if n.pair == pair]
-            running = [m for m in members if self.cluster.container(m).status == "running"]
+            running = [m for m in self._members(pair) if self.cluster.container(m).status == "running"]
             if not running:
                 raise HarnessError(f"pair {pair} has no running node") from None
             return running[0]

@@ -368,7 +368,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     chaos = session.config.stash.get(SESSION, None)
     if chaos is None or exitstatus != pytest.ExitCode.TESTS_FAILED:
         return
-    if chaos.other_failures - chaos.verdict_failures and not chaos.verdict_failures:
+    if chaos.other_failures and not chaos.verdict_failures:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 

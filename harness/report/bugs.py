@@ -34,13 +34,17 @@ class RunEvidence:
     """One finished scenario run: its result, and its history and broker logs read on demand."""
 
     result: ScenarioResult
+    _events: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def folder(self) -> Path:
         return Path(self.result.directory)
 
     def events(self) -> Iterator[dict[str, Any]]:
-        return read_history(self.folder / "history.jsonl")
+        """The history's events; read once, as several signatures look at one run (a chaos run's history)."""
+        if self._events is None:
+            self._events = list(read_history(self.folder / "history.jsonl"))
+        return iter(self._events)
 
     def wall_origin(self) -> float | None:
         origin = read_header(self.folder / "history.jsonl").get("wall_origin")
@@ -360,12 +364,13 @@ def cells_from_results(
     """Every (pattern, version, design) cell from (version, result) pairs of every try."""
     cells = {(p.key, v, d): Cell(p, v, d, tries=tries) for p in PATTERNS for v in versions for d in designs}
     for version, result in results:
+        evidence = RunEvidence(result)  # one per run: two patterns of one scenario read its history once
         for pattern in PATTERNS:
             cell = cells.get((pattern.key, version, result.design))
             if cell is None or pattern.scenario != result.scenario:
                 continue
             try:
-                sighting = pattern.signature(RunEvidence(result))
+                sighting = pattern.signature(evidence)
             except (OSError, ValueError, KeyError) as exc:  # a run folder half written: no result, said so
                 sighting = Sighting(False, f"unreadable run: {exc!r}"[:120])
             cell.sightings.append((sighting, Path(result.directory)))
