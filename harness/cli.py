@@ -35,7 +35,7 @@ def _current(settings: Settings) -> Path:
 
 
 def cmd_images(settings: Settings, args: argparse.Namespace) -> int:
-    broker, vip = ensure_images(docker_client(), settings.version)
+    broker, vip = ensure_images(docker_client(), settings.version, dist=settings.dist)
     print(f"broker image: {broker}\nvip image:    {vip}")
     return 0
 
@@ -49,7 +49,9 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     current.parent.mkdir(parents=True, exist_ok=True)
     current.unlink(missing_ok=True)
     current.symlink_to(cluster.directory.name)
-    print(f"run        {cluster.run_id} (compose project {cluster.project}, ActiveMQ {settings.version})")
+    print(
+        f"run        {cluster.run_id} (compose project {cluster.project}, ActiveMQ {settings.broker_label})"
+    )
     print(f"STOMP VIP  127.0.0.1:{cluster.vip_port}  (user {settings.credentials.client_user})")
     for node in cluster.topology.nodes:
         state = cluster.node_state(node)
@@ -213,9 +215,21 @@ def settings_of_history(settings: Settings, header: dict) -> Settings:
     """The settings a recorded run had that its faults depend on: version, design, a size-limited store."""
     from harness.design.catalog import design
 
+    version = str(header.get("activemq_version", settings.version))
+    recorded_dist = header.get("activemq_dist")
+    if recorded_dist and (settings.dist is None or settings.dist.name != recorded_dist):
+        raise HarnessError(
+            f"this history ran on ActiveMQ {version} from ACTIVEMQ_DIST={recorded_dist}: "
+            "give that tarball as ACTIVEMQ_DIST to run it again"
+        )
+    if settings.dist is not None and settings.dist.version != version:
+        raise HarnessError(
+            f"this history ran on ActiveMQ {version}, ACTIVEMQ_DIST={settings.dist.name} is "
+            f"{settings.dist.version}: unset ACTIVEMQ_DIST or give the tarball it ran on"
+        )
     return dataclasses.replace(
         settings,
-        version=str(header.get("activemq_version", settings.version)),
+        version=version,
         design=design(str(header.get("design") or header.get("topology") or settings.design.name)),
         store_size=header.get("store_size") or settings.store_size,
     )
@@ -311,7 +325,7 @@ def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
     """One scenario on every supported broker version; exit 1 if any version failed it."""
     import time
 
-    from harness.design.catalog import PUBLIC
+    from harness.design.versions import designs_for
     from harness.report import matrix
 
     scenario = args.scenario or os.environ.get("SCENARIO", "")
@@ -319,7 +333,7 @@ def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
         raise HarnessError("name the scenario: make matrix SCENARIO=kill-live-master")
     seed = _seed(args)
     chosen = os.environ.get("DESIGN") or os.environ.get("TOPOLOGY") or ""
-    topologies = [settings.design.name] if chosen else list(PUBLIC)
+    topologies = [settings.design.name] if chosen else designs_for(settings.line)
     folder = stamped_folder(settings.runs_dir, "matrix", f"{scenario}-seed{seed}")
     print(f"matrix: {scenario} seed {seed} on ActiveMQ {', '.join(matrix.versions())} -> {folder}")
     outcomes = []
@@ -344,7 +358,7 @@ def cmd_bugs(settings: Settings, args: argparse.Namespace) -> int:
     gave a result, whatever the brokers showed; 3 when some run gave none."""
     import time
 
-    from harness.design.catalog import PUBLIC
+    from harness.design.versions import designs_for
     from harness.report import bugs, matrix
     from harness.settings import BROKER_SUITES
 
@@ -359,7 +373,7 @@ def cmd_bugs(settings: Settings, args: argparse.Namespace) -> int:
             f"unknown version {', '.join(unknown)}: choose from {', '.join(sorted(BROKER_SUITES))}"
         )
     chosen = os.environ.get("DESIGN") or os.environ.get("TOPOLOGY") or ""
-    designs = [chosen] if chosen else list(PUBLIC)
+    designs = [chosen] if chosen else designs_for(settings.line)
     wanted = (args.patterns or os.environ.get("PATTERNS") or "").split(",")
     patterns = [p for p in bugs.PATTERNS if p.key in wanted] if wanted != [""] else list(bugs.PATTERNS)
     if len(patterns) < len([w for w in wanted if w]):

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.design.catalog import Design, design
+from harness.design.catalog import DESIGNS, Design, design
 from harness.design.topology import Topology
+from harness.design.versions import Dropped, VersionLine, fit, stomp_protocol, version_line
+from harness.distribution import Distribution, resolve_distribution
 from harness.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Debian suite that carries each broker version (TOPOLOGY.md); the image is built from that suite.
 BROKER_SUITES: dict[str, str] = {"5.16.1": "bullseye", "5.17.2": "bookworm", "5.17.6": "trixie"}
 DEFAULT_VERSION = "5.17.2"
+DIST_SUITE = "bookworm"  # the JRE root file system a user's own distribution (ACTIVEMQ_DIST) runs on
 CREDENTIAL_VARS = ("AMQ_NETWORK_USER", "AMQ_NETWORK_PASSWORD", "AMQ_CLIENT_USER", "AMQ_CLIENT_PASSWORD")
 _HEAP = re.compile(r"^[0-9]+[mg]$")
 _SIZE = re.compile(r"^(?P<number>[0-9]+)(?P<unit>[mg])$")
@@ -81,19 +84,57 @@ class Settings:
     store_size: str | None = None
     ready_timeout: float = 240.0
     runs_dir: Path = ROOT / "runs"
+    # a user's own Apache ActiveMQ tarball (ACTIVEMQ_DIST); `version` is then the one read from it
+    dist: Distribution | None = None
+
+    def __post_init__(self) -> None:
+        # a design the version cannot run (pure master/slave on 5.8+), or a version the harness has no
+        # configuration for, is refused when the settings are made, before anything starts
+        fit(self.design, self.line)
+
+    @property
+    def line(self) -> VersionLine:
+        return version_line(self.version)
+
+    @property
+    def dropped(self) -> list[Dropped]:
+        """Settings of the chosen design this version's line does not have (rendering leaves them out)."""
+        return fit(DESIGNS.get(self.design.name, self.design), self.line)[1]
+
+    @property
+    def stomp_protocol(self) -> str:
+        """The STOMP the harness speaks to these brokers: 1.0 before 5.8 (5.5 knows nothing else), else 1.2."""
+        return stomp_protocol(self.line)
 
     @property
     def suite(self) -> str:
-        return BROKER_SUITES[self.version]
+        return DIST_SUITE if self.dist else BROKER_SUITES[self.version]
+
+    @property
+    def broker_label(self) -> str:
+        """The broker as reports name it: its version, and the tarball it came from when not Debian's."""
+        return f"{self.version} ({self.dist.name})" if self.dist else self.version
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
         env = {**read_dotenv(dotenv or ROOT / ".env"), **(os.environ if environ is None else environ)}
-        version = env.get("ACTIVEMQ_VERSION") or DEFAULT_VERSION
-        if version not in BROKER_SUITES:
-            raise HarnessError(
-                f"unknown ACTIVEMQ_VERSION {version!r}: choose one of {', '.join(sorted(BROKER_SUITES))}"
-            )
+        dist = None
+        if env.get("ACTIVEMQ_DIST"):
+            dist = distribution(env["ACTIVEMQ_DIST"], env.get("ACTIVEMQ_DIST_CHECKSUM") or None)
+            asked = env.get("ACTIVEMQ_VERSION")
+            if asked and asked != dist.version:
+                raise HarnessError(
+                    f"ACTIVEMQ_VERSION={asked} but ACTIVEMQ_DIST={dist.name} is ActiveMQ {dist.version}: "
+                    "unset one of them"
+                )
+            version = dist.version
+        else:
+            version = env.get("ACTIVEMQ_VERSION") or DEFAULT_VERSION
+            if version not in BROKER_SUITES:
+                raise HarnessError(
+                    f"unknown ACTIVEMQ_VERSION {version!r}: choose one of {', '.join(sorted(BROKER_SUITES))}, "
+                    "or give your own distribution as ACTIVEMQ_DIST=apache-activemq-X.Y.Z-bin.tar.gz"
+                )
         missing = [name for name in CREDENTIAL_VARS if not env.get(name)]
         if missing:
             raise HarnessError(
@@ -115,7 +156,21 @@ class Settings:
             store_size=store_size,
             ready_timeout=positive_number("READY_TIMEOUT", env.get("READY_TIMEOUT") or "240", "of seconds"),
             runs_dir=Path(env.get("RUNS_DIR") or ROOT / "runs").resolve(),
+            dist=dist,
         )
+
+
+_read_distributions: dict[tuple[str, str | None, float, int], Distribution] = {}
+
+
+def distribution(source: str, checksum: str | None) -> Distribution:
+    """ACTIVEMQ_DIST read once per process and file state: reading a tarball's members takes a second."""
+    path = Path(source).expanduser()
+    stat = path.stat() if path.is_file() else None
+    key = (source, checksum, stat.st_mtime if stat else 0.0, stat.st_size if stat else 0)
+    if key not in _read_distributions or stat is None:
+        _read_distributions[key] = resolve_distribution(source, checksum, ROOT / ".cache" / "dists")
+    return _read_distributions[key]
 
 
 def parse_store_size(text: str) -> str:

@@ -98,3 +98,44 @@ def rendered_colours(page: Path, window: str) -> Counter[tuple[int, int, int]]:
     assert done.returncode == 0 and screenshot.exists(), done.stderr[-2000:]
     with Image.open(screenshot) as image:
         return Counter(image.convert("RGB").getdata())
+
+
+# Debian's 5.17.2 files laid out as Apache's binary tarball: bin/activemq.jar, lib/ and lib/optional/ with the
+# jars under their versioned names (Debian links unversioned names to them), conf/. Optional jars Debian
+# links but does not install are left out, as a tarball would not have them.
+_ASSEMBLE = r"""
+set -eu
+top=apache-activemq-$VERSION
+d=/tmp/dist/$top
+mkdir -p "$d/bin" "$d/lib/optional" "$d/conf"
+cp -L /usr/share/activemq/bin/activemq.jar "$d/bin/activemq.jar"
+for jar in /usr/share/activemq/lib/*.jar /usr/share/activemq/lib/optional/*.jar; do
+    [ -e "$jar" ] || continue
+    dir=$(dirname "${jar#/usr/share/activemq/}")
+    cp -L "$jar" "$d/$dir/$(basename "$(readlink -f "$jar")")"
+done
+cp /etc/activemq/instances-available/main/* "$d/conf/"
+tar czf "/out/$top-bin.tar.gz" -C /tmp/dist "$top"
+chown "$OWNER" "/out/$top-bin.tar.gz"
+"""
+
+
+def assemble_debian_distribution(out: Path, version: str = "5.17.2") -> Path:
+    """An Apache-layout tarball of Debian's own ActiveMQ `version` (its image built if needed), in `out`: the
+    stand-in for a user's apache-activemq-X.Y.Z-bin.tar.gz on a machine that cannot download one."""
+    import docker
+
+    from harness.cluster.images import broker_recipe, ensure_image
+
+    client = docker.from_env()
+    image = ensure_image(client, broker_recipe(version), version, log=lambda line: None)
+    out.mkdir(parents=True, exist_ok=True)
+    client.containers.run(
+        image,
+        entrypoint=["bash", "-c", _ASSEMBLE],
+        environment={"VERSION": version, "OWNER": f"{os.getuid()}:{os.getgid()}"},
+        volumes={str(out): {"bind": "/out", "mode": "rw"}},
+        network_mode="none",
+        remove=True,
+    )
+    return out / f"apache-activemq-{version}-bin.tar.gz"

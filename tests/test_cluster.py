@@ -104,6 +104,24 @@ def test_statistics_plugin_answers_over_stomp(cluster: Cluster) -> None:
     assert stats["brokerName"] == f"{cluster.topology.group}-mq01-a"
 
 
+def test_a_stomp_1_0_session_sends_receives_and_acks_on_a_real_broker(cluster: Cluster) -> None:
+    """What the harness speaks to brokers before 5.8 (CONNECT, no negotiation, acks by message-id), against
+    a real broker: a 5.17 broker answers such a CONNECT as STOMP 1.0 (no 1.0-only broker runs here)."""
+    master = f"{cluster.topology.group}-mq01-a"
+    queue = "stomp10.roundtrip"
+    with cluster.stomp(master, protocol="1.0") as old:
+        assert old.protocol == "1.0" and old.broker_name == master
+        old.wait_receipts([old.send(queue, f"m{i}", {"harness-id": f"m{i}"}) for i in range(3)], timeout=10)
+        old.subscribe(queue)
+        deliveries = old.wait_deliveries(3, timeout=10)
+        confirmed: list[str] = []
+        for delivery in deliveries:
+            old.ack(delivery, on_confirmed=lambda d=delivery: confirmed.append(d.headers["harness-id"]))
+        wait_until(lambda: len(confirmed) == 3, timeout=10, what="three confirmed 1.0 acks")
+    assert sorted(confirmed) == ["m0", "m1", "m2"]
+    assert cluster.browse_ids(master, queue) == []  # acked for good: nothing left on the queue
+
+
 def test_vip_routes_only_to_masters(cluster: Cluster) -> None:
     seen = set()
     for _ in range(6):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness.cluster import introspect
 from harness.settings import ROOT
@@ -89,8 +92,39 @@ def test_the_lines_are_those_of_the_healthcheck_script() -> None:
         r"\) is shutting down",
         r"\) is shutdown",
         r"\) uptime",
+        r"is locked\.\.\. waiting",
+        r"\) stopped$",
     ):
         assert fragment in text
     assert introspect.state_of_line("x (chaos-mq01-a, ID:1) uptime 3 minutes") == "stopping"
     assert introspect.state_of_line("x (chaos-mq01-a, ID:1) started") == "live"
     assert introspect.state_of_line("x (chaos-mq01-a, ID:1) started listening") is None
+
+
+def test_the_lines_of_activemq_5_5_are_read_too() -> None:
+    """5.5's texts (its BrokerService and KahaDB), for a user's own old distribution: never run here."""
+    waiting = (
+        "Database /kahadb/lock is locked... waiting 10 seconds for the database to be unlocked. Reason: "
+        "java.io.IOException: File '/kahadb/lock' could not be locked."
+    )
+    assert introspect.state_of_line(waiting) == "waiting"
+    started = "ActiveMQ JMS Message Broker (chaos-mq01-a, ID:chaos-mq01-a-1-2-3:1) started"
+    assert introspect.state_of_line(started) == "live"
+    stopped = "ActiveMQ JMS Message Broker (chaos-mq01-a, ID:chaos-mq01-a-1-2-3:1) stopped"
+    assert introspect.state_of_line(stopped) == "stopping"
+    # and the script the healthcheck runs says the same of each
+    for text, state in ((waiting, "waiting"), (started, "live"), (stopped, "stopping")):
+        assert node_state_script(text) == state
+
+
+def node_state_script(text: str) -> str:
+    """images/bin/amq-node-state on a log holding one line."""
+    script = (ROOT / "images" / "bin" / "amq-node-state").read_text()
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "activemq.log"
+        log.write_text(f"2026-11-28 01:58:49,000 INFO  [main] BrokerService - {text}\n")
+        done = subprocess.run(
+            ["bash", "-c", script.replace("/var/lib/amq/log/activemq.log", str(log))],
+            capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
+    return done.stdout.strip()

@@ -33,7 +33,10 @@ def test_each_version_maps_to_its_debian_suite(tmp_path: Path, version: str, sui
 def test_unknown_version_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as info:
         settings(tmp_path, ACTIVEMQ_VERSION="5.5.0")
-    assert str(info.value) == "unknown ACTIVEMQ_VERSION '5.5.0': choose one of 5.16.1, 5.17.2, 5.17.6"
+    assert str(info.value) == (
+        "unknown ACTIVEMQ_VERSION '5.5.0': choose one of 5.16.1, 5.17.2, 5.17.6, "
+        "or give your own distribution as ACTIVEMQ_DIST=apache-activemq-X.Y.Z-bin.tar.gz"
+    )
     with pytest.raises(HarnessError, match="unknown ACTIVEMQ_VERSION"):
         broker_recipe("6.0.0")
 

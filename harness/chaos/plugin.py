@@ -44,6 +44,7 @@ from harness.client.shape import SHAPE_OPTIONS, given_settings, parse_shape
 from harness.client.workload import WorkloadConfig
 from harness.cluster.control import Cluster
 from harness.design.catalog import PUBLIC, design
+from harness.design.versions import VersionLine, designs_for
 from harness.errors import HarnessError
 from harness.progress import Progress
 from harness.report import summary
@@ -143,10 +144,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     terminate_as_interrupt()
     try:
+        settings = Settings.from_env()
         session = ChaosSession(
             seed=chosen_seed(config),
-            settings=Settings.from_env(),
-            designs=chosen_designs(config),
+            settings=settings,
+            designs=chosen_designs(config, settings.line),
             chaos_minutes=chosen_minutes(config),
             placement=parse_mode(option(config, "--placement", "PLACEMENT") or SEEDED),
             progress=Progress.for_terminal(os.isatty(1)),
@@ -193,11 +195,12 @@ def chosen_seed(config: pytest.Config) -> int:
     return parse_seed(text)
 
 
-def chosen_designs(config: pytest.Config) -> list[str]:
+def chosen_designs(config: pytest.Config, line: VersionLine) -> list[str]:
+    """--design / DESIGN, else each design the broker's version line can run."""
     chosen = option(config, "--design", "DESIGN", "TOPOLOGY")
     if chosen and chosen not in PUBLIC:
         raise HarnessError(f"unknown design {chosen!r}: choose one of {', '.join(PUBLIC)}")
-    return [chosen] if chosen else list(PUBLIC)
+    return [chosen] if chosen else designs_for(line)
 
 
 def chosen_minutes(config: pytest.Config) -> float:
@@ -219,7 +222,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"chaos seed: {session.seed}   placement: {session.placement}   "
         f"(replay: {commands.chaos(session.seed, placement=session.placement, shape=session.shape)})",
         f"workload: {session.workload_line()} (a scenario may shape its own)",
-        f"designs: {', '.join(session.designs)}   ActiveMQ {session.settings.version}   run folder: {session.folder()}",
+        f"designs: {', '.join(session.designs)}   ActiveMQ {session.settings.broker_label}   run folder: {session.folder()}",
     ]
 
 
@@ -418,7 +421,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                 ordered,
                 replay=commands.chaos(session.seed, placement=session.placement, shape=session.shape),
                 facts={
-                    "ActiveMQ": session.settings.version,
+                    "ActiveMQ": session.settings.broker_label,
                     "designs": ", ".join(session.designs),
                     "placement": session.placement,
                     "workload": session.workload_line(),

@@ -104,6 +104,7 @@ class ChaosRun:
                 "stream": self.stream,
                 "design": self.design_name,
                 "activemq_version": cluster.settings.version,
+                "activemq_dist": cluster.settings.dist.name if cluster.settings.dist else None,
                 "store_size": cluster.settings.store_size,
                 "workload": asdict(self.config),
                 "placement": {**self.placement.to_json(), "named_pairs": self.pair.named},

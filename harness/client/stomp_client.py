@@ -15,9 +15,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import stomp
 import stomp.exception
+import stomp.utils
 
 from harness.errors import HarnessError
 from harness.wait import WaitTimeout
@@ -52,6 +54,9 @@ class _State:
 
 HEARTBEAT_GRACE = 2.5  # intervals without a frame from the broker before the connection counts as dead
 
+# "1.0" for brokers that speak nothing newer (ActiveMQ before 5.6 answers a STOMP frame with an ERROR)
+PROTOCOLS = ("1.0", "1.2")
+
 
 class BrokerError(HarnessError):
     """The broker answered with an ERROR frame: the operation certainly did not happen."""
@@ -59,6 +64,43 @@ class BrokerError(HarnessError):
 
 class Disconnected(HarnessError):
     """The connection dropped: an operation in flight may or may not have happened."""
+
+
+class _Connection10(stomp.Connection10):
+    """stomp.py's STOMP 1.0 connection, with the CONNECT frame the 1.0 spec has.
+
+    Protocol10.connect adds `accept-version: 1.0`, a 1.1 negotiation header that a 1.0 broker never asked for;
+    and stomp.py's 1.0 flavour drops the vhost, which the VIP needs: it routes a client to the pair its
+    CONNECT frame's `host` header names."""
+
+    def __init__(self, host_and_ports: list[tuple[str, int]], *, vhost: str | None, **options: Any) -> None:
+        super().__init__(host_and_ports, **options)
+        self._vhost = vhost
+
+    def connect(
+        self,
+        username: str | None = None,
+        passcode: str | None = None,
+        wait: bool = False,
+        headers: dict[str, str] | None = None,
+        **keyword_headers: str,
+    ) -> None:
+        self.transport.start()
+        frame_headers = stomp.utils.merge_headers([headers, keyword_headers])
+        frame_headers.pop("accept-version", None)
+        frame_headers.pop("heart-beat", None)
+        if self._vhost:
+            frame_headers["host"] = self._vhost
+        if username is not None:
+            frame_headers["login"] = username
+        if passcode is not None:
+            frame_headers["passcode"] = passcode
+        self.send_frame("CONNECT", frame_headers)
+        # as Protocol10.connect: an ERROR before CONNECTED is a refused connect
+        if wait:
+            self.transport.wait_for_connection()
+            if self.transport.connection_error:
+                raise stomp.exception.ConnectFailedException()
 
 
 class _Listener(stomp.ConnectionListener):
@@ -121,29 +163,45 @@ class StompSession:
         heartbeats: tuple[int, int] = (0, 0),
         vhost: str | None = None,
         client_id: str | None = None,
+        protocol: str = "1.2",
     ) -> None:
+        if protocol not in PROTOCOLS:
+            raise HarnessError(f"unknown STOMP protocol {protocol!r}: expected one of {', '.join(PROTOCOLS)}")
         self.address = (host, port)
+        self._protocol = protocol
         self._state = _State()
-        self._conn = stomp.Connection12(
-            [(host, port)],
-            heartbeats=heartbeats,
-            # ActiveMQ sends a heart-beat only when it wrote nothing since its previous check, so after the
-            # last message a consumer hears nothing for two intervals (3.97 s at 2 s, every time measured);
-            # stomp.py's default allowance of 1.5 intervals dropped healthy idle consumers 3 s after the
-            # load stopped, a reconnect no fault caused (tests/test_placement.py measures the silence)
-            heart_beat_receive_scale=HEARTBEAT_GRACE,
-            reconnect_attempts_max=1,
-            timeout=timeout,
-            # the CONNECT frame's `host` header: the VIP routes a client that names a pair there to that pair
-            vhost=vhost,
-        )
+        self._conn: stomp.Connection10 | stomp.Connection12
+        if protocol == "1.0":
+            # STOMP 1.0 has no heart-beats: `heartbeats` is not sent, and a dead peer is noticed only when a
+            # receipt's deadline passes or TCP gives up on the socket
+            self._conn = _Connection10([(host, port)], reconnect_attempts_max=1, timeout=timeout, vhost=vhost)
+        else:
+            self._conn = stomp.Connection12(
+                [(host, port)],
+                heartbeats=heartbeats,
+                # ActiveMQ sends a heart-beat only when it wrote nothing since its previous check, so after
+                # the last message a consumer hears nothing for two intervals (3.97 s at 2 s, every time
+                # measured); stomp.py's default allowance of 1.5 intervals dropped healthy idle consumers
+                # 3 s after the load stopped, a reconnect no fault caused (tests/test_placement.py measures
+                # the silence)
+                heart_beat_receive_scale=HEARTBEAT_GRACE,
+                reconnect_attempts_max=1,
+                timeout=timeout,
+                # the CONNECT frame's `host` header: the VIP routes a client that names a pair there to it
+                vhost=vhost,
+            )
         self._conn.set_listener("harness", _Listener(self._state))
         try:
             # a durable subscriber's identity on the broker: its client id and subscription name
             headers = {"client-id": client_id} if client_id else {}
             self._conn.connect(user, password, wait=True, headers=headers)
         except (stomp.exception.StompException, OSError) as exc:
-            raise HarnessError(f"STOMP connect to {host}:{port} failed: {exc!r}") from exc
+            refusal = self._connect_refusal()
+            if not refusal:
+                raise HarnessError(f"STOMP connect to {host}:{port} failed: {exc!r}") from exc
+            if protocol != "1.0" and "Unknown STOMP action" in refusal:
+                refusal += ' (a broker that speaks STOMP 1.0 only, e.g. ActiveMQ 5.5: use protocol="1.0")'
+            raise HarnessError(f"STOMP {protocol} connect to {host}:{port} refused: {refusal}") from exc
         if not self._conn.is_connected():
             raise HarnessError(f"STOMP connect to {host}:{port} refused: {self._state.errors[-1:]}")
         self._subscriptions = 0
@@ -159,6 +217,27 @@ class StompSession:
                 self.close()
                 raise
 
+    def _connect_refusal(self) -> str:
+        """The broker's ERROR message if it refused the connect, else "" (the socket failed instead)."""
+        if not self._conn.transport.connection_error:
+            return ""
+        # stomp.py wakes the connecting thread before it hands the ERROR to the listener: wait for the
+        # listener, which is the receiver thread's very next step
+        with self._state.lock:
+            self._state.lock.wait_for(lambda: self._state.errors, timeout=1.0)
+            return self._state.errors[-1] if self._state.errors else ""
+
+    def _check_headers(self, headers: dict[str, str]) -> None:
+        # 1.2 escapes a line break or a colon in a header (stomp.py does it); 1.0 has no escaping, so such a
+        # header would end up as another header or a broken frame on the wire
+        if self._protocol != "1.0":
+            return
+        for key, value in headers.items():
+            if ":" in key or any(c in f"{key}{value}" for c in "\r\n"):
+                raise HarnessError(
+                    f"STOMP 1.0 cannot carry the header {key!r}: {value!r} (no escaping in 1.0)"
+                )
+
     def __enter__(self) -> StompSession:
         return self
 
@@ -169,6 +248,11 @@ class StompSession:
         if self._conn.is_connected():
             with contextlib.suppress(stomp.exception.StompException, OSError):
                 self._conn.disconnect()
+
+    @property
+    def protocol(self) -> str:
+        """The STOMP version this session speaks: "1.0" or "1.2"."""
+        return self._protocol
 
     @property
     def connected(self) -> bool:
@@ -204,6 +288,7 @@ class StompSession:
         no receipt was asked for)."""
         receipt_id = uuid.uuid4().hex if receipt else ""
         all_headers = {"persistent": "true", **(headers or {})}
+        self._check_headers(all_headers)
         if receipt:
             all_headers["receipt"] = receipt_id
         with self._state.lock:
@@ -236,6 +321,7 @@ class StompSession:
         if on_delivery is not None:
             self._state.callbacks[sub_id] = on_delivery
         all_headers = dict(headers or {})
+        self._check_headers(all_headers)
         receipt_id = ""
         if receipt_timeout is not None:
             receipt_id = all_headers["receipt"] = f"subscribe-{uuid.uuid4().hex}"
@@ -259,15 +345,17 @@ class StompSession:
     ) -> None:
         """ACK a delivery; with `on_confirmed`, ask for a receipt and call it when the broker confirms, and
         `on_refused` with the broker's message if it answers with an ERROR instead."""
+        # 1.2 acks by the MESSAGE frame's `ack` header; 1.0 has none and acks by its `message-id`
+        ack_id = delivery.headers["message-id" if self._protocol == "1.0" else "ack"]
         if on_confirmed is None:
-            self._conn.ack(delivery.headers["ack"])
+            self._conn.ack(ack_id)
             return
         receipt_id = "ack-" + uuid.uuid4().hex
         with self._state.lock:
             self._state.receipt_callbacks[receipt_id] = on_confirmed
             if on_refused is not None:
                 self._state.refusal_callbacks[receipt_id] = on_refused
-        self._conn.ack(delivery.headers["ack"], receipt=receipt_id)
+        self._conn.ack(ack_id, receipt=receipt_id)
 
     def deliveries(self) -> list[Delivery]:
         with self._state.lock:
@@ -296,6 +384,9 @@ class StompSession:
 
     def browse(self, queue: str, timeout: float = 10.0) -> list[Delivery]:
         """Every message on `queue` on this broker, without consuming (ActiveMQ's STOMP queue browser)."""
+        if self._protocol == "1.0":
+            # ActiveMQ honours `browser:true` on 1.1+ only: on 1.0 it would be a consuming subscription
+            raise HarnessError("queue browsing needs STOMP 1.1 or later; this session speaks 1.0")
         sub_id = self.subscribe(queue, ack="auto", headers={"browser": "true"})
         before = len(self.deliveries())
         self._wait(

@@ -143,7 +143,9 @@ class Cluster:
     def up(self) -> Cluster:
         ensure_port_free(self.settings.vip_port)
         sweep_orphans(self.client, self.log)
-        broker_image, vip_image = ensure_images(self.client, self.settings.version, self.log)
+        broker_image, vip_image = ensure_images(
+            self.client, self.settings.version, self.log, dist=self.settings.dist
+        )
         self.directory.mkdir(parents=True, exist_ok=True)
         rendered = render_run(self.settings, self.run_id, self.directory, broker_image, vip_image, self.owner)
         self.info = RunInfo(
@@ -254,6 +256,7 @@ class Cluster:
         port = self.vip_port if node is None else self.stomp_port(node)
         creds = self.settings.credentials
         vhost = self.topology.pair_name(route) if route is not None else None
+        options.setdefault("protocol", self.settings.stomp_protocol)  # 1.0 before ActiveMQ 5.8
         return StompSession(
             "127.0.0.1", port, creds.client_user, creds.client_password, vhost=vhost, **options
         )

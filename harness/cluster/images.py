@@ -19,6 +19,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from harness.distribution import Distribution
 from harness.errors import HarnessError, MachineError
 from harness.settings import BROKER_SUITES, ROOT
 
@@ -29,6 +30,28 @@ BROKER_PACKAGES = (
     "libxstream-java",
     "libjettison-java",
     "libxpp3-java",
+    "iproute2",
+    "iptables",
+    "procps",
+)
+# A user's own distribution (ACTIVEMQ_DIST) runs on bookworm's JRE, with the jars old lines lack that Debian
+# packages: xstream/jettison/xpp3 (the statistics plugin's JSON), slf4j, and xbean-spring with Spring for the
+# XML configuration. The Dockerfile links each into the distribution's lib/optional only when the tarball
+# has no jar of that name of its own.
+DIST_SUITE = "bookworm"
+DIST_PACKAGES = (
+    "default-jre-headless",
+    "libxstream-java",
+    "libjettison-java",
+    "libxpp3-java",
+    "libslf4j-java",
+    "libcommons-logging-java",
+    "libxbean-java",
+    "libspring-beans-java",
+    "libspring-context-java",
+    "libspring-core-java",
+    "libspring-expression-java",
+    "libspring-aop-java",
     "iproute2",
     "iptables",
     "procps",
@@ -45,13 +68,14 @@ class ImageRecipe:
     packages: tuple[str, ...]
     dockerfile: str
     files: tuple[str, ...]  # paths under images/ copied by the Dockerfile
+    dist: Distribution | None = None  # a user's tarball, unpacked by the Dockerfile (ACTIVEMQ_DIST)
 
     def rootfs_digest(self) -> str:
         return _digest([self.suite, *sorted(self.packages)])
 
     def digest(self) -> str:
         contents = [(IMAGES_DIR / f).read_bytes().decode() for f in (self.dockerfile, *self.files)]
-        return _digest([self.rootfs_digest(), *contents])
+        return _digest([self.rootfs_digest(), *contents, *([self.dist.sha256] if self.dist else [])])
 
     def rootfs_tag(self) -> str:
         return f"amq-chaos/rootfs:{self.suite}-{self.name}-{self.rootfs_digest()}"
@@ -83,12 +107,18 @@ def broker_recipe(version: str) -> ImageRecipe:
     return ImageRecipe("broker", BROKER_SUITES[version], BROKER_PACKAGES, "broker.Dockerfile", _BROKER_FILES)
 
 
+def dist_recipe(dist: Distribution) -> ImageRecipe:
+    return ImageRecipe(
+        "broker", DIST_SUITE, DIST_PACKAGES, "broker-dist.Dockerfile", _BROKER_FILES, dist=dist
+    )
+
+
 def vip_recipe() -> ImageRecipe:
     return ImageRecipe("vip", VIP_SUITE, VIP_PACKAGES, "vip.Dockerfile", ("bin/stomp-ping",))
 
 
 def image_tag(recipe: ImageRecipe, version: str | None = None) -> str:
-    flavour = version or recipe.suite
+    flavour = (version or recipe.suite) + ("-dist" if recipe.dist else "")
     return f"amq-chaos/{recipe.name}:{flavour}-{recipe.digest()}"
 
 
@@ -160,26 +190,35 @@ def ensure_image(
         return tag
     started = time.monotonic()
     rootfs = _bootstrap(recipe, client, log)
-    log(f"building {tag}")
-    try:
-        client.images.build(
-            path=str(IMAGES_DIR),
-            dockerfile=recipe.dockerfile,
-            tag=tag,
-            buildargs={"ROOTFS": rootfs},
-            labels={LABEL: recipe.digest()},
-            pull=False,
-            rm=True,
-            forcerm=True,
-        )
-    except docker.errors.BuildError as exc:
-        raise MachineError(f"building {tag} failed: {exc.msg}") from exc
+    log(f"building {tag}" + (f" from {recipe.dist.name}" if recipe.dist else ""))
+    with tempfile.TemporaryDirectory(prefix="amq-chaos-context-") as context:
+        buildargs = {"ROOTFS": rootfs}
+        if recipe.dist is not None:
+            # the tarball joins a copy of images/ as the build context (ADD unpacks it), under a fixed name
+            shutil.copytree(IMAGES_DIR, context, dirs_exist_ok=True)
+            shutil.copyfile(recipe.dist.path, Path(context) / "dist.tar")
+            buildargs |= {"DIST_TOP": recipe.dist.top, "START_JAR": recipe.dist.start_jar}
+        try:
+            client.images.build(
+                path=context if recipe.dist is not None else str(IMAGES_DIR),
+                dockerfile=recipe.dockerfile,
+                tag=tag,
+                buildargs=buildargs,
+                labels={LABEL: recipe.digest()},
+                pull=False,
+                rm=True,
+                forcerm=True,
+            )
+        except docker.errors.BuildError as exc:
+            raise MachineError(f"building {tag} failed: {exc.msg}") from exc
     log(f"built {tag} in {time.monotonic() - started:.0f}s")
     return tag
 
 
-def ensure_images(client: docker.DockerClient, version: str, log: callable = print) -> tuple[str, str]:
-    """(broker tag, vip tag) for `version`, built if needed."""
-    return ensure_image(client, broker_recipe(version), version, log), ensure_image(
-        client, vip_recipe(), None, log
-    )
+def ensure_images(
+    client: docker.DockerClient, version: str, log: callable = print, dist: Distribution | None = None
+) -> tuple[str, str]:
+    """(broker tag, vip tag) for `version` (from Debian's package, or from `dist` when given), built if
+    needed."""
+    recipe = dist_recipe(dist) if dist is not None else broker_recipe(version)
+    return ensure_image(client, recipe, version, log), ensure_image(client, vip_recipe(), None, log)

@@ -81,9 +81,11 @@ def exec_in(container: Container, command: list[str], timeout: float = 60) -> tu
 
 # the lines amq-node-state looks for, last one wins (images/bin/amq-node-state)
 _STATE_LINES = (
-    (re.compile(r"in slave mode waiting"), "waiting"),
+    # "is locked... waiting": the waiting slave's line before about 5.13 (5.5: KahaDB's own, at every retry)
+    (re.compile(r"in slave mode waiting|is locked\.\.\. waiting"), "waiting"),
     (re.compile(r"\) started$"), "live"),
-    (re.compile(r"\) is shutting down|\) is shutdown|\) uptime"), "stopping"),
+    # ") stopped": 5.5's last line ("ActiveMQ JMS Message Broker (name, ID:...) stopped"), later ") is shutdown"
+    (re.compile(r"\) is shutting down|\) is shutdown|\) uptime|\) stopped$"), "stopping"),
 )
 # (container id, its current life's start) -> (state so far, timestamp of the last log line read): each poll
 # reads only what the broker logged since the one before

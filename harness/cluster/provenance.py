@@ -10,6 +10,7 @@ from harness.settings import ROOT
 
 if TYPE_CHECKING:
     from harness.cluster.control import Cluster
+    from harness.distribution import Distribution
 
 
 def harness_version() -> str:
@@ -34,6 +35,10 @@ def harness_version() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+def _dist(dist: Distribution | None) -> str | None:
+    return f"{dist.name} sha256:{dist.sha256}" if dist else None
+
+
 def provenance(cluster: Cluster) -> dict[str, Any]:
     images: dict[str, str] = {}
     if cluster.info is not None:
@@ -45,6 +50,8 @@ def provenance(cluster: Cluster) -> dict[str, Any]:
     return {
         "harness": harness_version(),
         "activemq_version": cluster.settings.version,
+        # a user's own tarball: its name and sha256, so a replay can tell it was the same distribution
+        "activemq_dist": _dist(cluster.settings.dist),
         "images": images,
     }
 
@@ -52,7 +59,7 @@ def provenance(cluster: Cluster) -> dict[str, Any]:
 def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """What differs between a history's provenance and this machine's, one line each."""
     lines = []
-    for key in ("harness", "activemq_version"):
+    for key in ("harness", "activemq_version", "activemq_dist"):
         if recorded.get(key) and recorded.get(key) != current.get(key):
             lines.append(f"{key}: recorded {recorded.get(key)}, now {current.get(key)}")
     for role, image in (recorded.get("images") or {}).items():

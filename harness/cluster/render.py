@@ -13,7 +13,8 @@ import jinja2
 
 from harness.design.catalog import DESIGNS, Design
 from harness.design.topology import Node
-from harness.settings import CREDENTIAL_VARS, ROOT, Settings
+from harness.design.versions import VersionLine, fit, version_line
+from harness.settings import CREDENTIAL_VARS, DEFAULT_VERSION, ROOT, Settings
 
 TEMPLATES = ROOT / "compose" / "templates"
 _env = jinja2.Environment(
@@ -29,19 +30,44 @@ def discovery_uri(group: str) -> str:
     return f"multicast://224.1.2.3:6255?group={group}"
 
 
-def render_broker(node: Node, design: Design = DESIGNS["seed"], first_pair: str = "01") -> str:
+def render_broker(
+    node: Node,
+    design: Design = DESIGNS["seed"],
+    first_pair: str = "01",
+    line: VersionLine | None = None,
+) -> str:
+    """One node's activemq.xml: `design` as its version `line` can have it (the rest left out, see fit)."""
+    line = line or version_line(DEFAULT_VERSION)
+    design, _ = fit(design, line)
     inactivity = design.bridge_inactivity_ms
+    # options for the transports a discovery agent creates carry the "discovered." prefix; 5.5 passes what
+    # the agent leaves over on as it is
+    prefix = "discovered." if line.discovered_prefix else ""
     return _env.get_template("activemq.xml.j2").render(
         node=node,
         design=design,
+        line=line,
+        master=f"{node.pair_name}-a",
         discovery_uri=discovery_uri(node.group),
         network_connector=design.has_network_connector(node, first_pair),
-        # options for the transports a discovery agent creates carry the "discovered." prefix
-        discovered_options=f"&amp;discovered.wireFormat.maxInactivityDuration={inactivity}"
+        discovered_options=f"&amp;{prefix}wireFormat.maxInactivityDuration={inactivity}"
         if inactivity
         else "",
         transport_options=f"?wireFormat.maxInactivityDuration={inactivity}" if inactivity else "",
+        kahadb_attributes=_kahadb_attributes(design, line),
     )
+
+
+def _kahadb_attributes(design: Design, line: VersionLine) -> str:
+    attributes = []
+    if design.lock_keepalive_ms:
+        attributes.append(f'lockKeepAlivePeriod="{design.lock_keepalive_ms}"')
+    if design.store_before_dispatch:
+        attributes.append('concurrentStoreAndDispatchQueues="false"')
+    if design.lock_acquire_sleep_ms and not line.pluggable_locker:
+        # before pluggable lockers (5.7) KahaDB itself retries the lock, every databaseLockedWaitDelay
+        attributes.append(f'databaseLockedWaitDelay="{design.lock_acquire_sleep_ms}"')
+    return "".join(f" {a}" for a in attributes)
 
 
 @dataclass(frozen=True)
@@ -85,11 +111,22 @@ def render_run(
     for node in topology.nodes:
         node_dir = config / node.name
         node_dir.mkdir(parents=True)
-        (node_dir / "activemq.xml").write_text(render_broker(node, settings.design, topology.pairs[0]))
-        shutil.copy(TEMPLATES / "log4j.properties", node_dir / "log4j.properties")
+        (node_dir / "activemq.xml").write_text(
+            render_broker(node, settings.design, topology.pairs[0], settings.line)
+        )
+        for logging_config in (
+            "log4j.properties",
+            "log4j2.properties",
+        ):  # log4j 1.2 (Debian), 2 (Apache 5.17+)
+            shutil.copy(TEMPLATES / logging_config, node_dir / logging_config)
     backends = topology.nodes if settings.design.vip_over_all_nodes else topology.masters
     (config / "vip").mkdir()
     (config / "vip" / "haproxy.cfg").write_text(render_haproxy(backends))
+    # a pair shares one store volume; pure master/slave nodes each have their own (the slave's is its copy)
+    store_of = {
+        node.name: f"kahadb-{node.name if settings.design.pure_master_slave else node.pair}"
+        for node in topology.nodes
+    }
     compose_file = directory / "docker-compose.yml"
     compose_file.write_text(
         _env.get_template("docker-compose.yml.j2").render(
@@ -104,6 +141,10 @@ def render_run(
             heap=settings.heap,
             store_size=settings.store_size,
             credential_vars=CREDENTIAL_VARS,
+            stomp_protocol=settings.stomp_protocol,
+            pure_master_slave=settings.design.pure_master_slave,
+            store_of=store_of,
+            stores=list(dict.fromkeys(store_of.values())),
         )
     )
     return RenderedRun(directory=directory, compose_file=compose_file)

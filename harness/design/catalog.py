@@ -54,6 +54,9 @@ class Design:
     # a queue message is dispatched only once stored (kahaDB concurrentStoreAndDispatchQueues="false"): a send
     # the store refused is never delivered
     store_before_dispatch: bool = False
+    # the seed post's own pairs, ActiveMQ before 5.8 only: each node its own store, the slave replicating
+    # through a masterConnector to the master's port 61618, the master waiting for it (waitForSlave)
+    pure_master_slave: bool = False
     # `available`'s limit: the longest no send may be acknowledged, from the design's measured takeover
     # (README, "available"): the lock retry, the VIP's drop-out, a receipt timeout and the clients' back-off
     unavailable_after: float = 30.0
@@ -89,6 +92,7 @@ DESIGNS: dict[str, Design] = {
         store_before_dispatch=True,
         unavailable_after=15.0,
     ),
+    "pure-master-slave": Design("pure-master-slave", pure_master_slave=True),
     "control-no-slave-drain": Design("control-no-slave-drain", slave_drain_connector=False),
 }
 # hardened with the default-length lock retry stretched: a takeover slower than hardened's limit

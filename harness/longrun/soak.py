@@ -105,7 +105,7 @@ def run_soak(
     lengths = plan.window_lengths()
     shape = parse_shape(plan.shape)
     log(
-        f"soak seed {plan.seed} ({design_name}, ActiveMQ {settings.version}): {len(lengths)} windows over "
+        f"soak seed {plan.seed} ({design_name}, ActiveMQ {settings.broker_label}): {len(lengths)} windows over "
         f"{clock(sum(lengths))}, a fault every {plan.fault_interval:.0f}s, placement {plan.placement}; "
         f"replay: {commands.soak(plan.seed, plan.duration, plan.checkpoint, design_name, plan.placement, plan.shape)}"
     )

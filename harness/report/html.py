@@ -177,7 +177,7 @@ def _scenario(directory: Path, result: ScenarioResult) -> str:
 def _timeline_facts(result: ScenarioResult, header: dict[str, Any], timeline: Timeline) -> str:
     c = result.counts
     rows = [
-        ("ActiveMQ", str(header.get("activemq_version", "?"))),
+        ("ActiveMQ", summary.broker_label(header)),
         ("workload", summary.workload_line(header["workload"]) if "workload" in header else "?"),
         ("duration", f"{timeline.duration:.1f} s"),
         (

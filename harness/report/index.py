@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.report.summary import broker_label
 from harness.report.svg import escape
 
 STAMP = re.compile(r"^(\d{8}-\d{6})-")
@@ -63,7 +64,7 @@ def _version_of(result: dict[str, Any]) -> str:
     history = Path(str(result.get("directory", ""))) / "history.jsonl"
     try:
         with history.open() as lines:
-            return str(json.loads(lines.readline()).get("activemq_version", "?"))
+            return broker_label(json.loads(lines.readline()))
     except (OSError, ValueError):
         return "?"
 

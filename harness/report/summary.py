@@ -15,6 +15,12 @@ HEADER = ("scenario", "design", "ack/deliv/indet", *(c.column for c in CHECKERS.
 QUIET = frozenset({"0", "-", "yes"})  # cells that say nothing happened; the matrix leaves them out
 
 
+def broker_label(header: dict[str, Any]) -> str:
+    """The broker version a history ran on, and the user's tarball it came from (ACTIVEMQ_DIST) if any."""
+    version = str(header.get("activemq_version", "?"))
+    return f"{version} ({header['activemq_dist']})" if header.get("activemq_dist") else version
+
+
 def describe(verdict: Verdict) -> str:
     state = {True: "ok", False: "VIOLATED", None: "UNKNOWN"}[verdict.valid]
     counts = ", ".join(f"{k}={v}" for k, v in verdict.counts.items())

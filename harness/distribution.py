@@ -1,0 +1,170 @@
+"""A user's own Apache ActiveMQ binary distribution (ACTIVEMQ_DIST): found, verified and read.
+
+The broker image is then built from that tarball on a Debian JRE root file system instead of from Debian's
+`activemq` package (images.py), so any 5.x line can run, including versions Debian never carried. What is
+read here is what the rest of the harness needs before anything starts: the version (from the jar names or,
+failing that, the broker jar's Maven properties), the top directory, the start jar, and a digest that names
+the image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError, MachineError
+
+# The jar whose name carries the version: activemq-broker-X (5.8 and later, where the broker was split out)
+# or activemq-core-X (5.7 and earlier), in lib/; activemq-all-X at the top of older tarballs.
+_VERSIONED_JAR = re.compile(r"^(?:lib/)?activemq-(?:broker|core|all)-(?P<version>\d+\.\d+\.\d+)\.jar$")
+_BROKER_JAR = re.compile(r"^lib/activemq-(?:broker|core)(?:-[0-9.]+)?\.jar$")
+_START_JARS = ("bin/activemq.jar", "bin/run.jar")  # run.jar: 5.5 and earlier
+_CHECKSUM = re.compile(r"^(?P<algorithm>sha512|sha256|sha1):(?P<digest>[0-9a-fA-F]+)$")
+_DIGEST_LENGTH = {"sha512": 128, "sha256": 64, "sha1": 40}
+DOWNLOAD_TIMEOUT = 300.0  # seconds for the whole download of a tarball given as a URL
+
+# Checksums Apache publishes next to each release (archive.apache.org/dist/activemq/<version>/): a URL for one
+# of these versions needs no ACTIVEMQ_DIST_CHECKSUM. Only values copied from Apache's published files belong
+# here; none has been copied yet (this machine cannot reach archive.apache.org to read them).
+PINNED_CHECKSUMS: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """An ActiveMQ binary distribution on disk, read and (when a checksum was given) verified."""
+
+    path: Path
+    version: str
+    top: str  # the tarball's top directory, e.g. apache-activemq-5.17.2
+    start_jar: str  # relative to `top`: bin/activemq.jar, or bin/run.jar on old lines
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def parse_checksum(text: str) -> tuple[str, str]:
+    """`sha512:<hex>` (or sha256:, sha1:) -> (algorithm, lower-case hex), a one-line error otherwise."""
+    match = _CHECKSUM.match(text.strip())
+    if match is None or len(match["digest"]) != _DIGEST_LENGTH[match["algorithm"]]:
+        raise HarnessError(
+            f"ACTIVEMQ_DIST_CHECKSUM={text!r} is not <algorithm>:<hex digest> with sha512, sha256 or sha1 "
+            "(Apache publishes a .sha512 file beside each release)"
+        )
+    return match["algorithm"], match["digest"].lower()
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_distribution(source: str, checksum: str | None, cache: Path) -> Distribution:
+    """ACTIVEMQ_DIST (a path, or an http(s) URL fetched into `cache`) -> a verified, read Distribution."""
+    wanted = parse_checksum(checksum) if checksum else None
+    if re.match(r"^https?://", source):
+        if wanted is None:
+            pinned = PINNED_CHECKSUMS.get(source.rsplit("/", 1)[-1])
+            if pinned is None:
+                raise HarnessError(
+                    f"ACTIVEMQ_DIST={source} is a URL: give its checksum as ACTIVEMQ_DIST_CHECKSUM=sha512:<hex> "
+                    "(from the .sha512 file Apache publishes beside it)"
+                )
+            wanted = parse_checksum(pinned)
+        path = _download(source, cache)
+    else:
+        path = Path(source).expanduser().resolve()
+        if not path.is_file():
+            raise HarnessError(f"ACTIVEMQ_DIST={source}: no such file")
+    if wanted is not None:
+        algorithm, expected = wanted
+        actual = file_digest(path, algorithm)
+        if actual != expected:
+            raise HarnessError(
+                f"ACTIVEMQ_DIST={source}: {algorithm} is {actual[:16]}..., not the {expected[:16]}... given"
+            )
+    return read_distribution(path)
+
+
+def _download(url: str, cache: Path) -> Path:
+    target = cache / url.rsplit("/", 1)[-1]
+    if target.is_file():
+        return target  # verified against the checksum by the caller, every time
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cache, prefix=".download-", delete=False) as partial:
+        try:
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as answer:
+                shutil.copyfileobj(answer, partial)
+        except (urllib.error.URLError, OSError) as exc:
+            Path(partial.name).unlink(missing_ok=True)
+            raise MachineError(f"ACTIVEMQ_DIST={url}: download failed: {exc}") from exc
+    Path(partial.name).rename(target)
+    return target
+
+
+def read_distribution(path: Path) -> Distribution:
+    """Read a tarball's layout and version; a file that is not an ActiveMQ binary distribution is a one-line
+    error naming what is missing."""
+    try:
+        with tarfile.open(path) as archive:
+            members = {m.name.lstrip("./"): m for m in archive.getmembers() if m.isfile() or m.issym()}
+            tops = {name.split("/", 1)[0] for name in members}
+            if len(tops) != 1:
+                raise HarnessError(
+                    f"ACTIVEMQ_DIST={path}: not an ActiveMQ binary distribution "
+                    f"(expected one top directory such as apache-activemq-5.17.2/, found {len(tops)})"
+                )
+            top = tops.pop()
+            inside = {name.split("/", 1)[1]: m for name, m in members.items() if "/" in name}
+            start_jar = next((jar for jar in _START_JARS if jar in inside), None)
+            if start_jar is None:
+                raise HarnessError(
+                    f"ACTIVEMQ_DIST={path}: not an ActiveMQ binary distribution (no bin/activemq.jar or bin/run.jar)"
+                )
+            version = _version_from_names(inside) or _version_from_broker_jar(archive, inside)
+    except (tarfile.TarError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise HarnessError(f"ACTIVEMQ_DIST={path}: not a readable tar archive ({exc})") from exc
+    if version is None:
+        raise HarnessError(
+            f"ACTIVEMQ_DIST={path}: not an ActiveMQ binary distribution "
+            "(no lib/activemq-broker-*.jar or lib/activemq-core-*.jar to read its version from)"
+        )
+    return Distribution(path, version, top, start_jar, file_digest(path, "sha256"))
+
+
+def _version_from_names(inside: dict[str, tarfile.TarInfo]) -> str | None:
+    for name in inside:
+        match = _VERSIONED_JAR.match(name)
+        if match:
+            return match["version"]
+    return None
+
+
+def _version_from_broker_jar(archive: tarfile.TarFile, inside: dict[str, tarfile.TarInfo]) -> str | None:
+    """A jar named without its version (as Debian names them): the version its Maven build recorded."""
+    for name, member in inside.items():
+        if not _BROKER_JAR.match(name) or not member.isfile():
+            continue
+        stream = archive.extractfile(member)
+        if stream is None:
+            continue
+        with zipfile.ZipFile(io.BytesIO(stream.read())) as jar:
+            for entry in jar.namelist():
+                if entry.endswith("/pom.properties") and "/org.apache.activemq/" in entry:
+                    for line in jar.read(entry).decode(errors="replace").splitlines():
+                        if line.startswith("version="):
+                            return line.partition("=")[2].strip()
+    return None

@@ -1,0 +1,157 @@
+"""ACTIVEMQ_DIST: a user's tarball read (version, layout), verified against its checksum, refused in one line
+when it is not an ActiveMQ distribution; and the image recipe it gives."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from harness.cluster.images import broker_recipe, dist_recipe, image_tag
+from harness.distribution import parse_checksum, read_distribution, resolve_distribution
+from harness.errors import HarnessError
+from harness.settings import Settings
+
+CREDS = {
+    "AMQ_NETWORK_USER": "n",
+    "AMQ_NETWORK_PASSWORD": "np",
+    "AMQ_CLIENT_USER": "c",
+    "AMQ_CLIENT_PASSWORD": "cp",
+}
+
+
+def tarball(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def jar_with_version(version: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as jar:
+        jar.writestr(
+            "META-INF/maven/org.apache.activemq/activemq-broker/pom.properties",
+            f"groupId=org.apache.activemq\nartifactId=activemq-broker\nversion={version}\n",
+        )
+    return buffer.getvalue()
+
+
+def apache_layout(tmp_path: Path, version: str = "5.17.2", start: str = "bin/activemq.jar") -> Path:
+    top = f"apache-activemq-{version}"
+    return tarball(
+        tmp_path / f"{top}-bin.tar.gz",
+        {
+            f"{top}/{start}": b"jar",
+            f"{top}/lib/activemq-broker-{version}.jar": b"jar",
+            f"{top}/lib/activemq-client-{version}.jar": b"jar",
+            f"{top}/conf/activemq.xml": b"<beans/>",
+        },
+    )
+
+
+def test_the_version_top_directory_and_start_jar_are_read_from_the_tarball(tmp_path: Path) -> None:
+    dist = read_distribution(apache_layout(tmp_path))
+    assert (dist.version, dist.top, dist.start_jar) == (
+        "5.17.2",
+        "apache-activemq-5.17.2",
+        "bin/activemq.jar",
+    )
+    assert dist.sha256 == hashlib.sha256(dist.path.read_bytes()).hexdigest()
+
+
+def test_an_old_line_is_read_from_activemq_core_and_starts_from_run_jar(tmp_path: Path) -> None:
+    top = "apache-activemq-5.5.1"
+    path = tarball(
+        tmp_path / "old.tar.gz",
+        {f"{top}/bin/run.jar": b"jar", f"{top}/lib/activemq-core-5.5.1.jar": b"jar"},
+    )
+    dist = read_distribution(path)
+    assert (dist.version, dist.start_jar) == ("5.5.1", "bin/run.jar")
+
+
+def test_jars_named_without_their_version_give_it_by_their_maven_properties(tmp_path: Path) -> None:
+    path = tarball(
+        tmp_path / "debian-names.tar.gz",
+        {"amq/bin/activemq.jar": b"jar", "amq/lib/activemq-broker.jar": jar_with_version("5.17.2")},
+    )
+    assert read_distribution(path).version == "5.17.2"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a/bin/activemq.jar": b"", "b/lib/x.jar": b""}, "expected one top directory"),
+        ({"kafka/lib/activemq-broker-5.17.2.jar": b""}, r"no bin/activemq.jar or bin/run.jar"),
+        ({"kafka/bin/activemq.jar": b"", "kafka/lib/kafka.jar": b""}, "no lib/activemq-broker"),
+    ],
+)
+def test_a_tarball_that_is_not_an_activemq_distribution_is_one_line(
+    tmp_path: Path, files: dict[str, bytes], message: str
+) -> None:
+    with pytest.raises(HarnessError, match=message) as info:
+        read_distribution(tarball(tmp_path / "other.tar.gz", files))
+    assert "\n" not in str(info.value) and "not an ActiveMQ binary distribution" in str(info.value)
+
+
+def test_a_file_that_is_no_tar_archive_is_one_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("hello\n")
+    with pytest.raises(HarnessError, match="not a readable tar archive"):
+        read_distribution(garbage)
+
+
+def test_the_checksum_given_is_verified(tmp_path: Path) -> None:
+    path = apache_layout(tmp_path)
+    good = "sha512:" + hashlib.sha512(path.read_bytes()).hexdigest()
+    assert resolve_distribution(str(path), good, tmp_path / "cache").version == "5.17.2"
+    bad = "sha512:" + "0" * 128
+    with pytest.raises(HarnessError, match=r"sha512 is .* not the 0{16}\.\.\. given"):
+        resolve_distribution(str(path), bad, tmp_path / "cache")
+
+
+@pytest.mark.parametrize("text", ["md5:abc", "sha512:xyz", "sha256:" + "a" * 63, "deadbeef"])
+def test_a_malformed_checksum_is_one_line(text: str) -> None:
+    with pytest.raises(HarnessError, match="is not <algorithm>:<hex digest>"):
+        parse_checksum(text)
+
+
+def test_a_url_needs_a_checksum_and_nothing_is_fetched_without_one(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="is a URL: give its checksum as ACTIVEMQ_DIST_CHECKSUM"):
+        resolve_distribution("https://example.invalid/apache-activemq-9.9.9-bin.tar.gz", None, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="no such file"):
+        resolve_distribution(str(tmp_path / "nope.tar.gz"), None, tmp_path)
+
+
+def test_settings_take_the_version_from_the_tarball(tmp_path: Path) -> None:
+    path = apache_layout(tmp_path, "5.17.6")
+    s = Settings.from_env({**CREDS, "ACTIVEMQ_DIST": str(path)}, dotenv=tmp_path / "none")
+    assert (s.version, s.suite, s.dist.name) == ("5.17.6", "bookworm", path.name)
+    assert s.broker_label == f"5.17.6 ({path.name})"
+    with pytest.raises(
+        HarnessError, match=r"ACTIVEMQ_VERSION=5\.16\.1 but ACTIVEMQ_DIST=.* is ActiveMQ 5\.17\.6"
+    ):
+        Settings.from_env(
+            {**CREDS, "ACTIVEMQ_DIST": str(path), "ACTIVEMQ_VERSION": "5.16.1"}, dotenv=tmp_path / "none"
+        )
+
+
+def test_the_image_of_a_distribution_is_named_apart_and_by_its_content(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = read_distribution(apache_layout(tmp_path / "a"))
+    other = read_distribution(apache_layout(tmp_path / "b", start="bin/run.jar"))
+    debian = image_tag(broker_recipe("5.17.2"), "5.17.2")
+    tags = {image_tag(dist_recipe(one), "5.17.2"), image_tag(dist_recipe(other), "5.17.2"), debian}
+    assert len(tags) == 3 and all(t.startswith("amq-chaos/broker:5.17.2") for t in tags)
+    assert image_tag(dist_recipe(one), "5.17.2").startswith("amq-chaos/broker:5.17.2-dist-")
