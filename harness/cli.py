@@ -69,6 +69,13 @@ def _attach(settings: Settings) -> Cluster:
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     cluster = _attach(settings)
+    info = cluster.info
+    print(
+        f"{info.project}: ActiveMQ {info.broker_label}, design {info.design}, broker image {info.broker_image}"
+    )
+    dropped = cluster.settings.dropped
+    if dropped:
+        print(f"left out for the {cluster.settings.line.name} line: {', '.join(map(str, dropped))}")
     print(format_status(cluster.status()))
     return 0
 

@@ -28,14 +28,23 @@ from harness.errors import HarnessError, MachineError
 _VERSIONED_JAR = re.compile(r"^(?:lib/)?activemq-(?:broker|core|all)-(?P<version>\d+\.\d+\.\d+)\.jar$")
 _BROKER_JAR = re.compile(r"^lib/activemq-(?:broker|core)(?:-[0-9.]+)?\.jar$")
 _START_JARS = ("bin/activemq.jar", "bin/run.jar")  # run.jar: 5.5 and earlier
-_CHECKSUM = re.compile(r"^(?P<algorithm>sha512|sha256|sha1):(?P<digest>[0-9a-fA-F]+)$")
-_DIGEST_LENGTH = {"sha512": 128, "sha256": 64, "sha1": 40}
+_CHECKSUM = re.compile(r"^(?P<algorithm>sha512|sha256|sha1|md5):(?P<digest>[0-9a-fA-F]+)$")
+# md5: all Apache published beside releases as old as 5.5 (with a PGP signature, which is the real check)
+_DIGEST_LENGTH = {"sha512": 128, "sha256": 64, "sha1": 40, "md5": 32}
 DOWNLOAD_TIMEOUT = 300.0  # seconds for the whole download of a tarball given as a URL
 
-# Checksums Apache publishes next to each release (archive.apache.org/dist/activemq/<version>/): a URL for one
-# of these versions needs no ACTIVEMQ_DIST_CHECKSUM. Only values copied from Apache's published files belong
-# here; none has been copied yet (this machine cannot reach archive.apache.org to read them).
-PINNED_CHECKSUMS: dict[str, str] = {}
+# Checksums of Apache's tarballs, so that a URL for one of these needs no ACTIVEMQ_DIST_CHECKSUM. This machine
+# cannot reach archive.apache.org: each value is copied from a public file that checks the download against
+# Apache's own (named beside it), not read from Apache here. A wrong value fails safe: the download is refused.
+PINNED_CHECKSUMS: dict[str, str] = {
+    # Homebrew's activemq formula (Apache published an .md5 for this release)
+    "apache-activemq-5.5.1-bin.tar.gz": "md5:3e10c163c5e3869a9720d47849a5ae29",
+    # rmohr/docker-activemq 5.16.1/Dockerfile, which runs sha512sum -c on it
+    "apache-activemq-5.16.1-bin.tar.gz": "sha512:f98c9da5dafa2dc291070fecd57b7fccd0954cc8b2be09abc77ea66745b8"
+    "9283358297f308ec30dd47efd3e0c9d4cffc3821ef429f8f94d6c8971bbe933809b2",
+    # Homebrew's activemq formula
+    "apache-activemq-5.17.2-bin.tar.gz": "sha256:4216387240ef38e912f88162c52e26128f0f72d15910852d12eb0a7845819195",
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ def parse_checksum(text: str) -> tuple[str, str]:
     if match is None or len(match["digest"]) != _DIGEST_LENGTH[match["algorithm"]]:
         raise HarnessError(
             f"ACTIVEMQ_DIST_CHECKSUM={text!r} is not <algorithm>:<hex digest> with sha512, sha256 or sha1 "
-            "(Apache publishes a .sha512 file beside each release)"
+            "(Apache publishes a .sha512 file beside each release, an .md5 beside old ones)"
         )
     return match["algorithm"], match["digest"].lower()
 
@@ -84,35 +93,43 @@ def resolve_distribution(source: str, checksum: str | None, cache: Path) -> Dist
                     "(from the .sha512 file Apache publishes beside it)"
                 )
             wanted = parse_checksum(pinned)
-        path = _download(source, cache)
+        path = _download(source, cache, wanted)
     else:
         path = Path(source).expanduser().resolve()
         if not path.is_file():
             raise HarnessError(f"ACTIVEMQ_DIST={source}: no such file")
     if wanted is not None:
-        algorithm, expected = wanted
-        actual = file_digest(path, algorithm)
-        if actual != expected:
-            raise HarnessError(
-                f"ACTIVEMQ_DIST={source}: {algorithm} is {actual[:16]}..., not the {expected[:16]}... given"
-            )
+        _verify(path, wanted, source)
     return read_distribution(path)
 
 
-def _download(url: str, cache: Path) -> Path:
+def _download(url: str, cache: Path, wanted: tuple[str, str]) -> Path:
+    """The tarball at `url`, in `cache` once it matched its checksum (a download that does not is deleted, so
+    nothing unverified is ever found there)."""
     target = cache / url.rsplit("/", 1)[-1]
     if target.is_file():
-        return target  # verified against the checksum by the caller, every time
+        return target  # verified again by the caller, as every path is
     cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=cache, prefix=".download-", delete=False) as partial:
-        try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as answer:
-                shutil.copyfileobj(answer, partial)
-        except (urllib.error.URLError, OSError) as exc:
-            Path(partial.name).unlink(missing_ok=True)
-            raise MachineError(f"ACTIVEMQ_DIST={url}: download failed: {exc}") from exc
-    Path(partial.name).rename(target)
+    partial = Path(tempfile.mkstemp(dir=cache, prefix=".download-")[1])
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as answer, partial.open("wb") as out:
+            shutil.copyfileobj(answer, out)
+        _verify(partial, wanted, url)
+        partial.rename(target)
+    except (urllib.error.URLError, OSError) as exc:
+        raise MachineError(f"ACTIVEMQ_DIST={url}: download failed: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
     return target
+
+
+def _verify(path: Path, wanted: tuple[str, str], source: str) -> None:
+    algorithm, expected = wanted
+    actual = file_digest(path, algorithm)
+    if actual != expected:
+        raise HarnessError(
+            f"ACTIVEMQ_DIST={source}: {algorithm} is {actual[:16]}..., not the {expected[:16]}... given"
+        )
 
 
 def read_distribution(path: Path) -> Distribution:

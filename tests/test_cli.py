@@ -114,7 +114,9 @@ def test_up_status_down_leaves_nothing_behind(docker_available: None, tmp_path: 
         assert labelled_leftovers(run_dir)  # the run's resources carry its label, so the check below means it
         status = harness("status", **env)
         assert status.returncode == 0, status.stderr
-        rows = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines()[1:] if line.strip()}
+        heading, _, *lines = status.stdout.splitlines()
+        assert ": ActiveMQ 5.17.2, design seed, broker image amq-chaos/broker:5.17.2-" in heading
+        rows = {line.split()[0]: line.split()[1] for line in lines if line.strip()}
         assert rows == {
             "chaos-mq01-a": "live",
             "chaos-mq01-b": "waiting",

@@ -4,16 +4,20 @@ when it is not an ActiveMQ distribution; and the image recipe it gives."""
 from __future__ import annotations
 
 import hashlib
+import http.server
 import io
+import socket
 import tarfile
+import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.cluster.images import broker_recipe, dist_recipe, image_tag
-from harness.distribution import parse_checksum, read_distribution, resolve_distribution
-from harness.errors import HarnessError
+from harness.distribution import PINNED_CHECKSUMS, parse_checksum, read_distribution, resolve_distribution
+from harness.errors import HarnessError, MachineError
 from harness.settings import Settings
 
 CREDS = {
@@ -155,3 +159,67 @@ def test_the_image_of_a_distribution_is_named_apart_and_by_its_content(tmp_path:
     tags = {image_tag(dist_recipe(one), "5.17.2"), image_tag(dist_recipe(other), "5.17.2"), debian}
     assert len(tags) == 3 and all(t.startswith("amq-chaos/broker:5.17.2") for t in tags)
     assert image_tag(dist_recipe(one), "5.17.2").startswith("amq-chaos/broker:5.17.2-dist-")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTP server on this machine's loopback serving a folder: (base URL, folder)."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_a_url_is_fetched_into_the_cache_once_its_checksum_matches(
+    tmp_path: Path, served: tuple[str, Path]
+) -> None:
+    base, folder = served
+    path = apache_layout(folder, "5.17.6")
+    checksum = "sha512:" + hashlib.sha512(path.read_bytes()).hexdigest()
+    cache = tmp_path / "cache"
+    dist = resolve_distribution(f"{base}/{path.name}", checksum, cache)
+    assert (dist.version, dist.path) == ("5.17.6", cache / path.name)
+    assert [p.name for p in cache.iterdir()] == [path.name]  # no partial download left
+
+
+def test_a_download_that_fails_its_checksum_is_not_kept(tmp_path: Path, served: tuple[str, Path]) -> None:
+    base, folder = served
+    path = apache_layout(folder, "5.17.6")
+    cache = tmp_path / "cache"
+    with pytest.raises(HarnessError, match=r"sha256 is .* not the"):
+        resolve_distribution(f"{base}/{path.name}", "sha256:" + "1" * 64, cache)
+    assert list(cache.iterdir()) == []
+
+
+def test_a_pinned_version_needs_no_checksum_and_is_held_to_its_pin(
+    tmp_path: Path, served: tuple[str, Path]
+) -> None:
+    """A file named like Apache's 5.17.2 tarball that is not it (a stand-in built here) is refused by the pin."""
+    base, folder = served
+    impostor = apache_layout(folder, "5.17.2")
+    assert impostor.name in PINNED_CHECKSUMS
+    with pytest.raises(HarnessError, match=r"sha256 is .* not the 4216387240ef38e9\.\.\. given"):
+        resolve_distribution(f"{base}/{impostor.name}", None, tmp_path / "cache")
+    assert all(parse_checksum(value) for value in PINNED_CHECKSUMS.values())
+
+
+def test_an_unreachable_url_is_a_machine_failure_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens once the socket closes
+    with pytest.raises(MachineError, match="download failed") as info:
+        resolve_distribution(f"http://127.0.0.1:{port}/a.tar.gz", "sha256:" + "1" * 64, tmp_path / "cache")
+    assert "\n" not in str(info.value)

@@ -218,12 +218,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     session = config.stash.get(SESSION, None)
     if session is None:
         return []
-    return [
+    lines = [
         f"chaos seed: {session.seed}   placement: {session.placement}   "
         f"(replay: {commands.chaos(session.seed, placement=session.placement, shape=session.shape)})",
         f"workload: {session.workload_line()} (a scenario may shape its own)",
         f"designs: {', '.join(session.designs)}   ActiveMQ {session.settings.broker_label}   run folder: {session.folder()}",
     ]
+    for name in session.designs:
+        dropped = dataclasses.replace(session.settings, design=design(name)).dropped
+        if dropped:
+            lines.append(
+                f"{name} on the {session.settings.line.name} line leaves out: {', '.join(map(str, dropped))}"
+            )
+    return lines
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -57,6 +57,11 @@ class RunInfo:
     vip_image: str
     design: str = "seed"
     store_size: str | None = None
+    dist: str | None = None  # the user's tarball the broker image was built from (ACTIVEMQ_DIST)
+
+    @property
+    def broker_label(self) -> str:
+        return f"{self.version} ({self.dist})" if self.dist else self.version
 
     def save(self) -> None:
         Path(self.directory, "cluster.json").write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -132,7 +137,11 @@ class Cluster:
     @classmethod
     def attach(cls, settings: Settings, directory: Path, log=print) -> Cluster:
         info = RunInfo.load(directory)
-        attached = dataclasses.replace(settings, design=design(info.design), store_size=info.store_size)
+        # the cluster's own version and design, whatever the environment says now (its configuration is
+        # rendered already; a later command only needs the STOMP and the design it was rendered for)
+        attached = dataclasses.replace(
+            settings, version=info.version, dist=None, design=design(info.design), store_size=info.store_size
+        )
         cluster = cls(attached, run_id=info.run_id, log=log)
         cluster.topology = Topology(group=info.group)
         cluster.directory = Path(info.directory)
@@ -159,6 +168,7 @@ class Cluster:
             vip_image=vip_image,
             design=self.settings.design.name,
             store_size=self.settings.store_size,
+            dist=self.settings.dist.name if self.settings.dist else None,
         )
         self.info.save()
         started = time.monotonic()
