@@ -152,8 +152,11 @@ def read_distribution(path: Path) -> Distribution:
                     f"ACTIVEMQ_DIST={path}: not an ActiveMQ binary distribution (no bin/activemq.jar or bin/run.jar)"
                 )
             version = _version_from_names(inside) or _version_from_broker_jar(archive, inside)
+    except tarfile.ReadError as exc:
+        raise HarnessError(f"ACTIVEMQ_DIST={path}: not a tar archive (plain, gzip, bzip2 or xz)") from exc
     except (tarfile.TarError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise HarnessError(f"ACTIVEMQ_DIST={path}: not a readable tar archive ({exc})") from exc
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise HarnessError(f"ACTIVEMQ_DIST={path}: not a readable tar archive ({reason})") from exc
     if version is None:
         raise HarnessError(
             f"ACTIVEMQ_DIST={path}: not an ActiveMQ binary distribution "

@@ -19,6 +19,7 @@ from harness.cluster.images import broker_recipe, dist_recipe, image_tag
 from harness.distribution import PINNED_CHECKSUMS, parse_checksum, read_distribution, resolve_distribution
 from harness.errors import HarnessError, MachineError
 from harness.settings import Settings
+from tests.support import assert_one_line_error, harness
 
 CREDS = {
     "AMQ_NETWORK_USER": "n",
@@ -107,8 +108,9 @@ def test_a_tarball_that_is_not_an_activemq_distribution_is_one_line(
 def test_a_file_that_is_no_tar_archive_is_one_line(tmp_path: Path) -> None:
     garbage = tmp_path / "notes.txt"
     garbage.write_text("hello\n")
-    with pytest.raises(HarnessError, match="not a readable tar archive"):
+    with pytest.raises(HarnessError, match="not a tar archive") as info:
         read_distribution(garbage)
+    assert "\n" not in str(info.value)
 
 
 def test_the_checksum_given_is_verified(tmp_path: Path) -> None:
@@ -223,3 +225,25 @@ def test_an_unreachable_url_is_a_machine_failure_in_one_line(tmp_path: Path) -> 
     with pytest.raises(MachineError, match="download failed") as info:
         resolve_distribution(f"http://127.0.0.1:{port}/a.tar.gz", "sha256:" + "1" * 64, tmp_path / "cache")
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"ACTIVEMQ_DIST": "{garbage}"}, "not a tar archive (plain, gzip, bzip2 or xz)"),
+        ({"ACTIVEMQ_DIST": "{tarball}", "ACTIVEMQ_DIST_CHECKSUM": "sha256:" + "1" * 64}, "sha256 is "),
+        (
+            {"ACTIVEMQ_DIST": "{tarball}", "ACTIVEMQ_DIST_CHECKSUM": "crc32:1"},
+            "is not <algorithm>:<hex digest>",
+        ),
+        ({"DESIGN": "pure-master-slave"}, "design pure-master-slave needs ActiveMQ before 5.8"),
+    ],
+)
+def test_the_command_line_refuses_a_bad_distribution_in_one_line_before_anything_starts(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    garbage = tmp_path / "garbage.tar.gz"
+    garbage.write_text("not a tarball\n")
+    paths = {"garbage": str(garbage), "tarball": str(apache_layout(tmp_path))}
+    done = harness("images", RUNS_DIR=str(tmp_path), **{k: v.format(**paths) for k, v in env.items()})
+    assert_one_line_error(done, expected)
