@@ -5,11 +5,14 @@ that loses what it acknowledged."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -139,3 +142,36 @@ def assemble_debian_distribution(out: Path, version: str = "5.17.2") -> Path:
         remove=True,
     )
     return out / f"apache-activemq-{version}-bin.tar.gz"
+
+
+# Stand-ins for a user's ActiveMQ tarball: the layout and names the harness reads, jars that are not jars.
+def tarball(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def jar_with_version(version: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as jar:
+        jar.writestr(
+            "META-INF/maven/org.apache.activemq/activemq-broker/pom.properties",
+            f"groupId=org.apache.activemq\nartifactId=activemq-broker\nversion={version}\n",
+        )
+    return buffer.getvalue()
+
+
+def apache_layout(tmp_path: Path, version: str = "5.17.2", start: str = "bin/activemq.jar") -> Path:
+    top = f"apache-activemq-{version}"
+    return tarball(
+        tmp_path / f"{top}-bin.tar.gz",
+        {
+            f"{top}/{start}": b"jar",
+            f"{top}/lib/activemq-broker-{version}.jar": b"jar",
+            f"{top}/lib/activemq-client-{version}.jar": b"jar",
+            f"{top}/conf/activemq.xml": b"<beans/>",
+        },
+    )

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import io
 import socket
-import tarfile
 import threading
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from harness.cluster.images import broker_recipe, dist_recipe, image_tag
 from harness.distribution import PINNED_CHECKSUMS, parse_checksum, read_distribution, resolve_distribution
 from harness.errors import HarnessError, MachineError
 from harness.settings import Settings
-from tests.support import assert_one_line_error, harness
+from tests.support import apache_layout, assert_one_line_error, harness, jar_with_version, tarball
 
 CREDS = {
     "AMQ_NETWORK_USER": "n",
@@ -27,38 +24,6 @@ CREDS = {
     "AMQ_CLIENT_USER": "c",
     "AMQ_CLIENT_PASSWORD": "cp",
 }
-
-
-def tarball(path: Path, files: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return path
-
-
-def jar_with_version(version: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as jar:
-        jar.writestr(
-            "META-INF/maven/org.apache.activemq/activemq-broker/pom.properties",
-            f"groupId=org.apache.activemq\nartifactId=activemq-broker\nversion={version}\n",
-        )
-    return buffer.getvalue()
-
-
-def apache_layout(tmp_path: Path, version: str = "5.17.2", start: str = "bin/activemq.jar") -> Path:
-    top = f"apache-activemq-{version}"
-    return tarball(
-        tmp_path / f"{top}-bin.tar.gz",
-        {
-            f"{top}/{start}": b"jar",
-            f"{top}/lib/activemq-broker-{version}.jar": b"jar",
-            f"{top}/lib/activemq-client-{version}.jar": b"jar",
-            f"{top}/conf/activemq.xml": b"<beans/>",
-        },
-    )
 
 
 def test_the_version_top_directory_and_start_jar_are_read_from_the_tarball(tmp_path: Path) -> None:

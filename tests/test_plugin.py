@@ -14,6 +14,7 @@ import pytest
 
 from harness import commands
 from harness.client.shape import SHAPE_OPTIONS
+from tests.support import apache_layout
 
 SHAPE_VARIABLES = [o.env for o in SHAPE_OPTIONS]
 
@@ -65,6 +66,9 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
         "CHAOS_MINUTES",
         "PLACEMENT",
         "KNOWN_BUGS",
+        "ACTIVEMQ_VERSION",
+        "ACTIVEMQ_DIST",
+        "ACTIVEMQ_DIST_CHECKSUM",
         *SHAPE_VARIABLES,
     ):
         monkeypatch.delenv(name, raising=False)
@@ -175,6 +179,24 @@ def test_the_workload_shape_reaches_the_run_its_header_and_its_rerun(
     case = next(ET.parse(folder / "junit.xml").getroot().iter("testcase"))
     rerun = {p.get("name"): p.get("value") for p in case.iter("property")}["replay"]
     assert rerun.startswith("SEED=8 RATE=max SIZE=100-900 QUEUES=4 make chaos PYTEST_ARGS=")
+
+
+def test_an_old_distribution_runs_each_design_its_line_has_and_says_what_it_leaves_out(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's 5.5.1 tarball (a stand-in: nothing starts here): the seed's pure master/slave joins the
+    designs, and the header says which of hardened's settings 5.5 does not have."""
+    dist = apache_layout(suite.path, "5.5.1", start="bin/run.jar")
+    monkeypatch.setenv("ACTIVEMQ_DIST", str(dist))
+    result = suite.runpytest("scenarios", "--seed", "1", "-k", "alpha", "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            f"designs: seed, hardened, pure-master-slave   ActiveMQ 5.5.1 ({dist.name})*",
+            "hardened on the 5.5 line leaves out: kahaDB lockKeepAlivePeriod (ActiveMQ 5.9+), *",
+        ]
+    )
+    assert "seed on the 5.5 line" not in result.stdout.str()
 
 
 def test_a_design_option_and_a_scenario_narrow_the_run(suite: pytest.Pytester) -> None:
