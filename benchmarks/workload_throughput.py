@@ -3,8 +3,9 @@ on the same cluster (target: the harness reaches at least 95 % of the bare rate)
 
     .venv/bin/python benchmarks/workload_throughput.py [MESSAGES] [--json]
 
-Both send persistent messages one at a time and wait for each receipt (a receipt is the broker's word that the
-message is on disk); the harness also writes every invoke/ok to its history and tracks ids.
+Both send the same frames (persistent, the harness's id as body and as a header) one at a time and wait for
+each receipt (a receipt is the broker's word that the message is on disk); the harness also writes every
+invoke/ok to its history and tracks ids.
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ def bare_rate(port: int, user: str, password: str, messages: int, vhost: str | N
         receipt = f"r{n}"
         pending.add(receipt)
         received.clear()
-        conn.send("/queue/bench.bare", f"m{n}", headers={"persistent": "true", "receipt": receipt})
+        # the frame the workload sends, header for header: a broker stores the harness's id as a message
+        # property, work the bare loop must do too for the ratio to be the harness's own cost
+        message_id = f"b0-{n}"
+        headers = {"harness-id": message_id, "persistent": "true", "receipt": receipt}
+        conn.send("/queue/bench.bare", message_id, headers=headers)
         while receipt in pending:
             received.wait(5)
     elapsed = time.perf_counter() - started

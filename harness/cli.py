@@ -356,7 +356,14 @@ def cmd_matrix(settings: Settings, args: argparse.Namespace) -> int:
     (folder / "matrix.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"replay one: {commands.chaos(seed, scenario=scenario, version='<version>')}")
-    return 0 if all(o.exit_code == 0 for o in outcomes) else 1
+    return matrix_exit_code([o.exit_code for o in outcomes])
+
+
+def matrix_exit_code(pytest_codes: list[int]) -> int:
+    """Each version's pytest exit as the harness's: a violation on any version is the matrix's verdict, else
+    any other failure is the harness's or the machine's."""
+    codes = {chaos_exit_code(code, interrupted=False) for code in pytest_codes}
+    return VIOLATION if VIOLATION in codes else MACHINE_FAILED if codes - {OK} else OK
 
 
 def cmd_bugs(settings: Settings, args: argparse.Namespace) -> int:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from harness.check.checkers import Verdict
 from harness.check.result import ScenarioResult
+from harness.cli import matrix_exit_code
+from harness.errors import MACHINE_FAILED, OK, VIOLATION
 from harness.report.matrix import VersionOutcome, side_by_side, versions
 from tests.support import assert_one_line_error, harness
 
@@ -64,3 +66,9 @@ def test_every_pattern_names_a_scenario_that_exists() -> None:
 
     ids = scenario_node_ids(pattern_scenarios())
     assert len(ids) == len(pattern_scenarios()) and all("::test_" in i for i in ids)
+
+
+def test_the_matrix_exit_code_is_the_harness_s() -> None:
+    assert matrix_exit_code([0, 0, 0]) == OK
+    assert matrix_exit_code([0, 1, 3]) == VIOLATION  # the brokers did something on one version
+    assert matrix_exit_code([0, 3, 0]) == MACHINE_FAILED  # a cluster that never came up is no verdict

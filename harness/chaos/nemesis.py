@@ -296,7 +296,9 @@ class Nemesis:
                 "chaos_cluster(store_size=...)); an ordinary store is on the host's disk"
             )
         if self.cluster.settings.design.pure_master_slave:
-            raise HarnessError("fill-store fills a pair's shared store; pure-master-slave nodes have one each")
+            raise HarnessError(
+                "fill-store fills a pair's shared store; pure-master-slave nodes have one each"
+            )
         folder = f"/stores/{pair}"
         # the broker writes meanwhile: a ballast sized from df can find less room than df said, so it is
         # retried smaller, and with nothing to be left free the last pages are taken by writing until ENOSPC
