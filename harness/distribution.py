@@ -137,7 +137,7 @@ def read_distribution(path: Path) -> Distribution:
     error naming what is missing."""
     try:
         with tarfile.open(path) as archive:
-            members = {m.name.lstrip("./"): m for m in archive.getmembers() if m.isfile() or m.issym()}
+            members = {m.name.removeprefix("./"): m for m in archive.getmembers() if m.isfile() or m.issym()}
             tops = {name.split("/", 1)[0] for name in members}
             if len(tops) != 1:
                 raise HarnessError(
