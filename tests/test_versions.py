@@ -3,6 +3,7 @@ rendered for them, and the seed's own pure master/slave pairs (before 5.8 only).
 
 from __future__ import annotations
 
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from harness.design.catalog import design
 from harness.design.topology import Node
 from harness.design.versions import designs_for, version_line
 from harness.errors import HarnessError
-from harness.settings import Settings
+from harness.settings import ROOT, Settings
 
 NS = {"amq": "http://activemq.apache.org/schema/core"}
 CREDS = {
@@ -124,12 +125,19 @@ def test_pure_master_slave_renders_the_seed_posts_pairs() -> None:
     assert [t.get("name") for t in slave.findall("amq:transportConnectors/*", NS)] == ["harness-admin"]
     (drain,) = slave.findall("amq:networkConnectors/amq:networkConnector", NS)
     assert drain.get("duplex") == "false"
-    # its store is its own: nothing waits for a shared lock file
+    # its store is its own: it waits for its master's replication port instead of a shared lock file, as the
+    # entrypoint reads it from the rendered file
     raw = render_broker(Node.parse("chaos-mq01-b"), design("pure-master-slave"), "01", version_line("5.5.1"))
-    assert "start-after-lock" not in raw
+    entrypoint = (ROOT / "images" / "bin" / "amq-entrypoint").read_text()
+    (reader,) = [line for line in entrypoint.splitlines() if "after=$(sed" in line]
+    command = reader.strip().removeprefix("after=$(").removesuffix(")").replace("/etc/amq/activemq.xml", "-")
+    done = subprocess.run(["bash", "-c", command], input=raw, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "chaos-mq01-a:61618"
+    shared = render_broker(Node.parse("chaos-mq01-b"), design("seed"), "01", version_line("5.5.1"))
+    assert "/run/amq/start-after-lock" in shared and "amq-start-after:" not in shared
 
 
-def test_pure_master_slave_compose_gives_each_node_its_store_and_starts_the_slave_after_its_master(
+def test_pure_master_slave_compose_gives_each_node_its_store_and_starts_the_slave_with_its_master(
     tmp_path: Path,
 ) -> None:
     settings = Settings(version="5.5.1", design=design("pure-master-slave"))
@@ -138,7 +146,7 @@ def test_pure_master_slave_compose_gives_each_node_its_store_and_starts_the_slav
     stores = {name: services[name]["volumes"][1] for name in ("chaos-mq01-a", "chaos-mq01-b")}
     assert stores == {n: f"kahadb-{n}:/kahadb" for n in stores}
     assert set(compose["volumes"]) == {f"kahadb-chaos-mq0{p}-{x}" for p in "12" for x in "ab"}
-    assert services["chaos-mq01-b"]["depends_on"] == {"chaos-mq01-a": {"condition": "service_healthy"}}
+    assert services["chaos-mq01-b"]["depends_on"] == {"chaos-mq01-a": {"condition": "service_started"}}
     assert "AMQ_STOMP=1.0" in services["chaos-mq01-a"]["environment"]
     shared = yaml.safe_load(render_run(Settings(), "unit", tmp_path / "s", "b", "v").compose_file.read_text())
     assert shared["services"]["chaos-mq01-b"]["volumes"][1] == "kahadb-01:/kahadb"
