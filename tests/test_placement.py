@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import stomp
 
+from harness.client import workload as workload_module
 from harness.client.placement import NamedPairs, Placement, parse_mode, recorded_routes
 from harness.client.stomp_client import HEARTBEAT_GRACE
 from harness.client.workload import Workload, WorkloadConfig
@@ -122,6 +123,40 @@ def test_the_workload_records_each_sessions_route_and_keeps_it_across_failed_att
         (e["type"], e["route"], e["session"]) for e in read_history(history.path) if e["f"] == "connect"
     ]
     assert connects == [("fail", expected[0], 0), ("ok", expected[0], 0), ("ok", expected[1], 1)]
+
+
+class InstantStop(threading.Event):
+    """A stop event whose back-off waits return at once: the retries happen without the time passing."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.is_set()
+
+
+@pytest.mark.parametrize(("deadline", "gives_up"), [(None, False), (90.0, True)])
+def test_a_client_keeps_trying_for_as_long_as_it_runs_unless_told_to_give_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deadline: float | None, gives_up: bool
+) -> None:
+    """Five minutes of refused connects (a clock that jumps a minute per attempt), then the cluster serves
+    again: by default the client is there to see it. One that gave up after 90 s (the old default) left a
+    soak window's last minutes unmeasured while a pair served, and `available` blamed the brokers."""
+    now = iter(range(0, 10_000, 60))
+    monkeypatch.setattr(workload_module.time, "monotonic", lambda: float(next(now)))
+    history = History(tmp_path / "h.jsonl", {"seed": 1})
+    refusals = iter([True] * 5 + [False])
+
+    def connect(route: str | None = None, **_: object) -> FakeSession:
+        if next(refusals):
+            raise HarnessError("the VIP routes a client to nobody")
+        return FakeSession("chaos-mq02-a")
+
+    workload = Workload(history, connect, WorkloadConfig(reconnect_deadline=deadline))
+    session = workload._session("producer-0", InstantStop())
+    history.close()
+    events = [e["f"] for e in read_history(history.path)]
+    if gives_up:
+        assert session is None and events[-1] == "give-up"
+    else:
+        assert session is not None and events == ["connect"] * 6 and "give-up" not in events
 
 
 @pytest.mark.docker
