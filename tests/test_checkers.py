@@ -526,6 +526,44 @@ def test_a_gap_is_explained_only_while_no_vip_routed_node_serves() -> None:
     assert not check_available(reachable, CLEAN).explained
 
 
+def test_a_gap_while_every_producer_had_given_up_is_unmeasured_not_the_brokers() -> None:
+    """A producer that gave up (a reconnect deadline) sends nothing: a gap over the limit only because of
+    that was measured by nobody. The soak window that taught it: B2 served while both producers had given
+    up, and the brokers were failed for the clients' absence. Negative controls: one producer still
+    trying, or the producers back long enough, leaves the gap the brokers'."""
+
+    def away(process: str, gave_up: float, revived: float) -> list[dict]:
+        return [
+            {
+                "t": gave_up,
+                "p": process,
+                "type": "info",
+                "f": "give-up",
+                "reason": "reconnect deadline passed",
+            },
+            {"t": revived, "p": process, "type": "info", "f": "revive", "reason": "gave up earlier"},
+        ]
+
+    def tried(process: str) -> dict:
+        return {"t": 0.1, "p": process, "type": "ok", "f": "connect", "broker": B2}
+
+    serving = [
+        {"t": t, "p": "sampler", "type": "ok", "f": "serving", "nodes": [B2]} for t in range(19, 62, 2)
+    ]
+    base = (phase("load-ended", 62), sent("r1-p1-0", 61), tried("producer-0"), tried("producer-1"), *serving)
+    nobody = check_available(
+        clean_run(*base, away("producer-0", 20, 60), away("producer-1", 20.5, 60)), CLEAN
+    )
+    assert nobody.valid is None and "nobody measured it" in nobody.note
+    assert nobody.evidence["unmeasured"] == [{"from": 18.51, "to": 61.01}]  # receipts 10 ms after the send
+    one_left = check_available(clean_run(*base, away("producer-0", 20, 60)), CLEAN)
+    assert one_left.valid is False and not one_left.explained
+    back_soon = check_available(
+        clean_run(*base, away("producer-0", 20, 25), away("producer-1", 20, 25)), CLEAN
+    )
+    assert back_soon.valid is False and not back_soon.explained
+
+
 def test_a_load_that_never_got_a_receipt_is_unavailable() -> None:
     # the soak window where both slaves held the stores: every connect through the VIP failed
     history = ledger(phase("load", 0), phase("load-ended", 240))

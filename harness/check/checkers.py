@@ -101,6 +101,10 @@ class Ledger:
     # consumer process -> [(time, broker or "" when not connected)]
     consumer_states: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     serving: list[tuple[float, frozenset[str]]] = field(default_factory=list)  # sampler sweeps
+    # producer process -> [(gave up, revived or None)]: when it stopped trying to connect (a workload with a
+    # reconnect deadline), so that nobody measured availability then
+    producers_away: dict[str, list[tuple[float, float | None]]] = field(default_factory=dict)
+    producers_seen: set[str] = field(default_factory=set)  # every producer that tried to connect
     drain_deadline: float | None = None
     load_started: float | None = None
     load_ended: float | None = None
@@ -178,6 +182,8 @@ class Ledger:
                 self._nemesis_event(event)
             elif f == "serving":
                 self.serving.append((event["t"], frozenset(event.get("nodes", ()))))
+            elif f == "revive" and event["p"].startswith("producer"):
+                self._producer_away(event)
             elif f == "phase":
                 self._phase(event)
             elif f == "probe-plan":
@@ -236,8 +242,21 @@ class Ledger:
         if any(e["f"] == "send" and e["type"] == "ok" for e in events):
             self.receipt_times.sort()
 
+    def _producer_away(self, event: Event) -> None:
+        """A producer's give-up opens the time it stopped trying, its revive closes it."""
+        spans = self.producers_away.setdefault(event["p"], [])
+        if event["f"] == "give-up":
+            spans.append((event["t"], None))
+        elif spans and spans[-1][1] is None:
+            spans[-1] = (spans[-1][0], event["t"])
+
     def _consumer_event(self, event: Event) -> None:
         process = event["p"]
+        if process.startswith("producer"):
+            self.producers_seen.add(process)
+            if event["f"] == "give-up":
+                self._producer_away(event)
+            return
         if not process.startswith("consumer"):
             if process.startswith("subscriber"):
                 self.topic.consume(event)
@@ -694,7 +713,9 @@ def latency_cell(verdict: Verdict) -> str:  # the slowest first delivery after t
 def check_available(ledger: Ledger, final: FinalState, limit: float | None = None) -> Verdict:
     """While the producers ran, some send was acknowledged at least every `limit` seconds (the design's
     measured takeover with room). A longer gap is explained only where the sampler saw, throughout it, no
-    node the VIP routes to serving clients."""
+    node the VIP routes to serving clients; where it is over the limit only because every producer had
+    given up (nobody tried to send), availability was not measured: unknown, not the brokers' fault or
+    credit."""
     limit = ledger.facts.unavailable_after if limit is None else limit
     start, end = ledger.load_started, ledger.load_ended
     times = list(ledger.receipt_times)
@@ -718,7 +739,14 @@ def check_available(ledger: Ledger, final: FinalState, limit: float | None = Non
             widest, longest = gap, (previous, t)
         if gap > limit:
             over.append((previous, t))
-    unexplained = [g for g in over if _uncovered(ledger, g) > limit]
+    away = _all_producers_away(ledger, end)
+    unexplained, unmeasured = [], []
+    for gap in over:
+        unreachable = _unreachable_spans(ledger, gap)
+        if _longest_outside(gap, unreachable + away) > limit:
+            unexplained.append(gap)
+        elif _longest_outside(gap, unreachable) > limit:
+            unmeasured.append(gap)
     counts = {"longest-gap-ms": int((longest[1] - longest[0]) * 1000), "gaps-over-limit": len(over)}
     evidence = {
         "longest_gap": {"from": round(longest[0], 3), "to": round(longest[1], 3)},
@@ -728,19 +756,53 @@ def check_available(ledger: Ledger, final: FinalState, limit: float | None = Non
     note = ""
     if over:
         note = f"no send acknowledged for {longest[1] - longest[0]:.1f} s (limit {limit:.0f} s)"
+    if unmeasured and not unexplained:
+        a, b = unmeasured[0]
+        evidence["unmeasured"] = [
+            {"from": round(a, 3), "to": round(b, 3)} for a, b in unmeasured[:EVIDENCE_LIMIT]
+        ]
+        note += f"; every producer had given up for part of {b - a:.1f} s from {a:.1f} s: nobody measured it"
+        return Verdict("available", None, counts, evidence, note)
     return Verdict("available", not over, counts, evidence, note, explained=bool(over) and not unexplained)
 
 
-def _uncovered(ledger: Ledger, gap: tuple[float, float]) -> float:
-    """The longest part of `gap` not shown unreachable by two consecutive sampler sweeps in which no node the
-    VIP routes to answered as a client connector."""
+def _unreachable_spans(ledger: Ledger, gap: tuple[float, float]) -> list[tuple[float, float]]:
+    """The parts of `gap` shown unreachable: between two consecutive sampler sweeps in which no node the VIP
+    routes to answered as a client connector."""
     routes = set(ledger.facts.vip_routes)
     samples = [(t, nodes) for t, nodes in ledger.serving if gap[0] <= t <= gap[1]]
+    return [
+        (t1, t2)
+        for (t1, s1), (t2, s2) in itertools.pairwise(samples)
+        if not (s1 & routes) and not (s2 & routes)
+    ]
+
+
+def _all_producers_away(ledger: Ledger, load_end: float) -> list[tuple[float, float]]:
+    """The times every producer of the run had given up at once (none tried to send)."""
+    if not ledger.producers_away:
+        return []
+    producers = set(ledger.producers_away) | ledger.producers_seen
+    spans: list[tuple[float, float]] | None = None
+    for process in producers:
+        own = [(a, b if b is not None else load_end) for a, b in ledger.producers_away.get(process, [])]
+        spans = own if spans is None else _intersect(spans, own)
+    return spans or []
+
+
+def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    return [(max(x0, y0), min(x1, y1)) for x0, x1 in a for y0, y1 in b if max(x0, y0) < min(x1, y1)]
+
+
+def _longest_outside(gap: tuple[float, float], covered: list[tuple[float, float]]) -> float:
+    """The longest part of `gap` that no span of `covered` covers."""
     longest, cursor = 0.0, gap[0]
-    for (t1, s1), (t2, s2) in itertools.pairwise(samples):
-        if not (s1 & routes) and not (s2 & routes):
-            longest = max(longest, t1 - cursor)
-            cursor = t2
+    for start, end in sorted(covered):
+        if start > cursor:
+            longest = max(longest, min(start, gap[1]) - cursor)
+        cursor = max(cursor, end)
+        if cursor >= gap[1]:
+            break
     return max(longest, gap[1] - cursor)
 
 
