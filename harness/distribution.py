@@ -153,7 +153,10 @@ def read_distribution(path: Path) -> Distribution:
                 )
             version = _version_from_names(inside) or _version_from_broker_jar(archive, inside)
     except tarfile.ReadError as exc:
-        raise HarnessError(f"ACTIVEMQ_DIST={path}: not a tar archive (plain, gzip, bzip2 or xz)") from exc
+        hint = ": Apache's -bin.zip is for Windows, give the -bin.tar.gz" if path.suffix == ".zip" else ""
+        raise HarnessError(
+            f"ACTIVEMQ_DIST={path}: not a tar archive (plain, gzip, bzip2 or xz){hint}"
+        ) from exc
     except (tarfile.TarError, OSError, EOFError, zipfile.BadZipFile) as exc:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise HarnessError(f"ACTIVEMQ_DIST={path}: not a readable tar archive ({reason})") from exc

@@ -70,6 +70,13 @@ def test_a_tarball_that_is_not_an_activemq_distribution_is_one_line(
     assert "\n" not in str(info.value) and "not an ActiveMQ binary distribution" in str(info.value)
 
 
+def test_a_zip_distribution_is_refused_with_the_tarball_named(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "apache-activemq-5.17.2-bin.zip", "w") as archive:
+        archive.writestr("apache-activemq-5.17.2/bin/activemq.jar", b"jar")
+    with pytest.raises(HarnessError, match="give the -bin.tar.gz"):
+        read_distribution(tmp_path / "apache-activemq-5.17.2-bin.zip")
+
+
 def test_a_file_that_is_no_tar_archive_is_one_line(tmp_path: Path) -> None:
     garbage = tmp_path / "notes.txt"
     garbage.write_text("hello\n")
