@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import socket
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def test_a_tarball_that_is_not_an_activemq_distribution_is_one_line(
 def test_a_zip_distribution_is_refused_with_the_tarball_named(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "apache-activemq-5.17.2-bin.zip", "w") as archive:
         archive.writestr("apache-activemq-5.17.2/bin/activemq.jar", b"jar")
-    with pytest.raises(HarnessError, match="give the -bin.tar.gz"):
+    with pytest.raises(HarnessError, match=r"give the -bin\.tar\.gz"):
         read_distribution(tmp_path / "apache-activemq-5.17.2-bin.zip")
 
 
