@@ -25,14 +25,18 @@ def slope_per_hour(samples: list[tuple[float, float]]) -> float:
     return sum((t - mean_t) * (m - mean_m) for t, m in samples) / var * 3600
 
 
+def chosen_folder(argv: list[str]) -> Path:
+    """The soak folder named on the command line, else the newest one."""
+    if len(argv) > 1:
+        return Path(argv[1])
+    soaks = sorted((ROOT / "runs" / "soak").glob("*-seed*"))
+    if not soaks:
+        sys.exit("error: no soak folder under runs/soak: run `make soak` first or name one")
+    return soaks[-1]
+
+
 def main() -> None:
-    if len(sys.argv) > 1:
-        folder = Path(sys.argv[1])
-    else:
-        soaks = sorted((ROOT / "runs" / "soak").glob("*-seed*"))
-        if not soaks:
-            sys.exit("error: no soak folder under runs/soak: run `make soak` first or name one")
-        folder = soaks[-1]
+    folder = chosen_folder(sys.argv)
     samples = [
         (float(r["t"]), float(r["rss_mib"])) for r in map(json.loads, (folder / "memory.jsonl").open())
     ]

@@ -12,10 +12,12 @@ import json
 import sys
 from pathlib import Path
 
+from soak_memory import (
+    chosen_folder,  # the script beside this one (run as a script, its folder is on the path)
+)
+
 from harness.check.result import ScenarioResult
 from harness.report import summary
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def faults_applied(history: Path) -> str:
@@ -33,13 +35,7 @@ def faults_applied(history: Path) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) > 1:
-        folder = Path(sys.argv[1])
-    else:
-        soaks = sorted((ROOT / "runs" / "soak").glob("*-seed*"))
-        if not soaks:
-            sys.exit("error: no soak folder under runs/soak: run `make soak` first or name one")
-        folder = soaks[-1]
+    folder = chosen_folder(sys.argv)
     checkpoints = json.loads((folder / "checkpoints.json").read_text())
     results = {
         r["scenario"]: ScenarioResult.from_json(r) for r in json.loads((folder / "summary.json").read_text())
