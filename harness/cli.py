@@ -190,6 +190,10 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     from harness.longrun.soak import SoakPlan, parse_duration, run_soak
     from harness.progress import Progress
 
+    # imported now, not after hours: a soak of 2026-11-28 ended in an ImportError at its last line because the
+    # checkout had changed under it and this module, imported late, no longer matched what was loaded
+    from harness.report.index import rewrite_index
+
     try:
         duration = parse_duration(args.duration or os.environ.get("DURATION", "") or "8h")
         checkpoint = parse_duration(args.checkpoint or os.environ.get("CHECKPOINT", "") or "5m", "CHECKPOINT")
@@ -210,8 +214,6 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
         f"soak {'ok' if outcome.ok else 'FAILED'}: {windows} windows, {failed} failing; "
         f"harness peak RSS {outcome.peak_rss_mib:.1f} MiB; report {directory / 'report.html'}"
     )
-    from harness.report.index import rewrite_index
-
     print(rewrite_index(directory.parent.parent))  # runs/soak/<this soak> -> runs/
     if any(c.get("verdict") == "FAIL" for c in outcome.checkpoints):
         return VIOLATION
