@@ -50,6 +50,8 @@ class FakeCluster:
 
     def exec(self, name: str, *command: str) -> tuple[int, str]:
         self.calls.append(f"exec {name} {' '.join(command)}")
+        if command[:2] == ("grep", "-c"):  # the broker's shutdowns in its log: one more after each rm
+            return 0, str(sum(call.endswith("rm /kahadb/lock") for call in self.calls))
         return 0, ""
 
     def address(self, name: str) -> str:
@@ -285,7 +287,11 @@ def test_store_faults_name_a_pair_and_work_where_its_store_is(nemesis: Nemesis) 
     assert calls[-1].startswith("exec store sh -c") and "/stores/02/amqchaos-ballast" in calls[-1]
     assert "size=$((avail - 65536 - try * 262144))" in calls[-1] and "dd " not in calls[-1]
     assert nemesis.inject("lose-lock", "01") == "01"
-    assert calls[-1] == f"exec {A1} rm /kahadb/lock"  # under the live broker
+    # under the live broker; over once its log shows it shut down (it may be live again at once: restarted)
+    assert calls[-2:] == [
+        f"exec {A1} rm /kahadb/lock",
+        f"exec {A1} grep -c ) is shutting down /var/lib/amq/log/activemq.log",
+    ]
     assert nemesis.inject("hold-lock", "01") == "01"
     assert calls[-1] == f"exec_run {B1}"  # the stand-in runs beside the waiting broker
     assert [a.kind for a in nemesis.active] == ["fill-store", "hold-lock"]  # a lost lock file is not healed
@@ -296,6 +302,8 @@ def test_store_faults_name_a_pair_and_work_where_its_store_is(nemesis: Nemesis) 
         (e["action"], e["heals"]) for e in nemesis_events(nemesis) if e["f"] == "heal" and e["type"] == "ok"
     ]
     assert heals == [("release-lock", "hold-lock"), ("free-store", "fill-store")]
+    (lost,) = [e for e in nemesis_events(nemesis) if e["action"] == "lose-lock" and e["type"] == "ok"]
+    assert lost["live_after"] is False  # its log showed it shut down
 
 
 def test_filling_an_ordinary_store_is_refused_before_anything_is_done(nemesis: Nemesis) -> None:
