@@ -21,7 +21,7 @@ import docker.errors
 
 from harness.distribution import Distribution
 from harness.errors import HarnessError, MachineError
-from harness.settings import BROKER_SUITES, ROOT
+from harness.settings import BROKER_SUITES, DIST_SUITE, ROOT
 
 IMAGES_DIR = ROOT / "images"
 BROKER_PACKAGES = (
@@ -38,7 +38,6 @@ BROKER_PACKAGES = (
 # packages: xstream/jettison/xpp3 (the statistics plugin's JSON), slf4j, and xbean-spring with Spring for the
 # XML configuration. The Dockerfile links each into the distribution's lib/optional only when the tarball
 # has no jar of that name of its own.
-DIST_SUITE = "bookworm"
 DIST_PACKAGES = (
     "default-jre-headless",
     "libxstream-java",

@@ -114,10 +114,8 @@ def render_run(
         (node_dir / "activemq.xml").write_text(
             render_broker(node, settings.design, topology.pairs[0], settings.line)
         )
-        for logging_config in (
-            "log4j.properties",
-            "log4j2.properties",
-        ):  # log4j 1.2 (Debian), 2 (Apache 5.17+)
+        # log4j 1.2 reads the first (Debian's package), log4j 2 the second (Apache's tarballs from 5.17.0)
+        for logging_config in ("log4j.properties", "log4j2.properties"):
             shutil.copy(TEMPLATES / logging_config, node_dir / logging_config)
     backends = topology.nodes if settings.design.vip_over_all_nodes else topology.masters
     (config / "vip").mkdir()

@@ -32,8 +32,6 @@ class VersionLine:
     # the newest STOMP the broker speaks: 1.0 before 5.6 (a STOMP 1.1 connect frame is "Unknown STOMP
     # action"), 1.1 in 5.6 and 5.7, 1.2 from 5.8; the harness speaks 1.0 or 1.2
     stomp: str
-    # browser subscriptions over STOMP (the harness reads what is left on a queue with them)
-    stomp_browse: bool
     # pure master/slave (masterConnector, waitForSlave): removed in 5.8 (AMQ-4165)
     pure_master_slave: bool
     # <locker><shared-file-locker lockAcquireSleepInterval>: pluggable lockers, 5.7; before, the same retry
@@ -52,11 +50,11 @@ class VersionLine:
 
 
 LINES: tuple[VersionLine, ...] = (
-    VersionLine("5.5", (5, 5, 0), "1.0", False, True, False, False, False, False, False),
-    VersionLine("5.6", (5, 6, 0), "1.0", True, True, False, False, True, True, True),
-    VersionLine("5.7", (5, 7, 0), "1.0", True, True, True, False, True, True, True),
-    VersionLine("5.8", (5, 8, 0), "1.2", True, False, True, False, True, True, True),
-    VersionLine("5.9+", (5, 9, 0), "1.2", True, False, True, True, True, True, True),
+    VersionLine("5.5", (5, 5, 0), "1.0", True, False, False, False, False, False),
+    VersionLine("5.6", (5, 6, 0), "1.0", True, False, False, True, True, True),
+    VersionLine("5.7", (5, 7, 0), "1.0", True, True, False, True, True, True),
+    VersionLine("5.8", (5, 8, 0), "1.2", False, True, False, True, True, True),
+    VersionLine("5.9+", (5, 9, 0), "1.2", False, True, True, True, True, True),
 )
 NEWEST_LINE_BEFORE: Version = (7, 0, 0)  # 6.x (ActiveMQ Classic 6) keeps the 5.x configuration
 
