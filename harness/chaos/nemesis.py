@@ -339,7 +339,7 @@ class Nemesis:
             self.history.append("nemesis", "fail", "fault", action="lose-lock", target=pair, error=out[:200])
             raise HarnessError(f"lose-lock {pair} failed in {node}: {out.strip()[:200]}")
         deadline = time.monotonic() + settle
-        while (stopped := self._shutdowns(node) > shutdowns_before) is False and time.monotonic() < deadline:
+        while not (stopped := self._shutdowns(node) > shutdowns_before) and time.monotonic() < deadline:
             time.sleep(0.1)
         self.history.append("nemesis", "ok", "fault", action="lose-lock", target=pair, live_after=not stopped)
 
