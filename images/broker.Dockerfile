@@ -8,6 +8,10 @@ RUN ln -sf /usr/share/java/xstream.jar /usr/share/java/jettison.jar /usr/share/j
         /usr/share/activemq/lib/optional/ \
  && mkdir -p /etc/amq /var/lib/amq /kahadb
 COPY bin/stomp-ping bin/stomp-browse bin/stomp-send bin/amq-entrypoint bin/amq-node-state bin/amq-healthcheck \
-     bin/amq-jmx /usr/local/bin/
+     bin/amq-jmx bin/amq-cds-train /usr/local/bin/
 ENV LANG=C.UTF-8
+# A broker starts once here so that every broker of the image starts from a class-data-sharing archive of
+# what it loads (see amq-cds-train): a third less CPU per start.
+COPY cds/activemq.xml cds/log4j.properties /usr/local/lib/amq-cds/train/
+RUN amq-cds-train
 ENTRYPOINT ["/usr/local/bin/amq-entrypoint"]

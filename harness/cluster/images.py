@@ -84,17 +84,23 @@ def _digest(parts: list[str]) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
-_BROKER_FILES = tuple(
-    f"bin/{name}"
-    for name in (
-        "stomp-ping",
-        "stomp-browse",
-        "stomp-send",
-        "amq-entrypoint",
-        "amq-node-state",
-        "amq-healthcheck",
-        "amq-jmx",
-    )
+_BROKER_FILES = (
+    *(
+        f"bin/{name}"
+        for name in (
+            "stomp-ping",
+            "stomp-browse",
+            "stomp-send",
+            "amq-entrypoint",
+            "amq-node-state",
+            "amq-healthcheck",
+            "amq-jmx",
+            "amq-cds-train",
+        )
+    ),
+    # the broker amq-cds-train starts while the image is built
+    "cds/activemq.xml",
+    "cds/log4j.properties",
 )
 
 
@@ -209,6 +215,10 @@ def ensure_image(
                 forcerm=True,
             )
         except docker.errors.BuildError as exc:
+            # the step's own output says why; the error alone names only the command
+            output = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log).strip().splitlines()
+            for line in output[-15:]:
+                log(f"  | {line}")
             raise MachineError(f"building {tag} failed: {exc.msg}") from exc
     log(f"built {tag} in {time.monotonic() - started:.0f}s")
     return tag

@@ -140,7 +140,7 @@ def node_state(container: Container) -> str:
 def node_status(node: Node, container: Container, *, queues: bool = True, bridges: bool = True) -> NodeStatus:
     """The node's state and, when live, whether it answers STOMP, then what was asked for over JMX.
 
-    Each JMX query starts the console's JVM in the container (about a CPU-second), so a caller that needs
+    Each JMX query starts the console's JVM in the container (about 0.4 CPU-seconds), so a caller that needs
     only the pairs (or only the bridges) asks for less."""
     status = NodeStatus(node=node.name, state=node_state(container))
     if status.state != "live":
