@@ -101,6 +101,15 @@ def test_delivery_of_an_id_never_sent_is_unexpected() -> None:
     assert (verdict.valid, verdict.evidence["unexpected"]) == (False, ["ghost-7"])
 
 
+def test_a_ghost_delivery_is_unexpected_when_a_lost_message_evens_the_counts() -> None:
+    # as many ids delivered as acknowledged: a count alone would call every delivery one of ours
+    history = ledger(sent("p0-0", 1), sent("p0-1", 1.5), delivered("p0-0", 2), delivered("ghost-7", 3))
+    assert len(history.first_delivered) == len(history.acknowledged)
+    verdict = check_unexpected(history, CLEAN)
+    assert (verdict.valid, verdict.evidence["unexpected"]) == (False, ["ghost-7"])
+    assert [e["id"] for e in check_lost(history, CLEAN).evidence["lost"]] == ["p0-1"]
+
+
 def test_a_crashing_checker_is_unknown_never_a_pass() -> None:
     def broken(ledger: Ledger, final: FinalState) -> Verdict:
         raise KeyError("boom")
@@ -594,6 +603,15 @@ def test_a_message_crawling_to_its_consumer_after_the_recovery_is_not_prompt() -
     assert verdict.evidence["slow"] == [{"id": "r1-p1-0", "acknowledged_at": 14.01, "latency_s": 25.0}]
     assert verdict.counts["slow"] == 1
     assert verdicts_of(history)["lost"].valid is True  # delivered in the end: only `prompt` sees it
+
+
+def test_a_whole_number_limit_or_recovery_time_judges_the_same() -> None:
+    # the latencies are compared in whole-list passes through float.__lt__: an int bound must not slip in
+    facts = dataclasses.replace(FACTS, prompt_within=20)
+    history = clean_run(sent("r1-p1-0", 14, broker=B1), delivered("r1-p1-0", 39.01), facts=facts)
+    history.recovered = 12
+    verdict = check_prompt(history, CLEAN)
+    assert (verdict.valid, verdict.counts["slow"]) == (False, 1)
 
 
 def test_slow_deliveries_before_the_recovery_and_messages_never_delivered_are_not_prompts_business() -> None:

@@ -26,6 +26,7 @@ import contextlib
 import gc
 import itertools
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,7 @@ class Ledger:
     unprobeable: list[str] = field(default_factory=list)
     topic: TopicLedger = field(default_factory=TopicLedger)  # durable subscriptions (harness.check.durable)
     _undelivered: list[str] | None = field(default=None, repr=False)
+    _never_delivered: set[str] | None = field(default=None, repr=False)
     _open_faults: dict[str, list[FaultWindow]] = field(default_factory=dict, repr=False)  # target -> windows
     _lone: dict[str, Delivery] = field(default_factory=dict, repr=False)  # id -> its only copy so far
     # id(final) -> (final, its placement); the final state is held so that its id cannot be reused
@@ -324,14 +326,26 @@ class Ledger:
         receipt = self.acknowledged.get(message_id)
         return None if receipt is None else receipt[1]
 
+    def never_delivered(self) -> set[str]:
+        """Acknowledged ids with no delivery at all (computed once: one pass over a million ids in C)."""
+        if self._never_delivered is None:
+            self._never_delivered = self.acknowledged.keys() - self.first_delivered.keys()
+        return self._never_delivered
+
+    def delivered_unacknowledged(self) -> set[str]:
+        """Delivered ids without an acknowledged send. Counted before any pass: |delivered - acknowledged| is
+        |delivered| - (|acknowledged| - |never delivered|), so only a nonzero count costs a pass."""
+        delivered, acknowledged = self.first_delivered.keys(), self.acknowledged.keys()
+        if len(delivered) - (len(acknowledged) - len(self.never_delivered())) == 0:
+            return set()
+        return delivered - acknowledged
+
     def undelivered_by_deadline(self) -> list[str]:
         """Acknowledged ids with no delivery at or before the drain deadline (computed once)."""
         if self._undelivered is None:
             # set algebra, not a loop: this runs over every acknowledged id
             acknowledged, first = self.acknowledged.keys(), self.first_delivered
-            undelivered = (
-                set() if acknowledged <= first.keys() else {i for i in acknowledged if i not in first}
-            )
+            undelivered = self.never_delivered()
             deadline = self.drain_deadline
             if deadline is not None and self.delivery_times and max(self.delivery_times) > deadline:
                 undelivered.update(i for i in acknowledged if first.get(i, -math.inf) > deadline)
@@ -598,10 +612,9 @@ def _fault_on_path(ledger: Ledger, path: set[str], start: float, end: float) -> 
 def check_unexpected(ledger: Ledger, final: FinalState) -> Verdict:
     """Every delivery is of a message this run sent, on its queue, with its body; a send the broker refused
     (ERROR frame) is never delivered; the same for what durable subscribers receive from the topic."""
-    delivered, acknowledged = ledger.first_delivered.keys(), ledger.acknowledged.keys()
-    # subset tests run in C without copying a million ids; only the few delivered without a receipt are
-    # looked for among the attempts
-    unreceipted = set() if delivered <= acknowledged else {i for i in delivered if i not in acknowledged}
+    delivered = ledger.first_delivered.keys()
+    # only the few delivered without a receipt are looked for among the attempts
+    unreceipted = ledger.delivered_unacknowledged()
     foreign = unreceipted - unreceipted.intersection(ledger.attempted) if unreceipted else set()
     foreign |= ledger.topic.foreign()  # what a durable subscriber received that nobody published
     refused_but_delivered = {i for i in ledger.failed if i in delivered}
@@ -680,14 +693,20 @@ def check_prompt(ledger: Ledger, final: FinalState) -> Verdict:
     recovered = ledger.recovered
     if recovered is None:
         return Verdict("prompt", None, {"judged": 0}, note="the history records no recovery after the heal")
-    first = ledger.first_delivered
-    latencies = [
-        (first[i] - t, i, t) for i, (t, _) in ledger.acknowledged.items() if t > recovered and i in first
-    ]
-    slow = sorted((item for item in latencies if item[0] > limit), reverse=True)
+    latencies, ids, sent = _latencies_after(ledger, recovered)
+    too_slow = list(map(float(limit).__lt__, latencies))  # float: int.__lt__(float) is NotImplemented, truthy
+    slow = sorted(
+        zip(
+            itertools.compress(latencies, too_slow),
+            itertools.compress(ids, too_slow),
+            itertools.compress(sent, too_slow),
+            strict=True,
+        ),
+        reverse=True,
+    )
     counts = {"judged": len(latencies), "slow": len(slow)}
     if latencies:
-        counts["slowest-ms"] = int(max(latencies)[0] * 1000)
+        counts["slowest-ms"] = int(max(latencies) * 1000)
     evidence = {
         "limit_s": limit,
         "slow": [
@@ -701,6 +720,27 @@ def check_prompt(ledger: Ledger, final: FinalState) -> Verdict:
         note = f"{len(latencies)} deliveries of messages sent after the recovery (need {ledger.facts.min_delivered_after_heal})"
         return Verdict("prompt", None, counts, evidence, note)
     return Verdict("prompt", True, counts, evidence)
+
+
+def _latencies_after(ledger: Ledger, recovered: float) -> tuple[list[float], list[str], list[float]]:
+    """(first delivery - receipt, id, receipt time) of every id acknowledged after `recovered` and delivered,
+    as three lists. Whole-list passes in C (map, compress) instead of a loop per id: a million ids took 0.45 s
+    as a comprehension."""
+    acknowledged = ledger.acknowledged
+    times = list(map(operator.itemgetter(0), acknowledged.values()))
+    after = list(map(float(recovered).__lt__, times))
+    ids = list(itertools.compress(acknowledged, after))
+    sent = list(itertools.compress(times, after))
+    firsts = list(map(ledger.first_delivered.get, ids, itertools.repeat(math.nan)))
+    latencies = list(map(operator.sub, firsts, sent))
+    delivered = list(map(operator.not_, map(math.isnan, latencies)))
+    if all(delivered):
+        return latencies, ids, sent
+    return (
+        list(itertools.compress(latencies, delivered)),
+        list(itertools.compress(ids, delivered)),
+        list(itertools.compress(sent, delivered)),
+    )
 
 
 def latency_cell(verdict: Verdict) -> str:  # the slowest first delivery after the recovery
