@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -145,12 +146,16 @@ def node_status(node: Node, container: Container, *, queues: bool = True, bridge
     status = NodeStatus(node=node.name, state=node_state(container))
     if status.state != "live":
         return status
-    code, _ = exec_in(container, ["stomp-ping", "127.0.0.1", "61613"], timeout=10)
-    status.serves_stomp = code == 0
-    if queues:
-        status.queues = _query(container, status, "queue", QUEUE_QUERY, QUEUE_VIEW, parse_queues) or []
-    if bridges and status.error is None:
-        status.bridges = _query(container, status, "bridge", BRIDGE_QUERY, BRIDGE_VIEW, parse_bridges) or []
+    # the STOMP answer beside the JMX queries, not before them: a readiness or recovery check waits for both
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ping = pool.submit(exec_in, container, ["stomp-ping", "127.0.0.1", "61613"], timeout=10)
+        if queues:
+            status.queues = _query(container, status, "queue", QUEUE_QUERY, QUEUE_VIEW, parse_queues) or []
+        if bridges and status.error is None:
+            status.bridges = (
+                _query(container, status, "bridge", BRIDGE_QUERY, BRIDGE_VIEW, parse_bridges) or []
+            )
+        status.serves_stomp = ping.result()[0] == 0
     return status
 
 
