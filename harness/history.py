@@ -10,8 +10,8 @@ Line 1 is a header (`"type": "header"`) with the run's seed and configuration. E
   may not have happened: a send whose receipt never came);
 - `f`: send, deliver, connect, fault, heal, phase; further keys are the operation's value.
 
-Events go to disk as they happen (line-buffered), so a killed run still leaves its evidence and memory stays
-flat however long the run is. Plain sends and deliveries also go, as columns, to the compact form beside the
+Events go to disk as they happen, at most `FLUSH_INTERVAL` later, so a killed run still leaves its evidence
+(all but its last fifth of a second) and memory stays flat however long the run is. Plain sends and deliveries also go, as columns, to the compact form beside the
 file (`harness.compact`), which the checkers read instead when it is complete; everything else reads the
 lines with `read_history`.
 """
@@ -22,6 +22,7 @@ import json
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,13 @@ import orjson
 from harness.compact import CompactWriter, Event, compact_directory
 
 TYPES = frozenset({"invoke", "ok", "fail", "info"})
+# a producer appends two events per send between one receipt and its next send: a write(2) for each was a
+# fifth of the harness's own work per send (benchmarks/workload_throughput.py), so lines are buffered and
+# flushed this often, and at close
+FLUSH_INTERVAL = 0.2
+# the histories this process has open, by resolved path: a read of one in the process that writes it sees
+# every event appended so far (read_history flushes the writer first)
+_WRITERS: weakref.WeakValueDictionary[Path, History] = weakref.WeakValueDictionary()
 
 
 class History:
@@ -42,6 +50,8 @@ class History:
         self._lock = threading.Lock()
         self._closed = False
         self._compact: CompactWriter | None = None
+        self._flusher: threading.Thread | None = None
+        _WRITERS[path.resolve()] = self
         if append and path.exists():
             # the compact form would miss what came before: the checkers will read the lines
             shutil.rmtree(compact_directory(path), ignore_errors=True)
@@ -52,12 +62,23 @@ class History:
             return
         self._index = 0
         self._started = time.monotonic()
-        # unbuffered bytes: each event is one write(2) as it happens, with no text layer to encode it again
-        self._file = path.open("wb", buffering=0)
+        # bytes, with no text layer to encode them again; flushed every FLUSH_INTERVAL by a thread of its own
+        self._file = path.open("wb")
         self._compact = CompactWriter(compact_directory(path))
         # the wall-clock time of t=0, to place broker log lines (which carry wall-clock stamps) on the run's axis
         header = {"type": "header", **header, "monotonic_origin": self._started, "wall_origin": time.time()}
         self._file.write((json.dumps(header, sort_keys=True) + "\n").encode())
+        self._file.flush()
+        self._flusher = threading.Thread(target=self._flush_every_interval, name="history-flush", daemon=True)
+        self._flusher.start()
+
+    def _flush_every_interval(self) -> None:
+        while True:
+            time.sleep(FLUSH_INTERVAL)
+            with self._lock:
+                if self._closed:
+                    return
+                self._file.flush()
 
     def now(self) -> float:
         return time.monotonic() - self._started
@@ -70,17 +91,23 @@ class History:
                 raise RuntimeError("history is closed")
             event = {
                 "i": self._index,
-                "t": round(self.now(), 6),
+                "t": round(time.monotonic() - self._started, 6),
                 "p": process,
                 "type": type_,
                 "f": f,
                 **value,
             }
             self._index += 1
-            self._file.write(orjson.dumps(event) + b"\n")
+            self._file.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
             if self._compact is not None:
                 self._compact.add(event)
         return event
+
+    def flush(self) -> None:
+        """Write out what the buffer holds now, for a reader of the file while the run goes on."""
+        with self._lock:
+            if not self._closed:
+                self._file.flush()
 
     def close(self) -> None:
         with self._lock:
@@ -106,7 +133,11 @@ def read_header(path: Path) -> dict[str, Any]:
 
 
 def read_history(path: Path) -> Iterator[Event]:
-    """Events in order, header skipped. A torn last line (the run was killed mid-write) is ignored."""
+    """Events in order, header skipped. A torn last line (the run was killed mid-write) is ignored. A history
+    this process is still writing is read up to its last event."""
+    writer = _WRITERS.get(path.resolve())
+    if writer is not None:
+        writer.flush()
     with path.open("rb") as lines:
         lines.readline()
         for line in lines:

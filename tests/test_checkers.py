@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ from harness.check.checkers import (
 )
 from harness.check.facts import RunFacts
 from harness.check.result import ScenarioResult
-from harness.history import History, read_header, read_history
+from harness.history import FLUSH_INTERVAL, History, read_header, read_history
 
 B1, B2, S1, S2 = "chaos-mq01-a", "chaos-mq02-a", "chaos-mq01-b", "chaos-mq02-b"
 
@@ -133,6 +134,22 @@ def test_history_round_trip_survives_a_torn_last_line(tmp_path: Path) -> None:
     assert [(e["i"], e["type"]) for e in events] == [(0, "invoke"), (1, "ok")]
     assert all(json.dumps(e) for e in events)
     assert Ledger.from_history(events).acknowledged.keys() == {"p0-0"}
+
+
+def test_an_open_history_is_on_disk_within_the_flush_interval_and_read_whole_in_its_process(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "history.jsonl"
+    with History(path, {"seed": 1}) as history:
+        history.append("producer-0", "invoke", "send", id="p0-0")
+        # this process reads everything appended so far
+        assert [e["id"] for e in read_history(path)] == ["p0-0"]
+        history.append("producer-0", "ok", "send", id="p0-0", broker=B1)
+        # what a killed run leaves: the file alone, without a flush from this process, soon after the event
+        deadline = time.monotonic() + 10 * FLUSH_INTERVAL
+        while b'"ok"' not in path.read_bytes() and time.monotonic() < deadline:
+            time.sleep(FLUSH_INTERVAL / 4)
+        assert path.read_bytes().count(b"\n") == 3  # header, invoke, ok
 
 
 def plan(*directions: tuple[str, str]) -> dict:

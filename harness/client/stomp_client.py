@@ -7,6 +7,7 @@ and the identity of the broker behind the connection (its session id carries the
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import re
@@ -170,6 +171,9 @@ class StompSession:
         self.address = (host, port)
         self._protocol = protocol
         self._state = _State()
+        # receipt ids need only be unique on this connection: a counter, where uuid4 cost more than the rest of
+        # a send's own work (benchmarks/workload_throughput.py)
+        self._receipt_numbers = itertools.count()
         self._conn: stomp.Connection10 | stomp.Connection12
         if protocol == "1.0":
             # STOMP 1.0 has no heart-beats: `heartbeats` is not sent, and a dead peer is noticed only when a
@@ -269,7 +273,8 @@ class StompSession:
         """Host name of the broker behind this connection (through the VIP: the one it routed us to)."""
         if self._broker_name:
             return self._broker_name
-        session = self.broker_session
+        # asked twice per send: read without the lock, which on_connected never mutates but replaces whole
+        session = self._state.connected_headers.get("session", "")
         if session != self._parsed[0]:  # asked for every send and delivery: parsed once per CONNECTED
             match = re.match(r"^ID:(.+)-\d+-\d+-\d+:\d+$", session)
             self._parsed = (session, match.group(1) if match else "")
@@ -286,7 +291,7 @@ class StompSession:
     ) -> str:
         """Send a persistent message to a queue (or, with kind="topic", a topic); returns its receipt id ("" when
         no receipt was asked for)."""
-        receipt_id = uuid.uuid4().hex if receipt else ""
+        receipt_id = f"r{next(self._receipt_numbers)}" if receipt else ""
         all_headers = {"persistent": "true", **(headers or {})}
         self._check_headers(all_headers)
         if receipt:
@@ -324,7 +329,7 @@ class StompSession:
         self._check_headers(all_headers)
         receipt_id = ""
         if receipt_timeout is not None:
-            receipt_id = all_headers["receipt"] = f"subscribe-{uuid.uuid4().hex}"
+            receipt_id = all_headers["receipt"] = f"subscribe-{next(self._receipt_numbers)}"
             with self._state.lock:
                 self._error_mark = len(self._state.errors)
         self._conn.subscribe(destination=f"/{kind}/{queue}", id=sub_id, ack=ack, headers=all_headers)
@@ -350,7 +355,7 @@ class StompSession:
         if on_confirmed is None:
             self._conn.ack(ack_id)
             return
-        receipt_id = "ack-" + uuid.uuid4().hex
+        receipt_id = f"ack-{next(self._receipt_numbers)}"
         with self._state.lock:
             self._state.receipt_callbacks[receipt_id] = on_confirmed
             if on_refused is not None:

@@ -231,6 +231,7 @@ class Workload:
         prefix = ("t" if topic else "p") + process.rsplit("-", 1)[1]
         if self.config.run_tag:
             prefix = f"{self.config.run_tag}-{prefix}"
+        producer = prefix.rsplit("-", 1)[-1]  # what the message plan draws by
         interval = 1.0 / self.config.rate if self.config.rate > 0 else 0.0
         session: StompSession | None = None
         next_send = time.monotonic()
@@ -242,14 +243,15 @@ class Workload:
             seq = self._next_seq.get(process, 0)  # a revived producer goes on where it stopped
             self._next_seq[process] = seq + 1
             message_id = f"{prefix}-{seq}"
-            destination, size = self.plan.draw(prefix.rsplit("-", 1)[-1], seq)
+            destination, size = self.plan.draw(producer, seq)
             # where and how big, in the history only when the shape makes it vary or differ from the id
             shaped = {"dest": destination} if len(self.plan.destinations) > 1 and not topic else {}
             if size:
                 shaped["size"] = size
             self.history.append(process, "invoke", f, id=message_id, **shaped)
             if not topic:
-                self._count("invoked")
+                with self._lock:
+                    self.counters.invoked += 1
             try:
                 receipt = session.send(
                     self.config.topic if topic else destination,
@@ -287,7 +289,9 @@ class Workload:
                         self.counters.acknowledged += 1
                         self.acknowledged_ids.add(message_id)
             next_send = max(next_send + interval, time.monotonic() - 1.0)
-            self._stop_producers.wait(max(0.0, next_send - time.monotonic()))
+            delay = next_send - time.monotonic()
+            if delay > 0:  # unpaced (rate 0), the next send goes at once: no wait to set up per send
+                self._stop_producers.wait(delay)
         if session is not None:
             session.close()
 
