@@ -69,22 +69,24 @@ class CompactWriter:
         self._acknowledged_by = self._files["acknowledged.by"]
 
     def add(self, event: Event) -> None:
-        # written for speed: two of these per send sit between a receipt and the producer's next send
-        f, kind, keys = event["f"], event["type"], event.keys()
+        # written for speed: two of these per send sit between a receipt and the producer's next send. Only
+        # History calls this, and it gives every event i, t, p, type and f: a count and the other keys' presence
+        # tell a plain send
+        f, kind, size = event["f"], event["type"], len(event)
         message_id = event.get("id")
         plain = isinstance(message_id, str) and "\n" not in message_id
         if plain and f == "send":
-            if kind == "invoke" and keys == _PLAIN_INVOKE:
+            if kind == "invoke" and size == len(_PLAIN_INVOKE):
                 self._attempted_ids.write(message_id.encode() + b"\n")
                 return
-            if kind == "ok" and keys == _PLAIN_OK:
+            if kind == "ok" and size == len(_PLAIN_OK) and "broker" in event:
                 broker = self._name(event["broker"])
                 if broker is not None:
                     self._acknowledged_ids.write(message_id.encode() + b"\n")
                     self._acknowledged_t.write(_DOUBLE.pack(event["t"]))
                     self._acknowledged_by.write(broker)
                     return
-        elif plain and f == "deliver" and kind == "ok" and keys == _PLAIN_DELIVERY:
+        elif plain and f == "deliver" and kind == "ok" and event.keys() == _PLAIN_DELIVERY:
             broker, process = self._name(event["broker"]), self._name(event["p"])
             if broker is not None and process is not None and isinstance(event["redelivered"], bool):
                 files = self._files
