@@ -130,6 +130,37 @@ def test_vip_routes_only_to_masters(cluster: Cluster) -> None:
     assert seen == {m.name for m in cluster.topology.masters}
 
 
+def test_every_broker_and_the_jmx_console_start_from_the_images_class_data_sharing_archive(
+    cluster: Cluster,
+) -> None:
+    """The archive only saves time if the JVMs map it, and a JVM that cannot map it starts without it, saying
+    nothing (-Xshare:auto): the mapping is the evidence, in each broker's /proc/1/maps."""
+    archive = "/usr/local/lib/amq-cds/broker.jsa"
+    for node in cluster.topology.nodes:
+        code, maps = cluster.exec(node.name, "cat", "/proc/1/maps")
+        assert code == 0 and archive in maps, f"{node.name}'s broker has not mapped {archive}"
+    # the console: the JVM's class-load log names where each class came from
+    code, out = cluster.exec(
+        cluster.topology.masters[0].name,
+        "env",
+        "JAVA_TOOL_OPTIONS=-Xlog:class+load=info",
+        "amq-jmx",
+        "query",
+        "--objname",
+        "type=Broker,brokerName=*",
+        "--view",
+        "BrokerName",
+    )
+    # ActiveMQ's own: the JDK's default archive serves the JDK's classes with or without this one
+    from_archive = sum(
+        1
+        for line in out.splitlines()
+        if " org.apache.activemq." in line and "source: shared objects file" in line
+    )
+    # about 50 (what the console shares with a broker), none from the jar
+    assert code == 0 and from_archive > 10, f"{from_archive} ActiveMQ classes from the archive: {out[-300:]}"
+
+
 def test_a_command_run_in_a_node_gives_its_stdout_whole_then_its_stderr(cluster: Cluster) -> None:
     """Docker hands stdout and stderr over as they come: a tool whose buffered stdout is flushed around a
     stderr line (stomp-browse's count) had that line land inside one of its ids."""
