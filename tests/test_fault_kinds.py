@@ -254,6 +254,52 @@ def test_one_way_cuts_one_direction_and_reset_refuses_with_resets(nemesis: Nemes
         nemesis.inject("one-way", "live:01")
 
 
+def iptables_calls(nemesis: Nemesis, flag: str) -> list[str]:
+    return [c for c in nemesis.cluster.calls if f"iptables {flag} INPUT" in c]  # type: ignore[attr-defined]
+
+
+def test_a_partition_over_a_node_that_is_down_or_frozen_is_not_applied_at_all(nemesis: Nemesis) -> None:
+    # combined chaos drew partition-pairs while a kill was in force: the dead node has no network namespace,
+    # and the exec into it crashed the run (seed 419029076)
+    states = {A1: "down", B1: "waiting", A2: "live", B2: "frozen"}
+    nemesis.cluster.node_state = states.__getitem__  # type: ignore[method-assign]
+    with pytest.raises(HarnessError, match=f"cannot partition now: {A1} down, {B2} frozen"):
+        nemesis.inject("partition-pairs")
+    assert iptables_calls(nemesis, "-A") == [] and nemesis.active == []
+    invoke, fail = nemesis_events(nemesis)
+    assert (invoke["type"], fail["type"], fail["action"]) == ("invoke", "fail", "partition-pairs")
+
+
+def test_a_partition_half_applied_is_taken_back(nemesis: Nemesis) -> None:
+    cluster = nemesis.cluster
+    calls: list[str] = cluster.calls  # type: ignore[attr-defined]
+
+    def exec_failing_the_third_rule(name: str, *command: str) -> tuple[int, str]:
+        calls.append(f"exec {name} {' '.join(command)}")
+        return (1, "iptables: no chain") if len(iptables_calls(nemesis, "-A")) == 3 else (0, "")
+
+    cluster.exec = exec_failing_the_third_rule  # type: ignore[method-assign]
+    with pytest.raises(HarnessError, match="iptables on"):
+        nemesis.inject("partition-pairs")
+    added, deleted = iptables_calls(nemesis, "-A"), iptables_calls(nemesis, "-D")
+    # the two that went in come out again, the same rules
+    assert [c.replace(" -A ", " -D ") for c in added[:2]] == deleted
+    assert nemesis.active == []
+
+
+def test_healing_one_partition_leaves_another_on_the_same_nodes_in_force(nemesis: Nemesis) -> None:
+    nemesis.inject("partition-pairs")
+    nemesis.inject("isolate", "live:01", "peers")
+    first, second = nemesis.active
+    added = iptables_calls(nemesis, "-A")
+    nemesis.heal_one(first)
+    # exactly the first one's rules are deleted, one by one: no flush of the node's chain
+    deleted = iptables_calls(nemesis, "-D")
+    assert deleted == [c.replace(" -A ", " -D ") for c in added[: len(first.detail["rules"])]]
+    assert not [c for c in nemesis.cluster.calls if "iptables -S" in c]  # type: ignore[attr-defined]
+    assert nemesis.active == [second]
+
+
 def test_starve_holds_the_cpu_and_feeds_it_back(nemesis: Nemesis) -> None:
     updates: list[dict[str, Any]] = []
     nemesis.cluster.container = lambda name: type(  # type: ignore[method-assign]

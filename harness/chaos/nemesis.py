@@ -10,6 +10,7 @@ what was done, when, to whom.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -177,15 +178,28 @@ class Nemesis:
         )
         match = [] if loss is None else ["-m", "statistic", "--mode", "random", "--probability", str(loss)]
         jump = ["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"] if reject else ["-j", "DROP"]
+        spec = [*match, *jump]
+        applied: list[list[str]] = []  # [node, source address]: what the heal removes, rule by rule
         try:
+            # every node of the grudge must be there: a killed or stopped node has no network namespace to
+            # hold rules (nor an address to drop), a frozen one runs no iptables; with overlapping faults
+            # one may be down when this comes (the fault is then recorded as not applied, and the run goes on)
+            down = self._not_running(sorted(set(grudge) | {peer for d in grudge.values() for peer in d}))
+            if down:
+                raise HarnessError(f"cannot partition now: {', '.join(down)}")
             for node, dropped in grudge.items():
                 for peer in sorted(dropped):
-                    self._iptables(node, self.cluster.address(peer), [*match, *jump])
+                    source = self.cluster.address(peer)
+                    self._iptables(node, source, spec)
+                    applied.append([node, source])
         except Exception as exc:
+            for node, source in applied:  # none of it stays in force: nothing would ever heal it
+                with contextlib.suppress(Exception):
+                    self._iptables(node, source, spec, delete=True)
             self.history.append("nemesis", "fail", "fault", action=kind, target=name, error=repr(exc)[:200])
             raise
         self.history.append("nemesis", "ok", "fault", action=kind, target=name)
-        injected = Injected(kind, name, {"grudge": description})
+        injected = Injected(kind, name, {"grudge": description, "rules": applied, "spec": spec})
         if never_heal:
             injected.detail["never_heal"] = True
         return injected
@@ -194,10 +208,21 @@ class Nemesis:
         heal = fault_kind(heals).heal
         self.history.append("nemesis", "invoke", "heal", action=heal, target=injected.target, heals=heals)
         errors = []
-        for node in injected.grudge():
+        rules, spec = injected.detail.get("rules"), injected.detail.get("spec")
+        if (
+            rules is None or spec is None
+        ):  # in force since before rules were kept (fault heal of an older run)
+            for node in injected.grudge():
+                try:
+                    self._flush(node)
+                except Exception as exc:  # a node that died meanwhile took its rules with it
+                    errors.append(f"{node}: {exc!r}"[:200])
+        # its own rules only, one by one: another partition in force on the same node keeps its own (two equal
+        # rules are two lines, and a delete removes one)
+        for node, source in rules or []:
             try:
-                self._flush(node)
-            except Exception as exc:  # a node that died meanwhile took its rules with it
+                self._iptables(node, source, list(spec), delete=True)
+            except Exception as exc:  # a node that died or restarted meanwhile took its rules with it
                 errors.append(f"{node}: {exc!r}"[:200])
         self.history.append(
             "nemesis", "ok", "heal", action=heal, target=injected.target, heals=heals, errors=errors
@@ -420,11 +445,16 @@ class Nemesis:
         # removing the containers (teardown, or the label sweep after an interrupted run) removes them too
         return f"amqchaos-{self.cluster.run_id}"
 
-    def _iptables(self, node: str, source: str, rule: list[str]) -> None:
+    def _not_running(self, nodes: list[str]) -> list[str]:
+        """The nodes whose container is not running now (down) or frozen, each with that state."""
+        states = {node: self.cluster.node_state(node) for node in nodes}
+        return [f"{node} {state}" for node, state in states.items() if state in ("down", "frozen")]
+
+    def _iptables(self, node: str, source: str, rule: list[str], *, delete: bool = False) -> None:
         code, out = self.cluster.exec(
             node,
             "iptables",
-            "-A",
+            "-D" if delete else "-A",
             "INPUT",
             "-s",
             source,

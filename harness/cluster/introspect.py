@@ -69,13 +69,22 @@ class NodeStatus:
         return next((q for q in self.queues if q.name == name), None)
 
 
+class NodeNotRunning(HarnessError):
+    """A command was sent to a node whose container is stopped, killed or frozen."""
+
+
 def exec_in(container: Container, command: list[str], timeout: float = 60) -> tuple[int, str]:
     """Run `command` in the container with a deadline (coreutils' timeout: docker exec has none); its
     standard output, then its standard error.
 
     Kept apart, not as Docker interleaves them: a tool that writes to stderr while its stdout is still
     buffered (stomp-browse's count) would otherwise land inside a line of the listing, cutting one id."""
-    result = container.exec_run(["timeout", "--kill-after=2", str(int(timeout)), *command], demux=True)
+    try:
+        result = container.exec_run(["timeout", "--kill-after=2", str(int(timeout)), *command], demux=True)
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:  # the container is not running, or is paused: a fault's doing, not a bug
+            raise NodeNotRunning(f"{container.name}: {exc.explanation or exc}") from exc
+        raise
     stdout, stderr = result.output or (None, None)
     return result.exit_code, ((stdout or b"") + (stderr or b"")).decode(errors="replace")
 
