@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from harness.client import stomp_client
 from harness.client.stomp_client import Delivery, StompSession
 from harness.errors import HarnessError
 from harness.settings import ROOT
@@ -157,6 +158,22 @@ def test_a_1_0_session_connects_with_connect_and_no_1_1_negotiation(broker: Fake
     assert command == "CONNECT"
     assert headers == {"login": "client", "passcode": "secret", "host": "chaos-mq01"}
     assert broker.raw_frames()[0].startswith("CONNECT\n")
+
+
+def test_a_session_knows_its_broker_when_connect_returns(
+    broker: FakeBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # stomp.py wakes connect() before it hands CONNECTED to the listeners; a slow listener made a workload
+    # consumer record its broker as "" and count as connected nowhere (a full make chaos, 2026-11-28)
+    original = stomp_client._Listener.on_connected
+
+    def late(self: Any, frame: Any) -> None:
+        time.sleep(0.3)
+        original(self, frame)
+
+    monkeypatch.setattr(stomp_client._Listener, "on_connected", late)
+    with session(broker, "1.0") as stomp:
+        assert stomp.broker_name == "fake-broker-1234"
 
 
 def test_a_1_0_session_without_a_vhost_sends_no_host_header(broker: FakeBroker) -> None:

@@ -111,6 +111,7 @@ class _Listener(stomp.ConnectionListener):
     def on_connected(self, frame: stomp.utils.Frame) -> None:
         with self.state.lock:
             self.state.connected_headers = dict(frame.headers)
+            self.state.lock.notify_all()
 
     def on_receipt(self, frame: stomp.utils.Frame) -> None:
         receipt_id = frame.headers.get("receipt-id", "")
@@ -208,6 +209,13 @@ class StompSession:
             raise HarnessError(f"STOMP {protocol} connect to {host}:{port} refused: {refusal}") from exc
         if not self._conn.is_connected():
             raise HarnessError(f"STOMP connect to {host}:{port} refused: {self._state.errors[-1:]}")
+        # stomp.py wakes connect() before it hands CONNECTED to the listeners: without this wait a session
+        # could report its broker as "" (once in a full make chaos: a consumer counted as nowhere)
+        with self._state.lock:
+            answered = self._state.lock.wait_for(lambda: self._state.connected_headers, timeout=timeout)
+        if not answered:
+            self.close()
+            raise HarnessError(f"STOMP connect to {host}:{port}: CONNECTED never reached the session")
         self._subscriptions = 0
         self._error_mark = 0
         self._broker_name = ""
