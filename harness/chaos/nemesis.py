@@ -209,9 +209,8 @@ class Nemesis:
         self.history.append("nemesis", "invoke", "heal", action=heal, target=injected.target, heals=heals)
         errors = []
         rules, spec = injected.detail.get("rules"), injected.detail.get("spec")
-        if (
-            rules is None or spec is None
-        ):  # in force since before rules were kept (fault heal of an older run)
+        if rules is None or spec is None:
+            # in force since before the rules were kept (`fault heal` of a run from an older harness)
             for node in injected.grudge():
                 try:
                     self._flush(node)
