@@ -11,9 +11,9 @@ Line 1 is a header (`"type": "header"`) with the run's seed and configuration. E
 - `f`: send, deliver, connect, fault, heal, phase; further keys are the operation's value.
 
 Events go to disk as they happen, at most `FLUSH_INTERVAL` later, so a killed run still leaves its evidence
-(all but its last fifth of a second) and memory stays flat however long the run is. Plain sends and deliveries also go, as columns, to the compact form beside the
-file (`harness.compact`), which the checkers read instead when it is complete; everything else reads the
-lines with `read_history`.
+(all but its last fifth of a second) and memory stays flat however long the run is. Plain sends and
+deliveries also go, as columns, to the compact form beside the file (`harness.compact`), which the checkers
+read instead when it is complete; everything else reads the lines with `read_history`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ class History:
         self._lock = threading.Lock()
         self._closed = False
         self._compact: CompactWriter | None = None
-        self._flusher: threading.Thread | None = None
         _WRITERS[path.resolve()] = self
         if append and path.exists():
             # the compact form would miss what came before: the checkers will read the lines
@@ -69,16 +68,12 @@ class History:
         header = {"type": "header", **header, "monotonic_origin": self._started, "wall_origin": time.time()}
         self._file.write((json.dumps(header, sort_keys=True) + "\n").encode())
         self._file.flush()
-        self._flusher = threading.Thread(target=self._flush_every_interval, name="history-flush", daemon=True)
-        self._flusher.start()
+        threading.Thread(target=self._flush_every_interval, name="history-flush", daemon=True).start()
 
     def _flush_every_interval(self) -> None:
-        while True:
+        while not self._closed:
             time.sleep(FLUSH_INTERVAL)
-            with self._lock:
-                if self._closed:
-                    return
-                self._file.flush()
+            self.flush()
 
     def now(self) -> float:
         return time.monotonic() - self._started
