@@ -273,16 +273,16 @@ class StompSession:
     @property
     def broker_session(self) -> str:
         """The broker's session id from CONNECTED, e.g. ID:chaos-mq01-a-40231-...: names the broker."""
-        with self._state.lock:
-            return self._state.connected_headers.get("session", "")
+        # read without the lock (asked twice per send, through broker_name): on_connected never mutates the
+        # headers, it replaces them whole
+        return self._state.connected_headers.get("session", "")
 
     @property
     def broker_name(self) -> str:
         """Host name of the broker behind this connection (through the VIP: the one it routed us to)."""
         if self._broker_name:
             return self._broker_name
-        # asked twice per send: read without the lock, which on_connected never mutates but replaces whole
-        session = self._state.connected_headers.get("session", "")
+        session = self.broker_session
         if session != self._parsed[0]:  # asked for every send and delivery: parsed once per CONNECTED
             match = re.match(r"^ID:(.+)-\d+-\d+-\d+:\d+$", session)
             self._parsed = (session, match.group(1) if match else "")
