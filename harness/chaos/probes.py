@@ -19,8 +19,9 @@ from harness.cluster.control import Cluster
 from harness.history import History
 
 
-def probe_bridges(cluster: Cluster, history: History, healed_at: float, deadline: float, tag: str) -> None:
-    """Probe every promised direction concurrently; the plan and the results go to the history."""
+def probe_bridges(cluster: Cluster, history: History, healed_at: float, deadline: float, tag: str) -> bool:
+    """Probe every promised direction concurrently; the plan and the results go to the history. True when
+    there was a direction to probe and every one carried its probe."""
     statuses = cluster.pair_status()
     live = {s.node for s in statuses if s.state == "live"}
     serves_stomp = {s.node for s in statuses if s.serves_stomp}
@@ -35,13 +36,16 @@ def probe_bridges(cluster: Cluster, history: History, healed_at: float, deadline
         else:
             probeable.append((src, dst))
     if not probeable:
-        return
+        return False
     with ThreadPoolExecutor(max_workers=len(probeable)) as pool:
-        for future in [
-            pool.submit(_probe, cluster, history, src, dst, src in serves_stomp, healed_at, deadline, tag)
-            for src, dst in probeable
-        ]:
+        arrived = [
             future.result()
+            for future in [
+                pool.submit(_probe, cluster, history, src, dst, src in serves_stomp, healed_at, deadline, tag)
+                for src, dst in probeable
+            ]
+        ]
+    return len(probeable) == len(directions) and all(arrived)
 
 
 def _probe(
@@ -53,7 +57,7 @@ def _probe(
     healed_at: float,
     deadline: float,
     tag: str,
-) -> None:
+) -> bool:
     queue = f"probe.{tag}.{src}.to.{dst}"
     arrived = threading.Event()
     history.append("harness", "invoke", "probe", src=src, dst=dst, queue=queue, inside=not src_serves_stomp)
@@ -92,3 +96,4 @@ def _probe(
         for session in (producer, consumer):
             if session is not None:
                 session.close()
+    return arrived.is_set()

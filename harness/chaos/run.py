@@ -18,15 +18,17 @@ import json
 import random
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from harness import phases
+from harness.chaos import settle
 from harness.chaos.nemesis import Nemesis
 from harness.chaos.probes import probe_bridges
 from harness.chaos.schedule import Step
+from harness.chaos.settle import SETTLED, Reading, SettleWatch, read, why_not_settled
 from harness.check.checkers import FinalState, Ledger, check_all
 from harness.check.facts import RunFacts
 from harness.check.result import ScenarioResult
@@ -420,9 +422,10 @@ class ChaosRun:
             self.workload.start_consumers()
         revived = self.workload.revive()
         recovery = self.recover()
-        probe_bridges(
+        bridges_carry = probe_bridges(
             self.cluster, self.history, healed_at, time.monotonic() + self.probe_timeout, self.scenario
         )
+        may_settle = settle.may_settle(self.design, self.config.subscribers, bridges_carry)
         # clients that gave up while the cluster was away come back now that it may serve again
         revived += self.workload.revive()
         # deliveries after the last heal are part of the evidence: the cluster must work again, not only hold
@@ -430,8 +433,8 @@ class ChaosRun:
         self.workload.stop_producers()
         self.phase(phases.LOAD_ENDED)
         revived += self.workload.revive()
-        self.drain()
-        self.phase(phases.DRAIN_DEADLINE)
+        ended, detail = self.drain(may_settle=may_settle)
+        self.phase(phases.DRAIN_DEADLINE, ended=ended, **detail)
         final = self.final_state()
         self.phase(phases.FINAL_STATE, queues=final.queues, durable=final.durable, unreadable=final.reasons)
         self.workload.stop_consumers()
@@ -471,8 +474,10 @@ class ChaosRun:
         (self.directory / "verdicts.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
         return result
 
-    def drain(self) -> None:
-        """Wait until nothing the checkers read can change any more, or the drain deadline.
+    def drain(self, may_settle: bool = False) -> tuple[str, dict[str, Any]]:
+        """Wait until nothing the checkers read can change any more, or the drain deadline: how it ended
+        ("delivered", "settled" or "deadline") and what the history should keep of it: what the brokers
+        held when it settled, or why it did not settle by the deadline.
 
         Nothing can change once every acknowledged message has been delivered (and every durable subscriber
         has what it is owed), every consumer is subscribed, and every live broker's queue depth over JMX is
@@ -480,19 +485,63 @@ class ChaosRun:
         redelivery to bring, and the producers have stopped. The depth is read only once the workload's own
         counts say so, since an extra copy (an ack that died with its session) sits on a broker while its
         first delivery is already counted: ending on the counts alone read such a copy as stuck a moment
-        before the broker delivered it again."""
+        before the broker delivered it again.
+
+        With `may_settle`, it also ends once the messages still held cannot move (harness.chaos.settle): the
+        brokers are read for that only after the workload has seen no delivery for a while."""
+        watch = SettleWatch()
+        ended = "deadline"
+        last_activity, quiet_since = self.workload.activity(), time.monotonic()
+
+        def done() -> bool:
+            nonlocal ended, last_activity, quiet_since
+            if not self.workload.consumers_subscribed():
+                return False
+            if self.workload.undelivered() == 0 and self.brokers_hold_nothing():
+                ended = "delivered"
+                return True
+            if not may_settle:
+                return False
+            now, activity = time.monotonic(), self.workload.activity()
+            if activity != last_activity:
+                last_activity, quiet_since = activity, now
+                return False
+            if now - quiet_since < settle.ACTIVITY_QUIET_SECONDS or not watch.settled(
+                *self.settle_reading(activity), now
+            ):
+                return False
+            ended = SETTLED
+            return True
+
         with contextlib.suppress(WaitTimeout):  # what is left is the checkers' finding (late, stuck, lost)
             wait_until(
-                lambda: (
-                    self.workload.undelivered() == 0
-                    and self.workload.consumers_subscribed()
-                    and self.brokers_hold_nothing()
-                ),
+                done,
                 timeout=self.drain_timeout,
                 what="every message delivered and off the brokers, with every consumer subscribed",
                 interval=0.1,
                 max_interval=1.0,  # each poll past the counts is a JMX query per live node
             )
+        if ended == SETTLED:
+            return ended, {"held": watch.held()}
+        return ended, ({"unsettled": watch.reason} if may_settle and ended == "deadline" else {})
+
+    def settle_reading(self, activity: Hashable) -> tuple[Reading | None, str | None]:
+        """One reading of the brokers for SettleWatch, and why its messages may still move (None: they cannot)."""
+        statuses = self.cluster.status(bridges=False)
+        holding = [
+            s.node
+            for s in statuses
+            if s.state == "live" and not s.error and any((q.size or q.in_flight) for q in s.queues)
+        ]
+        consumers = {}
+        for node in holding:
+            try:
+                consumers[node] = self.cluster.queue_consumers(node)
+            except HarnessError as exc:
+                return None, f"consumers of {node} unreadable: {exc}"[:200]
+        pair_of = {n.name: n.pair for n in self.cluster.topology.nodes}
+        reason = why_not_settled(statuses, consumers, pair_of, self.config.destinations)
+        return read(statuses, consumers, self.config.destinations, activity), reason
 
     def brokers_hold_nothing(self) -> bool:
         """Every pair has a live node, each answers JMX, and none holds a message of the workload's queues."""

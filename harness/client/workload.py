@@ -180,6 +180,12 @@ class Workload:
         with self._lock:
             return len(self._subscribed) >= self.config.consumers + self.config.subscribers
 
+    def activity(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+        """Deliveries so far and every process's session count: equal values mean nothing arrived and no
+        client reconnected in between."""
+        with self._lock:
+            return self.counters.delivered, self.counters.received, tuple(sorted(self._sessions.items()))
+
     def undelivered(self) -> int:
         """Acknowledged queue messages not delivered yet, plus, per durable subscriber, messages published
         since its subscription that it has not received yet."""

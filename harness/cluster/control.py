@@ -285,6 +285,9 @@ class Cluster:
         if code != 0:
             raise HarnessError(f"send into {queue} on {node} failed ({code}): {out.strip()[-200:]}")
 
+    def queue_consumers(self, node: str) -> list[introspect.QueueConsumer]:
+        return introspect.queue_consumers(self.container(node))
+
     def topic_consumers(self, node: str, topic: str) -> int:
         return introspect.topic_consumers(self.container(node), topic)
 

@@ -28,12 +28,15 @@ T = TypeVar("T")
 
 BRIDGE_QUERY = "type=Broker,brokerName=*,connector=*,networkConnectorName=*,networkBridge=*"
 QUEUE_QUERY = "type=Broker,brokerName=*,destinationType=Queue,destinationName=*"
-QUEUE_VIEW = "Name,QueueSize,EnqueueCount,DequeueCount,ConsumerCount,ForwardCount"
+QUEUE_VIEW = "Name,QueueSize,EnqueueCount,DequeueCount,ConsumerCount,ForwardCount,DispatchCount,InFlightCount"
 BRIDGE_VIEW = "RemoteBrokerName,RemoteAddress,LocalAddress,CreatedByDuplex,EnqueueCounter,DequeueCounter"
 TOPIC_QUERY = "type=Broker,brokerName=*,destinationType=Topic,destinationName={topic}"
 # every consumer of the topic with its subscription: a durable one (active or offline) carries its name
 SUBSCRIPTION_QUERY = TOPIC_QUERY + ",endpoint=Consumer,clientId=*,consumerId=*"
 SUBSCRIPTION_VIEW = "ClientId,SubscriptionName,PendingQueueSize,Active"
+# every consumer of every queue: a bridge's subscription says Network = true
+QUEUE_CONSUMER_QUERY = QUEUE_QUERY + ",endpoint=Consumer,clientId=*,consumerId=*"
+QUEUE_CONSUMER_VIEW = "DestinationName,ClientId,Network,DispatchedQueueSize"
 NETWORK_CLIENT = re.compile(r"^[^_]*_(?P<remote>.+)_inbound_")
 
 
@@ -45,6 +48,16 @@ class QueueStats:
     dequeued: int
     consumers: int
     forwarded: int
+    dispatched: int
+    in_flight: int  # dispatched to a consumer or a bridge and not acknowledged yet
+
+
+@dataclass(frozen=True)
+class QueueConsumer:
+    queue: str
+    client_id: str
+    network: bool  # a bridge's subscription, for the broker at its other end
+    dispatched: int  # messages it holds unacknowledged
 
 
 @dataclass(frozen=True)
@@ -224,6 +237,8 @@ def parse_queues(output: str) -> list[QueueStats]:
                 dequeued=_int(r, "DequeueCount"),
                 consumers=_int(r, "ConsumerCount"),
                 forwarded=_int(r, "ForwardCount"),
+                dispatched=_int(r, "DispatchCount"),
+                in_flight=_int(r, "InFlightCount"),
             )
             for r in parse_mbeans(output)
             if "Name" in r
@@ -248,6 +263,40 @@ def parse_bridges(output: str) -> list[Bridge]:
         ),
         key=lambda b: (b.remote, b.created_by_duplex),
     )
+
+
+def queue_consumers(container: Container) -> list[QueueConsumer]:
+    """Every subscription on this broker's queues, the bridges' included."""
+    code, out = exec_in(
+        container,
+        ["amq-jmx", "query", "--objname", QUEUE_CONSUMER_QUERY, "--view", QUEUE_CONSUMER_VIEW],
+        timeout=60,
+    )
+    if code != 0:
+        raise HarnessError(f"JMX consumer query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
+    try:
+        return parse_queue_consumers(out)
+    except ValueError as exc:
+        raise HarnessError(f"JMX consumer query unreadable: {exc}") from None
+
+
+def parse_queue_consumers(output: str) -> list[QueueConsumer]:
+    consumers = []
+    for r in parse_mbeans(output):
+        if "DestinationName" not in r:
+            continue
+        network = r.get("Network", "").lower()
+        if network not in ("true", "false"):  # unknown is not "a client": the caller must not guess
+            raise ValueError(f"{r['DestinationName']}: Network={r.get('Network')!r}")
+        consumers.append(
+            QueueConsumer(
+                queue=r["DestinationName"],
+                client_id=r.get("ClientId", ""),
+                network=network == "true",
+                dispatched=_int(r, "DispatchedQueueSize"),
+            )
+        )
+    return sorted(consumers, key=lambda c: (c.queue, c.client_id, c.network, c.dispatched))
 
 
 def topic_consumers(container: Container, topic: str) -> int:
