@@ -156,13 +156,11 @@ def test_hardened_design_renders_its_fixes() -> None:
     broker = root.find("amq:broker", NS)
     replay = broker.find(".//amq:policyEntry[@queue='>']//amq:conditionalNetworkBridgeFilterFactory", NS)
     assert replay.get("replayWhenNoConsumers") == "true"
+    policy = broker.find("amq:destinationPolicy/amq:policyMap/amq:policyEntries/amq:policyEntry", NS)
     # a policy entry caps browsing at 400 unless raised: the harness must read every id after the drain
-    assert (
-        broker.find("amq:destinationPolicy/amq:policyMap/amq:policyEntries/amq:policyEntry", NS).get(
-            "maxBrowsePageSize"
-        )
-        == "100000"
-    )
+    assert policy.get("maxBrowsePageSize") == "100000"
+    # a replay refused within replayDelay is retried at the queue's next expiry scan: every second, not 30 s
+    assert policy.get("expireMessagesPeriod") == "1000"
     kahadb = broker.find("amq:persistenceAdapter/amq:kahaDB", NS)
     assert kahadb.get("lockKeepAlivePeriod") == "500"
     assert kahadb.find("amq:locker/amq:shared-file-locker", NS).get("lockAcquireSleepInterval") == "500"

@@ -9,6 +9,11 @@ TOPOLOGY.md):
 - `conditionalNetworkBridgeFilterFactory replayWhenNoConsumers`: a bridge never forwards a message back
   toward a broker already on its path, so messages forwarded to a master stay there when its consumers move to
   the other master (the seed strands them). With replay they flow back.
+- `expireMessagesPeriod` 1 s on queues (default 30 s): a replay is refused while the message arrived less
+  than `replayDelay` ago, and an idle queue tries again only at its next expiry scan. A consumer that leaves a
+  broker within 500 ms of messages being forwarded to it (a client dropped by an isolation, a freeze) left
+  them there for up to 30 s: seen as 25 s `prompt` failures in isolate-master (SEED=80667038) and 20-25 s
+  drains; by hand on 5.17.2, 27 s, and 1.0 s with the 1 s scan.
 - `lockAcquireSleepInterval` 500 ms (default 10 s) and `lockKeepAlivePeriod` 500 ms: the waiting node takes
   over in about 1.3 s, and a master that lost its lock stops instead of serving on. A slave that gets the lock
   after waiting first sleeps one keep-alive period (ActiveMQ's SharedFileLocker: so that a holder that lost
@@ -44,6 +49,9 @@ class Design:
     # only the first pair's nodes run a (duplex) network connector; the other pairs accept it
     single_duplex_bridge: bool = False
     replay_when_no_consumers: bool = False
+    # a queue with nothing arriving is re-examined (and its refused replays retried) only by its expiry scan:
+    # ActiveMQ's expireMessagesPeriod, 30 s unless set
+    queue_rescan_ms: int | None = None
     lock_acquire_sleep_ms: int | None = None
     lock_keepalive_ms: int | None = None
     bridge_inactivity_ms: int | None = None
@@ -84,6 +92,7 @@ DESIGNS: dict[str, Design] = {
         slave_client_connectors=True,
         single_duplex_bridge=True,
         replay_when_no_consumers=True,
+        queue_rescan_ms=1000,
         lock_acquire_sleep_ms=500,
         lock_keepalive_ms=500,
         bridge_inactivity_ms=5000,
