@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cluster.control import RUN_LABEL, free_port
+from harness.cluster.control import PROJECT_PREFIX, RUN_LABEL, free_port
 from harness.errors import MACHINE_FAILED
 from harness.settings import ROOT
 from tests.support import assert_one_line_error, harness
@@ -23,12 +23,18 @@ def labelled_leftovers(run_dir: Path) -> list[str]:
 
     client = docker.from_env()
     run_id = run_dir.name
-    label = {"label": f"{RUN_LABEL}={run_id}"}
-    return (
-        [c.name for c in client.containers.list(all=True, filters=label)]
-        + [n.name for n in client.networks.list(filters=label)]
-        + [v.name for v in client.volumes.list(filters=label)]
-    )
+    # the run's label, and compose's project label (teardown runs `compose down` only for what the first
+    # leaves)
+    found: set[str] = set()
+    for label in (
+        f"{RUN_LABEL}={run_id}",
+        f"com.docker.compose.project={PROJECT_PREFIX}-{run_id.split('-')[-1]}",
+    ):
+        only = {"label": label}
+        found.update(c.name for c in client.containers.list(all=True, filters=only))
+        found.update(n.name for n in client.networks.list(filters=only))
+        found.update(v.name for v in client.volumes.list(filters=only))
+    return sorted(found)
 
 
 def test_unknown_version_is_refused_before_anything_starts(tmp_path: Path) -> None:
@@ -253,3 +259,28 @@ def test_chaos_exit_codes_say_who_failed(tmp_path) -> None:
     assert chaos_exit_code(2, True) == INTERRUPTED  # pytest says 2 for Ctrl-C as for a collection error
     done = harness("chaos", "--scenario", "melt-everything", RUNS_DIR=str(tmp_path))
     assert done.returncode == BAD_INPUT and "unknown SCENARIO 'melt-everything'" in done.stderr
+
+
+def test_teardown_runs_compose_down_only_for_what_the_label_sweep_left(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from harness.cluster.control import Cluster
+
+    class Listing:
+        def __init__(self, left: list[str]) -> None:
+            self.left = left
+
+        def list(self, **_: object) -> list[str]:
+            return self.left
+
+    downs: list[str] = []
+    cluster = Cluster.__new__(Cluster)
+    cluster.project, cluster.directory = "amqchaos-x", tmp_path
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    cluster._compose = SimpleNamespace(down=lambda: downs.append("down"))  # type: ignore[assignment]
+    cluster.client = SimpleNamespace(containers=Listing([]), networks=Listing([]), volumes=Listing([]))  # type: ignore[assignment]
+    cluster._compose_down()
+    assert downs == []  # the sweep took everything: no docker-compose start
+    cluster.client.networks = Listing(["amqchaos-x_cluster"])  # type: ignore[attr-defined]
+    cluster._compose_down()
+    assert downs == ["down"]
