@@ -44,11 +44,16 @@ class FakeCluster:
     # node -> its queues' subscriptions; a node missing here cannot be read
     consumers: dict[str, list[QueueConsumer]] = field(default_factory=dict)
     consumer_reads: int = 0
+    # promised (owner, remote) bridges that are not up
+    bridges_down: set[tuple[str, str]] = field(default_factory=set)
 
     def status(self, *, queues: bool = True, bridges: bool = True) -> list[NodeStatus]:
-        assert queues and not bridges  # the drain asks for depths only
+        assert queues  # the drain always reads depths; settling reads the bridges too
         self.calls += 1
         return self.answers[min(self.calls, len(self.answers)) - 1]
+
+    def missing_bridges(self, statuses: list[NodeStatus]) -> set[tuple[str, str]]:
+        return self.bridges_down
 
     def queue_consumers(self, node: str) -> list[QueueConsumer]:
         self.consumer_reads += 1
@@ -175,6 +180,7 @@ def test_without_leave_to_settle_held_messages_wait_out_the_deadline(quick_settl
     ("statuses", "consumers", "reason"),
     [
         (stranded(), [bridge(), CLIENT], "beside a client's subscription"),
+        (stranded(), [], "holds messages with no subscription"),
         (stranded(in_flight=2), [bridge(dispatched=2)], "2 in flight on chaos-mq02-a"),
         (stranded(), [bridge(dispatched=1)], "a bridge holds 1"),
         (stranded(), None, "consumers of chaos-mq02-a unreadable"),
@@ -196,6 +202,18 @@ def test_messages_that_may_still_move_wait_out_the_deadline(
     ended, detail = run.ended
     assert ended == "deadline"
     assert reason in detail["unsettled"]
+
+
+def test_a_promised_bridge_that_is_not_up_may_still_take_what_is_held(quick_settle: None) -> None:
+    # a reconnecting bridge brings its subscriptions back with it
+    cluster = FakeCluster(
+        [stranded()],
+        consumers={"chaos-mq02-a": [bridge()]},
+        bridges_down={("chaos-mq01-a", "chaos-mq02-a")},
+    )
+    seconds, run = settle_drain(cluster, timeout=0.8)
+    assert seconds >= 0.8
+    assert run.ended == ("deadline", {"unsettled": "bridge chaos-mq01-a->chaos-mq02-a not up"})
 
 
 def test_held_messages_still_moving_settle_only_once_they_stop(quick_settle: None) -> None:

@@ -527,7 +527,7 @@ class ChaosRun:
 
     def settle_reading(self, activity: Hashable) -> tuple[Reading | None, str | None]:
         """One reading of the brokers for SettleWatch, and why its messages may still move (None: they cannot)."""
-        statuses = self.cluster.status(bridges=False)
+        statuses = self.cluster.status()
         holding = [
             s.node
             for s in statuses
@@ -540,7 +540,9 @@ class ChaosRun:
             except HarnessError as exc:
                 return None, f"consumers of {node} unreadable: {exc}"[:200]
         pair_of = {n.name: n.pair for n in self.cluster.topology.nodes}
-        reason = why_not_settled(statuses, consumers, pair_of, self.config.destinations)
+        reason = why_not_settled(
+            statuses, consumers, pair_of, self.config.destinations, self.cluster.missing_bridges(statuses)
+        )
         return read(statuses, consumers, self.config.destinations, activity), reason
 
     def brokers_hold_nothing(self) -> bool:

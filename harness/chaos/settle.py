@@ -9,9 +9,11 @@ take the message, and that needs a consumer to arrive somewhere, which the workl
 consumer holds its subscription, the producers have stopped and no fault is in force.
 
 Hence a run is settled when two readings at least `SETTLE_SECONDS` apart are equal and each shows: every pair
-with a live node and no node starting, stopping or frozen; every live node read in full; on the workload's
-queues nothing in flight, and wherever a queue holds messages, only bridges' subscriptions, each with nothing
-dispatched; the workload's deliveries and sessions unchanged. Equal readings rule out a message between two
+with a live node and no node starting, stopping or frozen; every live node read in full; every bridge the
+design promises between the live nodes up (a bridge that is reconnecting brings its subscriptions back with
+it, and those may take what is held); on the workload's queues nothing in flight, and wherever a queue holds
+messages, at least one subscription and only bridges', each with nothing dispatched; the workload's
+deliveries and sessions unchanged. Equal readings rule out a message between two
 places (a forward, a redelivery) that one reading alone could miss.
 
 The caller applies it only where the filter has no clock: a design that replays messages to a broker without
@@ -45,6 +47,8 @@ class Reading:
     """What the brokers and the workload showed at one moment, comparable with another reading."""
 
     states: tuple[tuple[str, str], ...]
+    # (node, remote broker) of every bridge up
+    bridges: tuple[tuple[str, str], ...]
     # (node, queue, size, enqueued, dequeued, dispatched, in flight)
     queues: tuple[tuple[str, str, int, int, int, int, int], ...]
     # (node, queue, client id, network, dispatched) wherever the queue holds messages
@@ -85,6 +89,7 @@ def read(
                 )
     return Reading(
         states=tuple(sorted((s.node, s.state) for s in statuses)),
+        bridges=tuple(sorted({(s.node, b.remote) for s in statuses for b in s.bridges})),
         queues=tuple(sorted(rows)),
         consumers=tuple(
             sorted(
@@ -103,9 +108,10 @@ def why_not_settled(
     consumers: dict[str, list[QueueConsumer]],
     pair_of: dict[str, str],
     queues: Iterable[str],
+    missing_bridges: Iterable[tuple[str, str]],
 ) -> str | None:
     """Why a held message may still move, or None when none can (consumers read for every node that holds
-    messages)."""
+    messages; `missing_bridges`: promised (owner, remote) bridges not up)."""
     live = [s for s in statuses if s.state == "live"]
     for status in statuses:
         if status.state not in ("live", "waiting", "down"):
@@ -113,10 +119,14 @@ def why_not_settled(
     missing = set(pair_of.values()) - {pair_of[s.node] for s in live}
     if missing:
         return f"no live node in {', '.join(sorted(missing))}"
-    names = tuple(queues)
     for status in live:
         if status.error:
             return f"{status.node} unreadable: {status.error}"
+    down = sorted(missing_bridges)
+    if down:
+        return "bridge " + ", ".join(f"{owner}->{remote}" for owner, remote in down) + " not up"
+    names = tuple(queues)
+    for status in live:
         for queue in names:
             stats = status.queue(queue)
             if stats is None or (stats.size == 0 and stats.in_flight == 0):
@@ -125,9 +135,10 @@ def why_not_settled(
                 return f"{stats.in_flight} in flight on {status.node} {queue}"
             if status.node not in consumers:
                 return f"consumers of {status.node} not read"
-            for consumer in consumers[status.node]:
-                if consumer.queue != queue:
-                    continue
+            subscriptions = [c for c in consumers[status.node] if c.queue == queue]
+            if not subscriptions:  # demand not propagated yet: a bridge's subscription may still come
+                return f"{status.node} {queue} holds messages with no subscription"
+            for consumer in subscriptions:
                 if not consumer.network:
                     return f"{status.node} {queue} holds messages beside a client's subscription"
                 if consumer.dispatched:
