@@ -129,3 +129,38 @@ def test_lines_added_behind_the_writers_back_make_the_compact_form_stale(tmp_pat
         more.write('{"i": 100000, "t": 9.0, "p": "producer-0", "type": "invoke", "f": "send", "id": "x"}\n')
     assert read_compact(path) is None
     assert "x" in Ledger.from_path(path).attempted
+
+
+@pytest.mark.parametrize(
+    ("ids", "times"),
+    [
+        (["a", "b", "a", "c", "b", "a"], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),  # every copy at a time of its own
+        (["a", "b", "a", "c"], [1.0, 2.0, 1.0, 4.0]),  # two copies of "a" at one time: counted instead
+        (["a", "a", "a", "b"], [1.0, 3.0, 3.0, 4.0]),  # an earlier copy at its id's last time
+    ],
+)
+def test_ids_delivered_more_than_once_are_all_found(ids: list[str], times: list[float]) -> None:
+    from harness.check.checkers import _repeated_ids
+
+    last = dict(zip(ids, times, strict=True))
+    assert _repeated_ids(ids, times, last, len(ids) - len(last)) == {i for i in ids if ids.count(i) > 1}
+
+
+def test_copies_at_one_and_the_same_time_read_the_same_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.history
+
+    monkeypatch.setattr(harness.history.time, "monotonic", lambda: 100.0)  # every event at t=0
+    path = tmp_path / "history.jsonl"
+    with History(path, {"seed": 0}) as history:
+        for n in range(20):
+            history.append("producer-0", "invoke", "send", id=f"p0-{n}")
+            history.append("producer-0", "ok", "send", id=f"p0-{n}", broker=BROKERS[0])
+            for copy in range(1 + n % 3):
+                history.append(
+                    f"consumer-{copy}", "ok", "deliver", id=f"p0-{n}", broker=BROKERS[copy], redelivered=False
+                )
+    from_lines = Ledger.from_history(read_history(path))
+    assert len(from_lines.copies) == 13  # n % 3 of 1 or 2: two or three copies
+    assert public_fields(Ledger.from_path(path)) == public_fields(from_lines)
