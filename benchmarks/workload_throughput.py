@@ -27,7 +27,8 @@ from harness.cluster.control import Cluster, free_port
 from harness.history import History, read_history
 from harness.settings import ROOT, Settings
 
-ROUNDS = 5
+# more rounds than the 5 of before: a median of 5 paired ratios moved by a few percent from run to run
+ROUNDS = 9
 # both clients go through the VIP to the same master: the VIP's round robin alternates between the masters,
 # and with the two clients taking turns each one always landed on the same master, whose speed differs
 PAIR = "01"
@@ -60,6 +61,28 @@ def bare_rate(port: int, user: str, password: str, messages: int, vhost: str | N
     elapsed = time.perf_counter() - started
     conn.disconnect()
     return messages / elapsed
+
+
+def empty_queue(port: int, user: str, password: str, queue: str, vhost: str, quiet: float = 0.5) -> int:
+    """Consume `queue` until nothing has come for `quiet` seconds (at most a minute); how many came."""
+    came = threading.Event()
+    count = 0
+
+    class Counter(stomp.ConnectionListener):
+        def on_message(self, frame: stomp.utils.Frame) -> None:
+            nonlocal count
+            count += 1
+            came.set()
+
+    conn = stomp.Connection12([("127.0.0.1", port)], heartbeats=(0, 0), vhost=vhost)
+    conn.set_listener("c", Counter())
+    conn.connect(user, password, wait=True)
+    conn.subscribe(f"/queue/{queue}", id="drain", ack="auto")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and came.wait(quiet):
+        came.clear()
+    conn.disconnect()
+    return count
 
 
 def harness_rate(cluster: Cluster, messages: int) -> float:
@@ -134,7 +157,21 @@ def main() -> None:
             ),
             "harness": lambda: harness_rate(cluster, messages),
         }
+
+        def purge() -> None:
+            """Take both queues' messages off the broker: with every round's messages left there, the last
+            rounds ran up to a third slower than the first (a growing store), whichever client they were."""
+            for queue in ("bench.bare", "bench.harness"):
+                empty_queue(
+                    cluster.vip_port,
+                    creds.client_user,
+                    creds.client_password,
+                    queue,
+                    cluster.topology.pair_name(PAIR),
+                )
+
         measure["bare"]()  # a warm-up for the broker's JIT and the store, not counted
+        purge()
         # interleaved, and each going first in turn: this machine's rate drifts by a fifth from one round to
         # the next, and the best of ROUNDS is the figure least touched by it
         for round_ in range(ROUNDS):
@@ -142,13 +179,24 @@ def main() -> None:
                 before = cpu_seconds()
                 rates[who].append(measure[who]())
                 cpu[who].append((cpu_seconds() - before) / messages * 1e6)
+                purge()
     bare, harness = max(rates["bare"]), max(rates["harness"])
+    # each round's harness against the bare loop beside it: the figure, since the best rounds of each client
+    # fall where the machine's drift lets them (best of 5 gave 90 % to 98 % for the same code)
+    paired = statistics.median(h / b for h, b in zip(rates["harness"], rates["bare"], strict=True))
     work = own_work_us()
     # in place, beside the brokers on the same cores, every thread of the client: what the sends cost the
     # machine, where own_work_us is the harness's share in a hot loop with nothing else running
     cpu_bare, cpu_harness = statistics.median(cpu["bare"]), statistics.median(cpu["harness"])
     if as_json:  # for benchmarks/bench.py
-        figures = {"messages": messages, "bare": bare, "harness": harness, "ratio": harness / bare}
+        figures = {
+            "messages": messages,
+            "rounds": ROUNDS,
+            "bare": bare,
+            "harness": harness,
+            "ratio": paired,
+            "best_ratio": harness / bare,
+        }
         print(
             json.dumps(
                 figures
@@ -157,14 +205,17 @@ def main() -> None:
             )
         )
         return
-    print(f"{messages} persistent sends with receipts through the VIP, best of {ROUNDS}")
+    print(f"{messages} persistent sends with receipts through the VIP, {ROUNDS} rounds each, interleaved")
     print(
         f"bare stomp.py loop: {bare:7.0f} acknowledged/s   (runs: {', '.join(f'{r:.0f}' for r in rates['bare'])})"
     )
     print(
         f"harness workload:   {harness:7.0f} acknowledged/s   (runs: {', '.join(f'{r:.0f}' for r in rates['harness'])})"
     )
-    print(f"harness / bare:     {harness / bare:7.0%}   (target: at least 95 %)")
+    print(
+        f"harness / bare:     {paired:7.0%}   median of the {ROUNDS} rounds' ratios (target: at least 95 %);"
+        f" best against best {harness / bare:.0%}"
+    )
     print(f"harness's own work: {work:7.1f} us per send against a broker that answers at once")
     print(
         f"CPU per send here:  bare {cpu_bare:.0f} us, harness {cpu_harness:.0f} us (this process, every thread;"
