@@ -259,6 +259,43 @@ def test_nemesis_rules_carry_the_run_id_and_heal_removes_them(cluster: Cluster, 
     assert cluster.readiness_problems() == []
 
 
+def test_a_restarted_node_loses_its_rules_and_the_nemesis_puts_them_back(
+    fresh_cluster: Cluster, tmp_path
+) -> None:
+    import random
+
+    from harness.chaos.nemesis import Nemesis
+    from harness.history import History, read_history
+
+    cluster = fresh_cluster
+    group = cluster.topology.group
+    b1, a2 = f"{group}-mq01-b", f"{group}-mq02-a"
+
+    def tagged_rules(node: str) -> list[str]:
+        code, out = cluster.exec(node, "iptables", "-S", "INPUT")
+        assert code == 0, out
+        return [line for line in out.splitlines() if f"amqchaos-{cluster.run_id}" in line]
+
+    with History(tmp_path / "history.jsonl", {"seed": 0}) as history:
+        nemesis = Nemesis(cluster, history, random.Random(0))
+        nemesis.inject_grudge({b1: frozenset({a2}), a2: frozenset({b1})}, "slave-and-master")
+        assert len(tagged_rules(b1)) == 1
+        # what a restart does behind the nemesis's back: a new network namespace, none of the rules
+        cluster.container(b1).restart(timeout=30)
+        assert tagged_rules(b1) == []
+        nemesis.inject("restart", b1)
+        (rule,) = tagged_rules(b1)
+        assert f"-s {cluster.address(a2)}/32" in rule
+        (against,) = tagged_rules(a2)
+        assert f"-s {cluster.address(b1)}/32" in against
+        nemesis.heal()
+        assert tagged_rules(b1) == [] and tagged_rules(a2) == []
+    reapplied = [
+        e for e in read_history(tmp_path / "history.jsonl") if e["f"] == "reapply" and e["type"] == "ok"
+    ]
+    assert [(e["node"], e["rules"], e["errors"]) for e in reapplied] == [(b1, 1, [])]
+
+
 def test_one_way_reset_starve_and_delay_apply_and_heal_on_the_real_nodes(cluster: Cluster, tmp_path) -> None:
     """Each new fault kind with an effect seen from inside the nodes, and nothing left after its heal."""
     import random

@@ -359,3 +359,67 @@ def test_filling_an_ordinary_store_is_refused_before_anything_is_done(nemesis: N
     with pytest.raises(HarnessError, match="not a size in bytes"):
         nemesis.inject("fill-store", "01", "lots")
     assert nemesis.cluster.calls == [] and nemesis_events(nemesis) == []  # type: ignore[attr-defined]
+
+
+def test_a_node_that_starts_again_gets_back_the_partitions_in_force_over_it(nemesis: Nemesis) -> None:
+    # a container that starts again has a new network namespace: the rules it held are gone
+    nemesis.inject("partition-pairs")
+    (partition,) = nemesis.active
+    held_by_a1 = [c for c in iptables_calls(nemesis, "-A") if c.startswith(f"exec {A1} ")]
+    nemesis.inject("restart", A1)
+    again = iptables_calls(nemesis, "-A")[-len(held_by_a1) :]
+    assert again == held_by_a1  # the same rules, on A1 only: the others still hold theirs, same address
+    assert len(iptables_calls(nemesis, "-A")) == len(partition.detail["rules"]) + len(held_by_a1)
+    nemesis.inject("kill", A2)
+    nemesis.heal_one(nemesis.active[-1])  # start: the heal of the kill
+    first = iptables_calls(nemesis, "-A")[: len(partition.detail["rules"])]
+    assert iptables_calls(nemesis, "-A")[-2:] == [c for c in first if c.startswith(f"exec {A2} ")]
+    reapplied = [e for e in nemesis_events(nemesis) if e["f"] == "reapply"]
+    assert [(e["type"], e["node"], e.get("rules"), e.get("errors")) for e in reapplied] == [
+        ("invoke", A1, None, None),
+        ("ok", A1, 2, []),
+        ("invoke", A2, None, None),
+        ("ok", A2, 2, []),
+    ]
+
+
+def test_a_node_that_came_back_at_another_address_is_cut_off_there(nemesis: Nemesis) -> None:
+    cluster = nemesis.cluster
+    nemesis.inject("partition-pairs")
+    cluster.address = lambda name: f"new-ip-of-{name}" if name == A1 else f"ip-of-{name}"  # type: ignore[method-assign]
+    nemesis.inject("restart", A1)
+    (partition,) = nemesis.active
+    # the rules against A1 on the other pair's nodes moved to its new address; A1's own rules went back
+    deleted = iptables_calls(nemesis, "-D")
+    assert sorted(c.split()[1] for c in deleted) == [A2, B2]
+    assert all(f"-s ip-of-{A1} " in c for c in deleted)
+    assert sum(f"-s new-ip-of-{A1} " in c for c in iptables_calls(nemesis, "-A")) == 2
+    nemesis.heal_one(partition)
+    # the heal takes out what is in force now: the new address's rules, not the old ones again
+    healed = iptables_calls(nemesis, "-D")[len(deleted) :]
+    assert sum(f"-s new-ip-of-{A1} " in c for c in healed) == 2
+    assert not any(f"-s ip-of-{A1} " in c for c in healed)
+
+
+def test_a_rule_that_could_not_go_back_is_retried_when_its_other_node_starts(nemesis: Nemesis) -> None:
+    cluster = nemesis.cluster
+    nemesis.inject("partition-pairs")
+    nemesis.inject("kill", A2)
+    (partition, kill_a2) = nemesis.active
+    down = {A2}
+    real_address = cluster.address
+
+    def address(name: str) -> str:
+        if name in down:
+            raise HarnessError(f"{name} has no address (is it running?)")
+        return real_address(name)
+
+    cluster.address = address  # type: ignore[method-assign]
+    nemesis.inject("restart", A1)  # A1's rule against A2 cannot go back while A2 is down
+    assert [rule[1] for rule in partition.detail["rules"] if rule[0] == A1 and rule[2] == A2] == [""]
+    down.clear()
+    nemesis.heal_one(kill_a2)  # A2 starts: its own rules, and A1's against it
+    assert f"exec {A1} iptables -A INPUT -s ip-of-{A2} " in " ".join(iptables_calls(nemesis, "-A")[-3:]) + " "
+    assert all(rule[1] for rule in partition.detail["rules"])
+    errors = [e["errors"] for e in nemesis_events(nemesis) if e["f"] == "reapply" and e["type"] == "ok"]
+    assert len(errors[0]) == 1 and A1 in errors[0][0] and errors[1] == []

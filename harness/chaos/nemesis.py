@@ -179,7 +179,9 @@ class Nemesis:
         match = [] if loss is None else ["-m", "statistic", "--mode", "random", "--probability", str(loss)]
         jump = ["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"] if reject else ["-j", "DROP"]
         spec = [*match, *jump]
-        applied: list[list[str]] = []  # [node, source address]: what the heal removes, rule by rule
+        # [node, source address, the peer at that address]: what the heal removes, rule by rule, and what a
+        # node that starts again gets back
+        applied: list[list[str]] = []
         try:
             # every node of the grudge must be there: a killed or stopped node has no network namespace to
             # hold rules (nor an address to drop), a frozen one runs no iptables; with overlapping faults
@@ -191,9 +193,9 @@ class Nemesis:
                 for peer in sorted(dropped):
                     source = self.cluster.address(peer)
                     self._iptables(node, source, spec)
-                    applied.append([node, source])
+                    applied.append([node, source, peer])
         except Exception as exc:
-            for node, source in applied:  # none of it stays in force: nothing would ever heal it
+            for node, source, _peer in applied:  # none of it stays in force: nothing would ever heal it
                 with contextlib.suppress(Exception):
                     self._iptables(node, source, spec, delete=True)
             self.history.append("nemesis", "fail", "fault", action=kind, target=name, error=repr(exc)[:200])
@@ -218,7 +220,9 @@ class Nemesis:
                     errors.append(f"{node}: {exc!r}"[:200])
         # its own rules only, one by one: another partition in force on the same node keeps its own (two equal
         # rules are two lines, and a delete removes one)
-        for node, source in rules or []:
+        for node, source, *_peer in rules or []:  # rules kept before the peer was: [node, source]
+            if not source:  # not in place: putting it back after a start failed, and the history says so
+                continue
             try:
                 self._iptables(node, source, list(spec), delete=True)
             except Exception as exc:  # a node that died or restarted meanwhile took its rules with it
@@ -309,6 +313,47 @@ class Nemesis:
             raise
         done: dict[str, Any] = {"heals": heals} if heals else {}
         self.history.append("nemesis", "ok", phase, action=action, target=node, **done)
+        if action in ("start", "restart"):
+            self._reapply_partitions(node)
+
+    def _reapply_partitions(self, node: str) -> None:
+        """Put back the partitions in force over `node` after its container started again.
+
+        A container that starts again has a new network namespace: the rules it held went with the old one,
+        and its address may have changed under the rules other nodes hold against it. Without this, a
+        partition the history says is in force would not be, and a checker could excuse a message by a
+        fault that was not there. Each partition's rules over the node are put back (the history records
+        when, and any that could not be), so it lapsed only between the start and this."""
+        for injected in self.active:
+            rules, spec = injected.detail.get("rules"), injected.detail.get("spec")
+            if not rules or spec is None:
+                continue
+            mine = [i for i, rule in enumerate(rules) if node in (rule[0], *rule[2:])]
+            if not mine:
+                continue
+            self.history.append("nemesis", "invoke", "reapply", target=injected.target, node=node)
+            errors, put_back = [], 0
+            for i in mine:
+                holder, old_source, *peer = rules[i]
+                try:
+                    source = self.cluster.address(peer[0]) if peer else old_source
+                    # a rule on another node is still there (unless putting it back failed before: no source),
+                    # but against the node's old address
+                    if holder != node and old_source:
+                        if source == old_source:
+                            continue
+                        with contextlib.suppress(Exception):
+                            self._iptables(holder, old_source, list(spec), delete=True)
+                    self._iptables(holder, source, list(spec))
+                    rules[i] = [holder, source, *peer]
+                    put_back += 1
+                # a node down or frozen now: the start of the rule's other node tries it again
+                except Exception as exc:
+                    rules[i] = [holder, "", *peer]
+                    errors.append(f"{holder}: {exc!r}"[:200])
+            self.history.append(
+                "nemesis", "ok", "reapply", target=injected.target, node=node, rules=put_back, errors=errors
+            )
 
     # ---------------------------------------------------------------------------------------- the stores
     def fill_store(self, pair: str, free: int) -> None:
