@@ -225,6 +225,13 @@ def test_waiting_node_takes_over_with_the_stored_messages(fresh_cluster: Cluster
     assert cluster.exec(master, "amq-node-state")[1].strip() == "waiting"
 
 
+def tagged_rules(cluster: Cluster, node: str) -> list[str]:
+    """The nemesis's rules in a node's INPUT chain (tagged with the run's id)."""
+    code, out = cluster.exec(node, "iptables", "-S", "INPUT")
+    assert code == 0, out
+    return [line for line in out.splitlines() if f"amqchaos-{cluster.run_id}" in line]
+
+
 def test_nemesis_rules_carry_the_run_id_and_heal_removes_them(cluster: Cluster, tmp_path) -> None:
     import random
 
@@ -234,11 +241,6 @@ def test_nemesis_rules_carry_the_run_id_and_heal_removes_them(cluster: Cluster, 
     group = cluster.topology.group
     a1, a2 = f"{group}-mq01-a", f"{group}-mq02-a"
 
-    def tagged_rules(node: str) -> list[str]:
-        code, out = cluster.exec(node, "iptables", "-S", "INPUT")
-        assert code == 0, out
-        return [line for line in out.splitlines() if f"amqchaos-{cluster.run_id}" in line]
-
     def qdisc(node: str) -> str:
         return cluster.exec(node, "tc", "qdisc", "show", "dev", "eth0")[1]
 
@@ -246,12 +248,12 @@ def test_nemesis_rules_carry_the_run_id_and_heal_removes_them(cluster: Cluster, 
         nemesis = Nemesis(cluster, history, random.Random(0))
         nemesis.inject_grudge({a1: frozenset({a2}), a2: frozenset({a1})}, "masters")
         nemesis.inject("lossy", "0.5")
-        assert len(tagged_rules(a1)) == 2 and len(tagged_rules(a2)) == 2
-        assert any("statistic" in rule for rule in tagged_rules(a1))
+        assert len(tagged_rules(cluster, a1)) == 2 and len(tagged_rules(cluster, a2)) == 2
+        assert any("statistic" in rule for rule in tagged_rules(cluster, a1))
         slowed = nemesis.inject("slow", "live:01")
         assert "tbf" in qdisc(slowed)
         nemesis.heal()
-        assert tagged_rules(a1) == [] and tagged_rules(a2) == []
+        assert tagged_rules(cluster, a1) == [] and tagged_rules(cluster, a2) == []
         assert "tbf" not in qdisc(slowed)
     actions = [(e["type"], e["f"], e.get("action")) for e in read_history(tmp_path / "history.jsonl")]
     assert ("ok", "fault", "lossy") in actions and ("ok", "heal", "unpartition") in actions
@@ -271,25 +273,20 @@ def test_a_restarted_node_loses_its_rules_and_the_nemesis_puts_them_back(
     group = cluster.topology.group
     b1, a2 = f"{group}-mq01-b", f"{group}-mq02-a"
 
-    def tagged_rules(node: str) -> list[str]:
-        code, out = cluster.exec(node, "iptables", "-S", "INPUT")
-        assert code == 0, out
-        return [line for line in out.splitlines() if f"amqchaos-{cluster.run_id}" in line]
-
     with History(tmp_path / "history.jsonl", {"seed": 0}) as history:
         nemesis = Nemesis(cluster, history, random.Random(0))
         nemesis.inject_grudge({b1: frozenset({a2}), a2: frozenset({b1})}, "slave-and-master")
-        assert len(tagged_rules(b1)) == 1
+        assert len(tagged_rules(cluster, b1)) == 1
         # what a restart does behind the nemesis's back: a new network namespace, none of the rules
         cluster.container(b1).restart(timeout=30)
-        assert tagged_rules(b1) == []
+        assert tagged_rules(cluster, b1) == []
         nemesis.inject("restart", b1)
-        (rule,) = tagged_rules(b1)
+        (rule,) = tagged_rules(cluster, b1)
         assert f"-s {cluster.address(a2)}/32" in rule
-        (against,) = tagged_rules(a2)
+        (against,) = tagged_rules(cluster, a2)
         assert f"-s {cluster.address(b1)}/32" in against
         nemesis.heal()
-        assert tagged_rules(b1) == [] and tagged_rules(a2) == []
+        assert tagged_rules(cluster, b1) == [] and tagged_rules(cluster, a2) == []
     reapplied = [
         e for e in read_history(tmp_path / "history.jsonl") if e["f"] == "reapply" and e["type"] == "ok"
     ]
