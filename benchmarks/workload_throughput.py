@@ -173,7 +173,7 @@ def main() -> None:
         measure["bare"]()  # a warm-up for the broker's JIT and the store, not counted
         purge()
         # interleaved, and each going first in turn: this machine's rate drifts by a fifth from one round to
-        # the next, and the best of ROUNDS is the figure least touched by it
+        # the next, so each round's two rates are compared with each other (the paired ratios below)
         for round_ in range(ROUNDS):
             for who in ("bare", "harness") if round_ % 2 == 0 else ("harness", "bare"):
                 before = cpu_seconds()

@@ -13,8 +13,8 @@ with a live node and no node starting, stopping or frozen; every live node read 
 design promises between the live nodes up (a bridge that is reconnecting brings its subscriptions back with
 it, and those may take what is held); on the workload's queues nothing in flight, and wherever a queue holds
 messages, at least one subscription and only bridges', each with nothing dispatched; the workload's
-deliveries and sessions unchanged. Equal readings rule out a message between two
-places (a forward, a redelivery) that one reading alone could miss.
+deliveries and sessions unchanged. Equal readings rule out a message between two places (a forward, a
+redelivery) that one reading alone could miss.
 
 The caller applies it only where the filter has no clock: a design that replays messages to a broker without
 consumers (conditionalNetworkBridgeFilterFactory, `replayDelay`) may take them later, and only where every
