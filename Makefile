@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+AMQ := $(VENV)/bin/amq-chaos
 
-.PHONY: help test unit chaos soak replay shrink matrix bugs index up status down sweep images tools lint clean bench
+.PHONY: help test unit chaos soak replay shrink matrix bugs index up status down sweep images tools lint docs clean bench
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
@@ -18,10 +19,23 @@ help:
 	@echo "make index     runs/index.html: every run, and a trend per scenario and design"
 	@echo "make bugs      the known-bug patterns on every version and design, a table (TRIES=, SEED=, VERSIONS=, PATTERNS=)"
 	@echo "make up        start a cluster and print its endpoints; make status; make down"
-	@echo "make images    build the broker and VIP images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
+	@echo "make images    build the broker, VIP and SSH host images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
 	@echo "make bench     every speed figure measured now, in one table (about 5 minutes; nothing else running)"
-	@echo "make lint      ruff, and the import contracts (checking and reporting never import the cluster)"
+	@echo "make lint      ruff, mypy, the import contracts, and the guide built strictly (a dead link fails)"
+	@echo "make docs      rewrite the guide's generated reference pages, build the guide into site/"
 	@echo "make sweep     remove anything any harness run left behind"
+
+# The settings users type as make variables (SEED=7 make chaos) reach the harness under its own prefix
+# (AMQ_CHAOS_SEED): run directly (amq-chaos, pytest scenarios), the harness reads only prefixed names, so a
+# SIZE or SEED exported for something else never reaches it. harness/settings.py VARIABLES lists them (a
+# test keeps this list equal to it); docs/reference/settings.md says what each does.
+SETTINGS := SEED SCENARIO DESIGN PLACEMENT KNOWN_BUGS PRODUCERS CONSUMERS RATE SIZE QUEUES PERSISTENT \
+	SUBSCRIBERS CHURN DURATION CHECKPOINT TRIES BUDGET VERSIONS PATTERNS RUNS_DIR READY_TIMEOUT VIP_PORT \
+	STORE_SIZE BACKEND INVENTORY
+$(foreach name,$(SETTINGS),$(if $($(name)),$(eval export AMQ_CHAOS_$(name) := $$($(name)))))
+ifneq ($(CHAOS_MINUTES),)
+export AMQ_CHAOS_MINUTES := $(CHAOS_MINUTES)
+endif
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,42 +54,49 @@ tools:
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq docker-compose >/dev/null; }
 
 images: $(STAMP) tools
-	$(PY) -m harness images
+	$(AMQ) images
 
 test: images lint
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 unit: $(STAMP) lint
-	$(PY) -m pytest -m "not docker" tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check harness tests scenarios benchmarks
 	$(VENV)/bin/ruff format --check harness tests scenarios benchmarks
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir .cache/site
+
+# docs/reference/ is generated from the code (harness/reference.py); a test fails while it is stale
+docs: $(STAMP)
+	$(PY) -m harness.reference
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 # PYTEST_ARGS passes pytest options through: -k freeze, a node id, --lf, --count 3 (pytest-repeat). It is
 # `pytest scenarios`, with the harness's exit codes: 0 ok, 1 a violation, 2 bad input, 3 the harness or the
 # machine failed, 130 interrupted (harness/errors.py)
 chaos: images
-	$(PY) -m harness chaos $(PYTEST_ARGS)
+	$(AMQ) chaos $(PYTEST_ARGS)
 
 # progress lines only on a terminal; checkpoints always
 soak: images
-	$(PY) -m harness soak
+	$(AMQ) soak
 
 # replay the faults recorded in a history: make replay HISTORY=runs/chaos/latest/<scenario>-<topology>/history.jsonl
 replay: images
 	@test -n "$(HISTORY)" || { echo "error: give HISTORY=<path to a history.jsonl>"; exit 2; }
-	$(PY) -m harness replay $(HISTORY)
+	$(AMQ) replay $(HISTORY)
 
 # the smallest schedule of a failing run: make shrink HISTORY=runs/chaos/latest/<scenario>-<design>/history.jsonl
 shrink: images
 	@test -n "$(HISTORY)" || { echo "error: give HISTORY=<path to a failing run's history.jsonl>"; exit 2; }
-	$(PY) -m harness shrink $(HISTORY)
+	$(AMQ) shrink $(HISTORY)
 
 # one scenario on every broker version (builds the images it lacks): make matrix SCENARIO=kill-live-master
 matrix: $(STAMP) tools
-	$(PY) -m harness matrix
+	$(AMQ) matrix
 
 # every benchmark of the speed targets, one table (benchmarks/bench.py)
 bench: images
@@ -83,25 +104,25 @@ bench: images
 
 # `harness up` builds whatever image is missing itself: a separate `make images` step here cost a second
 up: $(STAMP) tools
-	$(PY) -m harness up
+	$(AMQ) up
 
 status: $(STAMP)
-	@$(PY) -m harness status
+	@$(AMQ) status
 
 down: $(STAMP)
-	$(PY) -m harness down
+	$(AMQ) down
 
 sweep: $(STAMP)
-	$(PY) -m harness sweep
+	$(AMQ) sweep
 
 clean: sweep
 	rm -rf $(VENV) runs
 
 # runs/index.html: every chaos run and soak, and a trend per scenario and design (each run rewrites it too)
 index: $(STAMP)
-	$(PY) -m harness index
+	$(AMQ) index
 
 # the known-bug table: every pattern on every version and design (builds the images it lacks), TRIES tries
 # each; VERSIONS=5.17.2 PATTERNS=stranded,split-brain narrow it. About 80 minutes for everything, 2 tries.
 bugs: $(STAMP) tools
-	$(PY) -m harness bugs
+	$(AMQ) bugs

@@ -21,7 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.check.checkers import FinalState, Ledger, Verdict, check_all
+from harness.check.ledger import Ledger
+from harness.check.registry import check_all
+from harness.check.verdict import FinalState, Verdict
 from harness.history import History, read_history
 
 REPEATS = 3

@@ -1,4 +1,4 @@
-"""Prints the cluster's timings that the README quotes (a benchmark, not a test: nothing is asserted).
+"""Prints the cluster's timings that docs/benchmarks/ records (a benchmark, not a test: nothing is asserted).
 
     .venv/bin/python benchmarks/cluster_timings.py [ROUNDS] [--json]   (DESIGN=hardened for the hardened design)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from harness.chaos.run import ChaosRun
 from harness.chaos.schedule import Step
+from harness.chaos.spec import RunSpec
 from harness.check.weaknesses import SINGLE_FAULT
 from harness.cluster.control import Cluster, free_port
 from harness.design.catalog import design
@@ -29,7 +30,9 @@ def record_source(folder: Path) -> Path:
     )
     with Cluster(settings, log=lambda *_: None) as cluster:
         brokers = frozenset(n.name for n in cluster.topology.nodes)
-        run = ChaosRun(cluster, "shrink-source", 3, folder / "source", expected=SINGLE_FAULT["hardened"])
+        run = ChaosRun(
+            cluster, RunSpec("shrink-source", 3, folder / "source", expected=SINGLE_FAULT["hardened"])
+        )
         with run:
             run.load(100)
             run.play([Step(0.0, "slow", "live:02", 3.0)])

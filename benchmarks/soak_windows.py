@@ -1,6 +1,6 @@
 """A soak's checkpoint windows as one Markdown table: each window's counts and verdicts (the columns of its
 checkpoint line), the faults that took effect in it, and the harness's RSS at its checkpoint; then the
-memory figures of benchmarks/soak_memory.py. What the README's soak tables are made from.
+memory figures of benchmarks/soak_memory.py. What the soak tables under docs/benchmarks/ are made from.
 
     python benchmarks/soak_windows.py runs/soak/<stamp>-seed<n>      (default: the newest soak)
 """

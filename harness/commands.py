@@ -20,9 +20,11 @@ def chaos(
     placement: str = "",
     shape: Mapping[str, str] | None = None,
     pytest_args: tuple[str, ...] = (),
+    known_bug: bool = False,
 ) -> str:
     """`make chaos` with this seed; narrowed to a scenario and design, or to exactly one test item (with the
-    pytest options its id needs, such as pytest-repeat's --count)."""
+    pytest options its id needs, such as pytest-repeat's --count). `known_bug`: the item is one `make chaos`
+    skips unless told to run known bugs."""
     words = [f"SEED={seed}"]
     if scenario:
         words.append(f"SCENARIO={scenario}")
@@ -31,6 +33,8 @@ def chaos(
     if version:
         words.append(f"ACTIVEMQ_VERSION={version}")
     words += _placement(placement) + _shape(shape)
+    if known_bug:
+        words.append("KNOWN_BUGS=1")
     words.append("make chaos")
     if nodeid:
         # quoted twice: once for the shell that runs make, once for the one that runs the recipe

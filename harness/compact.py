@@ -76,6 +76,7 @@ class CompactWriter:
         message_id = event.get("id")
         plain = isinstance(message_id, str) and "\n" not in message_id
         if plain and f == "send":
+            assert isinstance(message_id, str)
             if kind == "invoke" and size == len(_PLAIN_INVOKE):
                 self._attempted_ids.write(message_id.encode() + b"\n")
                 return
@@ -87,6 +88,7 @@ class CompactWriter:
                     self._acknowledged_by.write(broker)
                     return
         elif plain and f == "deliver" and kind == "ok" and event.keys() == _PLAIN_DELIVERY:
+            assert isinstance(message_id, str)
             broker, process = self._name(event["broker"]), self._name(event["p"])
             if broker is not None and process is not None and isinstance(event["redelivered"], bool):
                 files = self._files

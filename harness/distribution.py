@@ -63,11 +63,11 @@ class Distribution:
 
 
 def parse_checksum(text: str) -> tuple[str, str]:
-    """`sha512:<hex>` (or sha256:, sha1:) -> (algorithm, lower-case hex), a one-line error otherwise."""
+    """`sha512:<hex>` (or sha256:, sha1:, md5:) -> (algorithm, lower-case hex), a one-line error otherwise."""
     match = _CHECKSUM.match(text.strip())
     if match is None or len(match["digest"]) != _DIGEST_LENGTH[match["algorithm"]]:
         raise HarnessError(
-            f"ACTIVEMQ_DIST_CHECKSUM={text!r} is not <algorithm>:<hex digest> with sha512, sha256 or sha1 "
+            f"ACTIVEMQ_DIST_CHECKSUM={text!r} is not <algorithm>:<hex digest> with sha512, sha256, sha1 or md5 "
             "(Apache publishes a .sha512 file beside each release, an .md5 beside old ones)"
         )
     return match["algorithm"], match["digest"].lower()

@@ -13,7 +13,8 @@ Line 1 is a header (`"type": "header"`) with the run's seed and configuration. E
 Events go to disk as they happen, at most `FLUSH_INTERVAL` later, so a killed run still leaves its evidence
 (all but its last fifth of a second) and memory stays flat however long the run is. Plain sends and
 deliveries also go, as columns, to the compact form beside the file (`harness.compact`), which the checkers
-read instead when it is complete; everything else reads the lines with `read_history`.
+read instead when it is complete; everything else reads the lines with `read_history`. A run's history ends
+with its final-state phase; `history_gaps` says what one cut short lacks.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
+from harness import phases
 from harness.compact import CompactWriter, Event, compact_directory
 
 TYPES = frozenset({"invoke", "ok", "fail", "info"})
@@ -36,6 +39,12 @@ TYPES = frozenset({"invoke", "ok", "fail", "info"})
 # fifth of the harness's own work per send (benchmarks/workload_throughput.py), so lines are buffered and
 # flushed this often, and at close
 FLUSH_INTERVAL = 0.2
+# the scenario name of the history faults driven by hand go to (`amq-chaos fault`): no run, so no phases
+BY_HAND = "manual"
+# a header key of a history the harness wrote whole, not recorded (a shrink candidate, `minimal.jsonl`): it holds
+# only what a replay redoes, so it has no phases, and it cannot have been cut short
+BUILT = "built"
+_FINAL_STATE = orjson.dumps(phases.FINAL_STATE)  # as the phase's name appears in a line, quotes and all
 # the histories this process has open, by resolved path: a read of one in the process that writes it sees
 # every event appended so far (read_history flushes the writer first)
 _WRITERS: weakref.WeakValueDictionary[Path, History] = weakref.WeakValueDictionary()
@@ -57,7 +66,7 @@ class History:
             self._started = float(read_header(path).get("monotonic_origin", time.monotonic()))
             with path.open("rb") as existing:
                 self._index = sum(1 for _ in existing) - 1
-            self._file = path.open("ab", buffering=0)
+            self._file: BinaryIO = path.open("ab", buffering=0)
             return
         self._index = 0
         self._started = time.monotonic()
@@ -142,3 +151,75 @@ def read_history(path: Path) -> Iterator[Event]:
                 if line.endswith(b"\n"):
                     raise
                 return
+
+
+@dataclass(frozen=True)
+class HistoryGaps:
+    """What a history lacks of a whole run's record (`history_gaps`); false when it lacks nothing."""
+
+    header: bool = True  # its first line is a history header
+    torn: bool = False  # its last line was cut mid-line (no newline, not JSON): the writer was killed
+    events: int = 0  # whole events, the header not counted (what `read_history` yields)
+    last_t: float | None = None  # the last whole event's time
+    final_state: bool = True  # it holds its final-state phase, or is not a run's record and needs none
+
+    @property
+    def lacks(self) -> list[str]:
+        """Each gap as a clause whose subject is the history."""
+        found = []
+        if not self.header:
+            found.append("has no header")
+        if self.torn:
+            last = f" (the last at t={self.last_t:.1f} s)" if self.last_t is not None else ""
+            found.append(f"ends mid-line after {self.events} whole events{last}")
+        if not self.final_state:
+            found.append(f"has no {phases.FINAL_STATE} phase")
+        return found
+
+    def describe(self) -> str:
+        """The gaps in one phrase ("ends mid-line after 23 whole events (...) and has no final-state phase");
+        empty when there are none."""
+        found = self.lacks
+        return ", ".join(found[:-1]) + (" and " if len(found) > 1 else "") + (found[-1] if found else "")
+
+    def __bool__(self) -> bool:
+        return bool(self.lacks)
+
+
+def history_gaps(path: Path) -> HistoryGaps:
+    """What the history at `path` lacks: a header, a whole last line, the final-state phase a run records once
+    its drain ended. A history driven by hand or built by the harness needs no phases. Only the last line and
+    the lines naming the final state are parsed: a long run's history has millions."""
+    header: dict[str, Any] | None = None
+    torn = False
+    events = 0
+    last = b""
+    final_state = False
+    with path.open("rb") as lines:
+        first = lines.readline()
+        try:
+            parsed = orjson.loads(first)
+            header = parsed if isinstance(parsed, dict) and parsed.get("type") == "header" else None
+        except orjson.JSONDecodeError:
+            torn = not first.endswith(b"\n") and bool(first)
+        for line in lines:
+            if not line.endswith(b"\n"):
+                try:
+                    orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    torn = True  # what read_history skips
+                    break
+            events += 1
+            last = line
+            if _FINAL_STATE in line and not final_state:
+                event = orjson.loads(line)
+                final_state = event.get("f") == "phase" and event.get("phase") == phases.FINAL_STATE
+    needs_phases = header is None or not (header.get("scenario") == BY_HAND or header.get(BUILT))
+    last_t = orjson.loads(last).get("t") if events else None
+    return HistoryGaps(
+        header=header is not None,
+        torn=torn,
+        events=events,
+        last_t=float(last_t) if isinstance(last_t, int | float) else None,
+        final_state=final_state or not needs_phases,
+    )

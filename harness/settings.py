@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,13 +23,121 @@ from harness.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Debian suite that carries each broker version (TOPOLOGY.md); the image is built from that suite.
+# Debian suite that carries each broker version (docs/designs.md); the image is built from that suite.
 BROKER_SUITES: dict[str, str] = {"5.16.1": "bullseye", "5.17.2": "bookworm", "5.17.6": "trixie"}
 DEFAULT_VERSION = "5.17.2"
 DIST_SUITE = "bookworm"  # the JRE root file system a user's own distribution (ACTIVEMQ_DIST) runs on
+# what can run the brokers: harness.cluster.backends opens each
+BACKENDS = ("compose", "ssh")
 CREDENTIAL_VARS = ("AMQ_NETWORK_USER", "AMQ_NETWORK_PASSWORD", "AMQ_CLIENT_USER", "AMQ_CLIENT_PASSWORD")
 _HEAP = re.compile(r"^[0-9]+[mg]$")
 _SIZE = re.compile(r"^(?P<number>[0-9]+)(?P<unit>[mg])$")
+
+
+# The harness's own settings are read under one prefix, so that generic words (SIZE, RATE, SEED) set for
+# something else in a user's shell never reach a run; the make targets pass the short names users type.
+PREFIX = "AMQ_CHAOS_"
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One setting: the name make takes (`SEED=7 make chaos`) and the environment variable the harness reads
+    (`AMQ_CHAOS_SEED`); broker settings keep the names they have always had (`ACTIVEMQ_VERSION`)."""
+
+    name: str
+    help: str
+    default: str = ""
+    env_name: str = ""  # the environment variable, when it is not PREFIX + name
+    harness: bool = True  # read under PREFIX (False: a broker or machine setting, read as it is named)
+
+    @property
+    def env(self) -> str:
+        return self.env_name or (PREFIX + self.name if self.harness else self.name)
+
+
+def _broker(name: str, help: str, default: str = "") -> Variable:
+    return Variable(name, help, default, harness=False)
+
+
+# Every variable anything in the harness reads, in one place: the reference page (docs/reference/settings.md)
+# and the Makefile's list of passed-through names are checked against it.
+VARIABLES: tuple[Variable, ...] = (
+    Variable("SEED", "run seed: an integer, or `last` (the previous chaos session's or soak's)", "random"),
+    Variable("SCENARIO", "run only this scenario (its name, e.g. kill-live-master)", "every one"),
+    Variable("DESIGN", "seed or hardened", "each the version can run (chaos); seed (others)"),
+    Variable(
+        "PLACEMENT", "seeded (client sessions placed on pairs by the seed) or vip (round robin)", "seeded"
+    ),
+    Variable("CHAOS_MINUTES", "minutes random-chaos draws faults for", "1", env_name=PREFIX + "MINUTES"),
+    Variable("KNOWN_BUGS", "also run scenarios on the designs where they show a known bug (1/true)", "no"),
+    Variable("PRODUCERS", "producers", "2"),
+    Variable("CONSUMERS", "queue consumers", "2"),
+    Variable("RATE", "acknowledged sends per second per producer, or max", "50"),
+    Variable("SIZE", "message body in bytes: N, or LOW-HIGH drawn per message from the seed", "the id alone"),
+    Variable("QUEUES", "queues the messages are spread over by the seed", "1"),
+    Variable("PERSISTENT", "persistent sends, true or false", "true"),
+    Variable("SUBSCRIBERS", "durable subscribers on the workload's topic, fed by one publisher", "0"),
+    Variable("CHURN", "seconds a consumer stays subscribed before it moves (0: stays)", "0"),
+    Variable("DURATION", "how long a soak runs, e.g. 8h, 30m", "8h"),
+    Variable("CHECKPOINT", "a soak's window between checks, e.g. 5m", "5m"),
+    Variable("TRIES", "runs per candidate (shrink) or per cell (bugs)", "2"),
+    Variable("BUDGET", "candidate schedules a shrink tries at most", "30"),
+    Variable("VERSIONS", "broker versions make bugs covers, comma-separated", "every one"),
+    Variable("PATTERNS", "known-bug patterns make bugs covers, comma-separated", "every one"),
+    Variable("RUNS_DIR", "where run folders go", "runs/"),
+    Variable("READY_TIMEOUT", "seconds a cluster may take to come up", "240"),
+    Variable("VIP_PORT", "host port of the STOMP VIP (bound to 127.0.0.1)", "61613"),
+    Variable("STORE_SIZE", "each pair's store as a tmpfs volume of this size (32m to 4g)", "a disk volume"),
+    Variable(
+        "BACKEND",
+        "what runs the brokers: compose (containers here) or ssh (the hosts INVENTORY lists)",
+        "compose",
+    ),
+    Variable("INVENTORY", "the SSH backend's inventory of hosts, a TOML file (docs/backends.md)", "none"),
+    _broker(
+        "ACTIVEMQ_VERSION", "broker version: one of the Debian versions the harness builds", DEFAULT_VERSION
+    ),
+    _broker("ACTIVEMQ_DIST", "your own Apache ActiveMQ tarball (path or URL) instead of Debian's"),
+    _broker(
+        "ACTIVEMQ_DIST_CHECKSUM",
+        "its checksum, <algorithm>:<hex> with sha512, sha256, sha1 or md5; a URL needs one unless the harness "
+        "pins that release's",
+    ),
+    _broker("AMQ_HEAP", "each broker's JVM heap", "256m"),
+    _broker("AMQ_GROUP", "the brokers' name prefix", "chaos"),
+    _broker("AMQ_NETWORK_USER", "the bridges' user", "network"),
+    _broker("AMQ_NETWORK_PASSWORD", "the bridges' password", "(in .env)"),
+    _broker("AMQ_CLIENT_USER", "the workload's STOMP user", "client"),
+    _broker("AMQ_CLIENT_PASSWORD", "the workload's STOMP password", "(in .env)"),
+    _broker(
+        "DEBIAN_MIRROR",
+        "the Debian mirror the images are bootstrapped from",
+        "the Debian mirror in this machine's apt sources",
+    ),
+)
+BY_NAME = {v.name: v for v in VARIABLES}
+# names that were read once and are not any more: said once, so that a setting nobody reads is not silent
+RETIRED = {"TOPOLOGY": "DESIGN", PREFIX + "TOPOLOGY": PREFIX + "DESIGN"}
+_warned: set[str] = set()  # the retired names already said in this process
+
+
+def environment(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> dict[str, str]:
+    """The process environment over `.env` in the repository root."""
+    return {**read_dotenv(dotenv or ROOT / ".env"), **(os.environ if environ is None else environ)}
+
+
+def given(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> dict[str, str]:
+    """Every setting that is set (non-empty), by its short name: {"SEED": "7"} from AMQ_CHAOS_SEED=7."""
+    return own_settings(environment(environ, dotenv))
+
+
+def own_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """The harness's own settings in an environment already merged with `.env` (`environment`)."""
+    for old, new in RETIRED.items():
+        if env.get(old) and old not in _warned:
+            _warned.add(old)
+            print(f"warning: {old} is no longer read; set {new}", file=sys.stderr)
+    return {v.name: env[v.env].strip() for v in VARIABLES if env.get(v.env, "").strip()}
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -86,6 +195,8 @@ class Settings:
     runs_dir: Path = ROOT / "runs"
     # a user's own Apache ActiveMQ tarball (ACTIVEMQ_DIST); `version` is then the one read from it
     dist: Distribution | None = None
+    backend: str = "compose"  # one of BACKENDS (harness.cluster.backends)
+    inventory: Path | None = None  # the SSH backend's hosts
 
     def __post_init__(self) -> None:
         # a design the version cannot run (pure master/slave on 5.8+), or a version the harness has no
@@ -117,7 +228,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
-        env = {**read_dotenv(dotenv or ROOT / ".env"), **(os.environ if environ is None else environ)}
+        env = environment(environ, dotenv)
+        own = own_settings(env)
         dist = None
         if env.get("ACTIVEMQ_DIST"):
             dist = distribution(env["ACTIVEMQ_DIST"], env.get("ACTIVEMQ_DIST_CHECKSUM") or None)
@@ -143,19 +255,27 @@ class Settings:
         heap = env.get("AMQ_HEAP") or "256m"
         if not _HEAP.match(heap):
             raise HarnessError(f"AMQ_HEAP={heap!r} is not a JVM heap size such as 256m")
-        store_size = env.get("STORE_SIZE") or None
+        store_size = own.get("STORE_SIZE") or None
+        backend = own.get("BACKEND") or "compose"
+        if backend not in BACKENDS:
+            raise HarnessError(f"unknown BACKEND {backend!r}: one of {', '.join(BACKENDS)}")
+        inventory = Path(own["INVENTORY"]).expanduser().resolve() if own.get("INVENTORY") else None
+        if backend == "ssh" and inventory is None:
+            raise HarnessError("BACKEND=ssh needs INVENTORY=hosts.toml: the hosts the brokers run on")
         if store_size is not None:
             store_size = parse_store_size(store_size)
         return cls(
             version=version,
             topology=Topology(group=env.get("AMQ_GROUP") or "chaos"),
-            design=design(env.get("DESIGN") or env.get("TOPOLOGY") or "seed"),
-            vip_port=_port(env.get("VIP_PORT") or "61613"),
+            design=design(own.get("DESIGN") or "seed"),
+            vip_port=_port(own.get("VIP_PORT") or "61613"),
             credentials=Credentials(*(env[name] for name in CREDENTIAL_VARS)),
             heap=heap,
             store_size=store_size,
-            ready_timeout=positive_number("READY_TIMEOUT", env.get("READY_TIMEOUT") or "240", "of seconds"),
-            runs_dir=Path(env.get("RUNS_DIR") or ROOT / "runs").resolve(),
+            ready_timeout=positive_number("READY_TIMEOUT", own.get("READY_TIMEOUT") or "240", "of seconds"),
+            runs_dir=Path(own.get("RUNS_DIR") or ROOT / "runs").resolve(),
+            backend=backend,
+            inventory=inventory,
             dist=dist,
         )
 
@@ -213,3 +333,16 @@ def parse_seed(text: str) -> int:
 def stamped_folder(runs_dir: Path, kind: str, name: str) -> Path:
     """runs/<kind>/<time>-<name>: one folder per chaos run, soak, replay or matrix, newest sorting last."""
     return runs_dir / kind / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+
+
+_SEEDED_FOLDER = re.compile(r"-seed(?P<seed>[0-9]+)$")
+
+
+def last_seed(kind_dir: Path) -> int:
+    """SEED=last for a command whose run folders carry their seed (runs/soak/<time>-seed<N>): the newest one's."""
+    folders = sorted(p.name for p in kind_dir.glob("*-seed*") if p.is_dir()) if kind_dir.is_dir() else []
+    for name in reversed(folders):
+        match = _SEEDED_FOLDER.search(name)
+        if match:
+            return int(match["seed"])
+    raise HarnessError(f"SEED=last: no earlier run in {kind_dir} to take the seed from")

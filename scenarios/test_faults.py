@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from harness.chaos.schedule import Step, combined_schedule, random_schedule
+from harness.chaos.schedule import COMBINED_KINDS, RANDOM_KINDS, Step, combined_schedule, random_schedule
 from harness.check.weaknesses import BRIDGE_SILENT, REDELIVERED, SEED_WEAKNESSES, SINGLE_FAULT
 
 LOAD = 150  # acknowledged sends between steps (2 producers x 50/s: about 1.5 s)
 
 
 @pytest.mark.chaos_declares(SINGLE_FAULT)
+@pytest.mark.chaos_faults("kill")
 def test_kill_live_master(chaos) -> None:
     """kill -9 the live broker of a random pair: its partner takes over and drains to the other master."""
     with chaos() as run:
@@ -26,6 +27,7 @@ def test_kill_live_master(chaos) -> None:
 
 
 @pytest.mark.chaos_declares(SINGLE_FAULT)
+@pytest.mark.chaos_faults("stop")
 def test_graceful_stop_master(chaos) -> None:
     """Controlled shutdown of a live master (the AMQ-3364 pattern the seed post worked around with kill -9)."""
     with chaos() as run:
@@ -36,6 +38,7 @@ def test_graceful_stop_master(chaos) -> None:
 
 
 @pytest.mark.chaos_declares(SINGLE_FAULT)
+@pytest.mark.chaos_faults("restart")
 def test_restart_master(chaos) -> None:
     """Restart the live broker of a random pair: either node of the pair ends up live, bridges resume."""
     with chaos() as run:
@@ -45,6 +48,7 @@ def test_restart_master(chaos) -> None:
 
 
 @pytest.mark.chaos_declares(SINGLE_FAULT)
+@pytest.mark.chaos_faults("freeze")
 def test_freeze_master(chaos) -> None:
     """Freeze (docker pause) a live master: it keeps its lock, so nobody takes over until it is thawed."""
     with chaos() as run:
@@ -56,6 +60,7 @@ def test_freeze_master(chaos) -> None:
 
 
 @pytest.mark.chaos_declares(SINGLE_FAULT)
+@pytest.mark.chaos_faults("freeze")
 def test_freeze_consumers_master(chaos) -> None:
     """Consumers placed on the pair whose master freezes, producers on the other: every message crosses the
     bridge toward the consumers, who move to the other master while it is frozen (the stranding pattern).
@@ -68,6 +73,7 @@ def test_freeze_consumers_master(chaos) -> None:
 
 @pytest.mark.chaos_known_bug({"seed": BRIDGE_SILENT})
 @pytest.mark.chaos_declares(SINGLE_FAULT)
+@pytest.mark.chaos_faults("freeze")
 def test_freeze_peer_long(chaos) -> None:
     """A live master frozen for 45 s: longer than a bridge's default inactivity limit (30 s), and long enough
     for the other pair's bridge to give up, reconnect into the frozen peer (whose kernel still accepts the
@@ -79,6 +85,7 @@ def test_freeze_peer_long(chaos) -> None:
 
 
 @pytest.mark.chaos_declares({"seed": {"duplicated": REDELIVERED}, "hardened": {"duplicated": REDELIVERED}})
+@pytest.mark.chaos_faults("partition-pairs")
 def test_partition_pairs(chaos) -> None:
     """The pairs cannot reach each other while the VIP reaches both: bridges stall, clients carry on."""
     with chaos() as run:
@@ -88,6 +95,7 @@ def test_partition_pairs(chaos) -> None:
 
 
 @pytest.mark.chaos_declares(SINGLE_FAULT)
+@pytest.mark.chaos_faults("isolate")
 def test_isolate_master(chaos) -> None:
     """A live master loses its peers and its clients (packets dropped, no reset), then comes back."""
     with chaos() as run:
@@ -97,6 +105,7 @@ def test_isolate_master(chaos) -> None:
 
 
 @pytest.mark.chaos_declares(SEED_WEAKNESSES)
+@pytest.mark.chaos_faults("restart")
 def test_rolling_restart(chaos) -> None:
     """Restart all four, one at a time, waiting node first in each pair, as an operator would."""
     with chaos() as run:
@@ -110,6 +119,7 @@ def test_rolling_restart(chaos) -> None:
 
 
 @pytest.mark.chaos_declares(SEED_WEAKNESSES)
+@pytest.mark.chaos_faults(*RANDOM_KINDS)
 def test_random_chaos(chaos, chaos_minutes) -> None:
     """Random faults from the seed every 20 s for CHAOS_MINUTES (default 1), each healed after about 8 s."""
     with chaos() as run:
@@ -119,6 +129,7 @@ def test_random_chaos(chaos, chaos_minutes) -> None:
 
 
 @pytest.mark.chaos_declares({"seed": {"duplicated": REDELIVERED}, "hardened": {"duplicated": REDELIVERED}})
+@pytest.mark.chaos_faults("lossy")
 def test_lossy_bridge(chaos) -> None:
     """30 % of the packets between the pairs' live nodes dropped for a while: bridges retransmit, nothing is lost."""
     with chaos() as run:
@@ -128,6 +139,7 @@ def test_lossy_bridge(chaos) -> None:
 
 
 @pytest.mark.chaos_declares(SINGLE_FAULT)
+@pytest.mark.chaos_faults("slow")
 def test_slow_master(chaos) -> None:
     """A live master's outgoing bandwidth cut to 256 kbit/s (tc tbf) under load."""
     with chaos() as run:
@@ -137,6 +149,7 @@ def test_slow_master(chaos) -> None:
 
 
 @pytest.mark.chaos_declares(SEED_WEAKNESSES)
+@pytest.mark.chaos_faults(*COMBINED_KINDS)
 def test_combined_chaos(chaos, chaos_minutes) -> None:
     """Jepsen's combined nemesis: faults from the seed every ~10 s, each held ~20 s, so about two are in force
     at once (a kill and a partition, a freeze of one pair's master while the other's restarts...), for

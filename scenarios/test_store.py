@@ -19,6 +19,7 @@ LOAD = 150  # acknowledged sends between steps (2 producers x 50/s: about 1.5 s)
     {"seed": f"{REFUSED_YET_DELIVERED}; and {ACK_REFUSED_HELD}", "hardened": ACK_REFUSED_HELD}
 )
 @pytest.mark.chaos_declares(SINGLE_FAULT)
+@pytest.mark.chaos_faults("fill-store")
 def test_store_full(chaos) -> None:
     """A random pair's store volume fills up under load for 8 s: its live broker must refuse what it cannot
     store, and once there is room again store and forward as before; nothing acknowledged may be lost."""
@@ -30,6 +31,7 @@ def test_store_full(chaos) -> None:
 
 @pytest.mark.chaos_known_bug({"seed": SPLIT_BRAIN})
 @pytest.mark.chaos_declares(SINGLE_FAULT)
+@pytest.mark.chaos_faults("lose-lock")
 def test_lose_lock(chaos) -> None:
     """A random pair's lock file is deleted under its live broker: a broker that checks its lock
     (lockKeepAlivePeriod) stops, its partner takes over, and the clients follow. Where it does not (seed,
@@ -42,6 +44,7 @@ def test_lose_lock(chaos) -> None:
 
 
 @pytest.mark.chaos_declares(SINGLE_FAULT)
+@pytest.mark.chaos_faults("hold-lock", "kill")
 def test_stale_lock(chaos) -> None:
     """A random pair's live broker is killed while a process that is no broker waits for its lock (an NFS
     lease outliving its client): neither node of the pair can serve for 8 s; the other pair carries on, and

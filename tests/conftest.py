@@ -1,9 +1,12 @@
-"""Fixtures for the harness's own tests. Docker-backed fixtures skip only where no engine is reachable."""
+"""Fixtures for the harness's own tests, under tests/unit/ and tests/docker/ alike (a unit test that asks for a
+cluster is marked docker, and tests/unit/test_layout.py then names it). Docker-backed fixtures skip only where
+no engine is reachable."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,11 +20,15 @@ def pytest_configure(config: pytest.Config) -> None:
     terminate_as_interrupt()
 
 
+DOCKER_TESTS = Path(__file__).resolve().parent / "docker"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # a test that reaches Docker through any fixture is a docker test, marked or not: `make unit` must not
-    # start a cluster
+    # start a cluster; so is every test under tests/docker/ (tests/unit/test_layout.py checks both sides)
     for item in items:
-        if "docker_available" in getattr(item, "fixturenames", ()):
+        under_docker = item.path.resolve().is_relative_to(DOCKER_TESTS)
+        if under_docker or "docker_available" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker)
 
 

@@ -1,11 +1,12 @@
 """Helpers the harness's tests share (kept out of conftest.py, which pytest owns, and out of test modules,
-which are not libraries): settings for a test cluster, the command line as a user runs it, and a consumer
-that loses what it acknowledged."""
+which are not libraries), unit tests and Docker tests alike: settings for a test cluster, the command line as
+a user runs it, a consumer that loses what it acknowledged, and the colours of a page as Chromium paints it."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ from harness.client.stomp_client import Delivery, StompSession
 from harness.client.workload import Workload
 from harness.cluster.control import free_port
 from harness.errors import BAD_INPUT
-from harness.settings import ROOT, Settings
+from harness.settings import BY_NAME, ROOT, Settings
 
 
 def cluster_settings(**overrides: object) -> Settings:
@@ -31,12 +32,19 @@ def cluster_settings(**overrides: object) -> Settings:
     return dataclasses.replace(base, vip_port=free_port(), runs_dir=ROOT / "runs" / "tests", **overrides)
 
 
+def as_env(settings: dict[str, str]) -> dict[str, str]:
+    """Settings by their short names (SEED, VIP_PORT) as the environment variables the harness reads
+    (AMQ_CHAOS_SEED, AMQ_CHAOS_VIP_PORT); other names (ACTIVEMQ_VERSION, DOCKER_HOST) as they are."""
+    return {BY_NAME[k].env if k in BY_NAME else k: v for k, v in settings.items()}
+
+
 def harness(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
-    """`python -m harness ARGS` with `env` added, as a user runs it."""
+    """`amq-chaos ARGS` with `env` added, as `make` runs it: a setting by its short name (SEED=7) reaches
+    the harness as its environment variable (AMQ_CHAOS_SEED=7)."""
     return subprocess.run(
         [sys.executable, "-m", "harness", *args],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**os.environ, **as_env(env)},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -52,6 +60,49 @@ def assert_one_line_error(
     assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
 
 
+def recorded_run(path: Path, *, killed: bool) -> Path:
+    """A kill-live-master history written line by line as a run writes it: a header and 23 events (the load, the
+    clients' sessions, sends and deliveries up to t=4.2 s); then, `killed`, half of the 24th line (the nemesis's
+    kill) with no newline, as a harness killed mid-write leaves it; else the kill, its heal, the drain and the
+    final-state phase a whole run ends with."""
+    header = {"type": "header", "seed": 7, "scenario": "kill-live-master", "design": "seed"}
+    events: list[dict[str, object]] = [
+        {"t": 0.0, "p": "harness", "type": "ok", "f": "phase", "phase": "load"}
+    ]
+    for n, process in enumerate(("producer-0", "producer-1", "consumer-0", "consumer-1")):
+        route = "01" if n % 2 == 0 else "02"
+        events.append({"t": 0.1 + n / 100, "p": process, "type": "ok", "f": "connect", "route": route,
+                       "session": 0, "broker": f"chaos-mq{route}-a"})  # fmt: skip
+    for n in range(6):  # a send's invoke, its receipt and its delivery: 18 events, so 23 in all
+        at, sent, broker = 0.6 * (n + 1), f"p{n % 2}-{n}", f"chaos-mq0{n % 2 + 1}-a"
+        send = {"p": f"producer-{n % 2}", "f": "send", "id": sent}
+        events += [
+            {"t": round(at, 3), "type": "invoke", **send},
+            {"t": round(at + 0.01, 3), "type": "ok", **send, "broker": broker},
+            {"t": round(at + 0.6, 3), "p": f"consumer-{n % 2}", "type": "ok", "f": "deliver", "id": sent,
+             "broker": broker},
+        ]  # fmt: skip
+    assert len(events) == 23 and events[-1]["t"] == 4.2
+    kill = {"p": "nemesis", "f": "fault", "action": "kill", "target": "chaos-mq01-a", "heal": "start"}
+    rest: list[dict[str, object]] = [{"t": 4.5, "type": "invoke", **kill}]
+    if not killed:
+        heal = {"p": "nemesis", "f": "heal", "action": "start", "target": "chaos-mq01-a", "heals": "kill"}
+        rest += [
+            {"t": 4.6, "type": "ok", **kill},
+            {"t": 9.0, "type": "invoke", **heal},
+            {"t": 9.5, "type": "ok", **heal},
+            {"t": 12.0, "p": "harness", "type": "ok", "f": "phase", "phase": "final-state", "queues": {}},
+        ]
+    lines = [
+        json.dumps(line) + "\n" for line in [header, *({"i": i, **e} for i, e in enumerate(events + rest))]
+    ]
+    if killed:
+        lines[-1] = lines[-1][: len(lines[-1]) // 2]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
+    return path
+
+
 def cut_the_vip(run: ChaosRun, seconds: float) -> float:
     """Drop every broker's packets at the VIP for `seconds`, then heal: no client send can be stored
     meanwhile. Returns when the cut began, on the history's clock."""
@@ -61,6 +112,10 @@ def cut_the_vip(run: ChaosRun, seconds: float) -> float:
     time.sleep(seconds)
     run.nemesis.heal()
     return cut_at
+
+
+# the durable subscribers' process names in a topic workload's history
+S0, S1 = "subscriber-0", "subscriber-1"
 
 
 def seq(delivery: Delivery) -> int:
@@ -101,6 +156,18 @@ def rendered_colours(page: Path, window: str) -> Counter[tuple[int, int, int]]:
     assert done.returncode == 0 and screenshot.exists(), done.stderr[-2000:]
     with Image.open(screenshot) as image:
         return Counter(image.convert("RGB").getdata())
+
+
+def rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def blend(hex_colour: str, opacity: float) -> tuple[int, int, int]:
+    return tuple(round(255 * (1 - opacity) + c * opacity) for c in rgb(hex_colour))  # type: ignore[return-value]
+
+
+def near(a: tuple[int, int, int], b: tuple[int, int, int], tolerance: int = 6) -> bool:
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
 
 
 # Debian's 5.17.2 files laid out as Apache's binary tarball: bin/activemq.jar, lib/ and lib/optional/ with the

@@ -54,6 +54,9 @@ class FaultKind:
     combined: ClassVar[tuple[str, ...]] = ()
     # the broker's process ends: what it held only in memory (non-persistent messages) is gone with it
     ends_process: ClassVar[bool] = False
+    # the family of mechanism it needs of the backend (harness.cluster.backend.MECHANISMS); a backend without
+    # it refuses the kind before a run starts
+    needs: ClassVar[str]
 
     @property
     def ends_by_itself(self) -> bool:
@@ -76,42 +79,44 @@ class FaultKind:
             raise HarnessError(f"usage: {self.usage}")
 
 
-class ContainerFault(FaultKind):
-    """A fault on one node's container, named by role or by name."""
+class ProcessFault(FaultKind):
+    """A fault on one node's broker process (NodeControl.node_process), named by role or by name."""
+
+    needs = "process"
 
     def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
         self._args(args, 1, 1)
         node = nemesis.resolve(args[0])
-        nemesis.container_action(self.name, node, named_as=args[0])
+        nemesis.process_action(self.name, node, named_as=args[0])
         return Injected(self.name, node)
 
     def undo(self, nemesis: Nemesis, injected: Injected) -> None:
         assert self.heal is not None
-        nemesis.container_action(self.heal, injected.target, heals=self.name)
+        nemesis.process_action(self.heal, injected.target, heals=self.name)
 
 
-class Kill(ContainerFault):
+class Kill(ProcessFault):
     name, heal, usage = "kill", "start", "kill TARGET"
     ends_process = True
     help = "SIGKILL the node's broker (kill -9); healed by starting it again"
     draws = ("live:random",)
 
 
-class Stop(ContainerFault):
+class Stop(ProcessFault):
     name, heal, usage = "stop", "start", "stop TARGET"
     ends_process = True
     help = "stop the node's broker gracefully (SIGTERM, 30 s); healed by starting it again"
     draws = ("live:random",)
 
 
-class Restart(ContainerFault):
+class Restart(ProcessFault):
     name, heal, usage = "restart", None, "restart TARGET"
     ends_process = True
     help = "restart the node's broker (stop, then start); over when it is back"
     draws = ("live:random", "waiting:random")
 
 
-class Freeze(ContainerFault):
+class Freeze(ProcessFault):
     name, heal, usage = "freeze", "thaw", "freeze TARGET"
     help = "freeze every process of the node (docker pause): it keeps its lock and its sockets; healed by thawing"
     draws = ("live:random",)
@@ -120,6 +125,8 @@ class Freeze(ContainerFault):
 class Slow(FaultKind):
     name, heal, usage = "slow", "unslow", "slow TARGET [RATE]"
     help = "limit the node's outgoing bandwidth (tc tbf, default 256kbit)"
+
+    needs = "tc"
 
     def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
         self._args(args, 1, 2)
@@ -142,6 +149,8 @@ class Starve(FaultKind):
         "unlike freeze it keeps running, slowly (timers fire late, heart-beats and lock renewals lag)"
     )
     combined = ("live:random",)
+
+    needs = "cpu"
 
     def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
         self._args(args, 1, 2)
@@ -170,6 +179,8 @@ class Delay(FaultKind):
     )
     combined = ("live:random",)
 
+    needs = "tc"
+
     def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
         self._args(args, 1, 3)
         numbers = args[1:] or ["200", "50"]
@@ -195,6 +206,8 @@ class GrudgeFault(FaultKind):
     heal = "unpartition"
     loss: ClassVar[bool] = False  # whether the grudge drops only a fraction of the packets
     reject: ClassVar[bool] = False  # refuse TCP with a reset instead of dropping silently
+
+    needs = "filter"
 
     def undo(self, nemesis: Nemesis, injected: Injected) -> None:
         nemesis.unpartition(injected, heals=self.name)
@@ -324,6 +337,8 @@ class Reset(GrudgeFault):
 class StoreFault(FaultKind):
     """A fault on a pair's shared store, named by the pair (01, random) or by a node or role in it."""
 
+    needs = "store"
+
     def _pair(self, nemesis: Nemesis, args: Sequence[str], least: int = 1, most: int = 1) -> str:
         self._args(args, least, most)
         return nemesis.resolve_pair(args[0])
@@ -413,6 +428,17 @@ FAULT_KINDS: dict[str, FaultKind] = {
         HoldLock(),
     )
 }
+
+
+def refused(kinds: Sequence[str], capabilities: frozenset[str], backend: str) -> str | None:
+    """One line saying which of `kinds` the backend cannot realise, or None when it can do them all."""
+    missing = [k for k in dict.fromkeys(kinds) if fault_kind(k).needs not in capabilities]
+    if not missing:
+        return None
+    needs = ", ".join(f"{k} (needs {fault_kind(k).needs})" for k in missing)
+    return (
+        f"the {backend} backend cannot realise {needs}; it has {', '.join(sorted(capabilities)) or 'nothing'}"
+    )
 
 
 def fault_kind(name: str) -> FaultKind:

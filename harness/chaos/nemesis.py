@@ -18,14 +18,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.chaos.faults import FAULT_KINDS, Injected, fault_kind
+from harness.chaos.faults import FAULT_KINDS, Injected, fault_kind, refused
 from harness.chaos.partition import Grudge
-from harness.cluster.control import Cluster
+from harness.cluster.backend import NodeControl
 from harness.errors import HarnessError
 from harness.history import History
 
 BALLAST = "amqchaos-ballast"  # the file fill-store writes into a store volume
-LOCK_FILE = "/kahadb/lock"  # KahaDB's shared-file lock, in the store volume every node of a pair mounts
+MAX_FILLED = 4 * 1024**3  # the largest store fill-store fills: STORE_SIZE's upper bound
 HOLDER_TAG = "amqchaos-hold-lock"
 LOCK_HELD = "/tmp/amqchaos-lock-held"
 # a POSIX (fcntl) write lock on the whole file, the kind Java's FileChannel.tryLock takes on Linux: a flock(1)
@@ -33,7 +33,7 @@ LOCK_HELD = "/tmp/amqchaos-lock-held"
 # len, pid_t pid, pad.
 HOLD_LOCK = f"""# {HOLDER_TAG}
 use Fcntl qw(F_SETLKW F_WRLCK SEEK_SET O_RDWR O_CREAT);
-sysopen(my $fh, "{LOCK_FILE}", O_RDWR | O_CREAT) or die "open: $!";
+sysopen(my $fh, $ARGV[0], O_RDWR | O_CREAT) or die "open: $!";
 my $lock = pack("s s x4 q q l x4", F_WRLCK, SEEK_SET, 0, 0, 0);
 fcntl($fh, F_SETLKW, $lock) or die "lock: $!";
 open(my $held, ">", "{LOCK_HELD}"); close($held);
@@ -45,25 +45,46 @@ class FaultUnsupported(HarnessError):
     """This machine's kernel cannot apply the fault; the history says so."""
 
 
+class FaultRefused(HarnessError):
+    """The backend has no mechanism for the fault kind: refused before anything is touched."""
+
+
 class Nemesis:
-    def __init__(self, cluster: Cluster, history: History, rng: random.Random) -> None:
+    def __init__(self, cluster: NodeControl, history: History, rng: random.Random) -> None:
         self.cluster = cluster
         self.history = history
         self.rng = rng
         self.active: list[Injected] = []
+        # the kinds the scenario declared (its chaos_faults marker), checked before its cluster came up; a
+        # kind injected beyond them is the declaration gone stale, refused. None: anything the backend can do
+        self.declared: frozenset[str] | None = None
 
     # ------------------------------------------------------------------------------------- the entry point
     def inject(self, kind: str, *args: str) -> str:
         """Apply a fault by its kind's name and command-line words (`inject("isolate", "live:random",
         "peers")`); returns what it hit: a node, or the partition's name."""
+        self.refuse_unless_able(kind)
         injected = fault_kind(kind).apply(self, list(args))
         return self._in_force(injected, kind)
+
+    def refuse_unless_able(self, kind: str) -> None:
+        """One line, before anything is touched, when the backend cannot realise `kind` or the scenario did
+        not declare it."""
+        line = refused([kind], self.cluster.capabilities, self.cluster.backend)
+        if line:
+            raise FaultRefused(line)
+        if self.declared is not None and kind not in self.declared:
+            raise HarnessError(
+                f"this scenario injects {kind}, which its chaos_faults marker does not declare "
+                f"({', '.join(sorted(self.declared)) or 'none'}): add it there"
+            )
 
     def redo(self, recorded: Mapping[str, Any]) -> str:
         """Apply a fault again exactly as a history's invoke event recorded it (replay)."""
         kind = FAULT_KINDS.get(str(recorded.get("action")))
         if kind is None:
             raise HarnessError(f"cannot replay fault {recorded.get('action')!r}: no such fault kind")
+        self.refuse_unless_able(kind.name)
         return self._in_force(kind.redo(self, recorded), kind.name)
 
     def _in_force(self, injected: Injected, kind: str) -> str:
@@ -90,7 +111,7 @@ class Nemesis:
 
     # ------------------------------------------------------------------------- faults in force, on disk
     def save_active(self, path: Path) -> None:
-        """Persist the faults in force, so that another process (`python -m harness fault heal`) can heal them."""
+        """Persist the faults in force, so that another process (`amq-chaos fault heal`) can heal them."""
         records = [{"kind": a.kind, "target": a.target, "detail": a.detail} for a in self.active]
         path.write_text(json.dumps(records, indent=2) + "\n")
 
@@ -163,6 +184,7 @@ class Nemesis:
         """
         if loss is not None and not 0 < loss < 1:
             raise HarnessError(f"loss {loss!r} must be a fraction between 0 and 1")
+        grudge = self._held_where_reachable(grudge, kind)
         description = {node: sorted(dropped) for node, dropped in sorted(grudge.items()) if dropped}
         self.history.append(
             "nemesis",
@@ -186,7 +208,8 @@ class Nemesis:
             # every node of the grudge must be there: a killed or stopped node has no network namespace to
             # hold rules (nor an address to drop), a frozen one runs no iptables; with overlapping faults
             # one may be down when this comes (the fault is then recorded as not applied, and the run goes on)
-            down = self._not_running(sorted(set(grudge) | {peer for d in grudge.values() for peer in d}))
+            involved = set(grudge) | {peer for d in grudge.values() for peer in d}
+            down = self._not_running(sorted(n for n in involved if self.cluster.controls(n)))
             if down:
                 raise HarnessError(f"cannot partition now: {', '.join(down)}")
             for node, dropped in grudge.items():
@@ -206,6 +229,23 @@ class Nemesis:
             injected.detail["never_heal"] = True
         return injected
 
+    def _held_where_reachable(self, grudge: Grudge, kind: str) -> Grudge:
+        """The grudge without the rules of a node the backend cannot reach (an SSH backend's VIP), where the
+        other side's rules already cut the same link (a partition is symmetric: one side dropping is enough
+        for TCP); refused when a rule there is the only one (a one-way partition held by that node)."""
+        kept: dict[str, frozenset[str]] = {}
+        for holder, dropped in grudge.items():
+            if self.cluster.controls(holder):
+                kept[holder] = dropped
+                continue
+            alone = sorted(peer for peer in dropped if holder not in grudge.get(peer, frozenset()))
+            if alone:
+                raise FaultRefused(
+                    f"{kind} needs {holder} to drop packets from {', '.join(alone)}, and the "
+                    f"{self.cluster.backend} backend cannot reach {holder} to put rules there"
+                )
+        return kept
+
     def unpartition(self, injected: Injected, *, heals: str) -> None:
         heal = fault_kind(heals).heal
         self.history.append("nemesis", "invoke", "heal", action=heal, target=injected.target, heals=heals)
@@ -224,7 +264,7 @@ class Nemesis:
             if not source:  # not in place: putting it back after a start failed, and the history says so
                 continue
             try:
-                self._iptables(node, source, list(spec), delete=True)
+                self._iptables(node, source, list(spec or ()), delete=True)
             except Exception as exc:  # a node that died or restarted meanwhile took its rules with it
                 errors.append(f"{node}: {exc!r}"[:200])
         self.history.append(
@@ -249,7 +289,9 @@ class Nemesis:
     def _qdisc(self, node: str, kind: str, qdisc: list[str], **record: Any) -> None:
         heal = fault_kind(kind).heal
         self.history.append("nemesis", "invoke", "fault", action=kind, target=node, heal=heal, **record)
-        code, out = self.cluster.exec(node, "tc", "qdisc", "add", "dev", "eth0", "root", *qdisc)
+        code, out = self.cluster.exec(
+            node, "tc", "qdisc", "add", "dev", self.cluster.interface(node), "root", *qdisc
+        )
         if code != 0:
             self.history.append(
                 "nemesis", "info", "fault", action=kind, target=node, unsupported=out.strip()[:200]
@@ -263,7 +305,7 @@ class Nemesis:
             "nemesis", "invoke", "fault", action="starve", target=node, cpus=cpus, heal="feed"
         )
         try:
-            self.cluster.container(node).update(cpu_period=100_000, cpu_quota=int(cpus * 100_000))
+            self.cluster.cpu_limit(node, cpus)
         except Exception as exc:
             self.history.append(
                 "nemesis", "fail", "fault", action="starve", target=node, error=repr(exc)[:200]
@@ -273,16 +315,16 @@ class Nemesis:
 
     def cpu_unlimit(self, node: str, *, heals: str) -> None:
         self.history.append("nemesis", "invoke", "heal", action="feed", target=node, heals=heals)
-        self.cluster.container(node).update(cpu_quota=-1)  # -1: no quota, as the container started
+        self.cluster.cpu_limit(node, None)
         self.history.append("nemesis", "ok", "heal", action="feed", target=node, heals=heals)
 
     def unshape(self, node: str, *, heals: str) -> None:
         heal = fault_kind(heals).heal
         self.history.append("nemesis", "invoke", "heal", action=heal, target=node, heals=heals)
-        self.cluster.exec(node, "tc", "qdisc", "del", "dev", "eth0", "root")
+        self.cluster.exec(node, "tc", "qdisc", "del", "dev", self.cluster.interface(node), "root")
         self.history.append("nemesis", "ok", "heal", action=heal, target=node, heals=heals)
 
-    def container_action(
+    def process_action(
         self, action: str, node: str, *, named_as: str | None = None, heals: str | None = None
     ) -> None:
         """kill, stop, restart, freeze (a fault named by `named_as`), or start, thaw (the heal of `heals`)."""
@@ -291,23 +333,8 @@ class Nemesis:
         if not heals:
             extra["heal"] = fault_kind(action).heal
         self.history.append("nemesis", "invoke", phase, action=action, target=node, **extra)
-        container = self.cluster.container(node)
         try:
-            match action:
-                case "kill":
-                    container.kill(signal="SIGKILL")
-                case "stop":
-                    container.stop(timeout=30)  # SIGTERM: the broker's own graceful shutdown
-                case "restart":
-                    container.restart(timeout=30)
-                case "freeze":
-                    container.pause()
-                case "start":
-                    container.start()
-                case "thaw":
-                    container.unpause()
-                case _:
-                    raise HarnessError(f"no container action {action!r}")
+            self.cluster.node_process(node, action)
         except Exception as exc:
             self.history.append("nemesis", "fail", phase, action=action, target=node, error=repr(exc)[:200])
             raise
@@ -368,11 +395,16 @@ class Nemesis:
             raise HarnessError(
                 "fill-store fills a pair's shared store; pure-master-slave nodes have one each"
             )
-        folder = f"/stores/{pair}"
+        where, folder = self.cluster.store_folder(pair)
         # the broker writes meanwhile: a ballast sized from df can find less room than df said, so it is
         # retried smaller, and with nothing to be left free the last pages are taken by writing until ENOSPC
         top_up = f"dd if=/dev/zero of={folder}/{BALLAST}.rest bs=4096 2>/dev/null; " if free == 0 else ""
+        # never a disk that holds more than the store (a server's own, an SSH host whose store is not a mount of
+        # its own): only a filesystem no bigger than the largest STORE_SIZE is filled
         script = (
+            f"total=$(df -B1 --output=size {folder} | tail -1); "
+            f'[ "$total" -le {MAX_FILLED} ] || {{ echo "{folder} is $total bytes: fill-store fills only a store '
+            f'of at most 4g (a size-limited mount of its own)"; exit 1; }}; '
             f"for try in 0 1 2 3 4 5 6 7; do "
             f"avail=$(df -B1 --output=avail {folder} | tail -1); size=$((avail - {free} - try * 262144)); "
             f'[ "$size" -gt 0 ] || {{ echo "only $avail bytes free"; exit 1; }}; '
@@ -381,12 +413,13 @@ class Nemesis:
             f"{top_up}df -B1 --output=avail {folder} | tail -1"
         )
         self._recorded(
-            "fault", "fill-store", pair, "store", ["sh", "-c", script], free=free, nodes=self._members(pair)
+            "fault", "fill-store", pair, where, ["sh", "-c", script], free=free, nodes=self._members(pair)
         )
 
     def free_store(self, pair: str, *, heals: str) -> None:
-        command = ["rm", "-f", f"/stores/{pair}/{BALLAST}", f"/stores/{pair}/{BALLAST}.rest"]
-        self._recorded("heal", "free-store", pair, "store", command, heals=heals)
+        where, folder = self.cluster.store_folder(pair)
+        command = ["rm", "-f", f"{folder}/{BALLAST}", f"{folder}/{BALLAST}.rest"]
+        self._recorded("heal", "free-store", pair, where, command, heals=heals)
 
     def delete_lock(self, pair: str, settle: float = 3.0) -> None:
         """Delete the pair's lock file, from its live node (any running one if none is live). The fault is
@@ -403,7 +436,7 @@ class Nemesis:
             "nemesis", "invoke", "fault", action="lose-lock", target=pair, node=node,
             nodes=self._members(pair), heal=None,
         )  # fmt: skip
-        code, out = self.cluster.exec(node, "rm", LOCK_FILE)
+        code, out = self.cluster.exec(node, "rm", self.cluster.lock_file(pair))
         if code != 0:
             self.history.append("nemesis", "fail", "fault", action="lose-lock", target=pair, error=out[:200])
             raise HarnessError(f"lose-lock {pair} failed in {node}: {out.strip()[:200]}")
@@ -415,7 +448,7 @@ class Nemesis:
     def _shutdowns(self, node: str) -> int:
         """How many times the node's broker began to shut down since its container started (its log)."""
         code, out = self.cluster.exec(
-            node, "grep", "-c", r") is shutting down", "/var/lib/amq/log/activemq.log"
+            node, "grep", "-c", r") is shutting down", self.cluster.broker_log(node)
         )
         return int(out.split()[0]) if code in (0, 1) and out.split() else 0
 
@@ -437,7 +470,7 @@ class Nemesis:
             heal="release-lock",
         )
         try:
-            self.cluster.container(node).exec_run(["perl", "-e", HOLD_LOCK], detach=True)
+            self.cluster.exec_detached(node, "perl", "-e", HOLD_LOCK, self.cluster.lock_file(pair))
         except Exception as exc:
             self.history.append(
                 "nemesis", "fail", "fault", action="hold-lock", target=pair, error=repr(exc)[:200]
@@ -457,7 +490,7 @@ class Nemesis:
         try:
             return self.resolve(f"{role}:{pair}")
         except HarnessError:
-            running = [m for m in self._members(pair) if self.cluster.container(m).status == "running"]
+            running = [m for m in self._members(pair) if self.cluster.process_running(m)]
             if not running:
                 raise HarnessError(f"pair {pair} has no running node") from None
             return running[0]

@@ -1,19 +1,9 @@
 """The chaos suite's pytest plugin (installed through the `pytest11` entry point `amq_chaos`).
 
-It owns the options (each defaulting to its environment variable, as `make chaos` passes them):
-
-  --seed / SEED                  integer, or `last` (the seed of the previous chaos session, from pytest's
-                                 cache); every random choice of every scenario derives from it (default random)
-  --scenario / SCENARIO          run only this scenario (its name, e.g. kill-live-master)
-  --design / DESIGN, TOPOLOGY    seed or hardened; default both, so the summary compares them
-  --chaos-minutes / CHAOS_MINUTES  how long random-chaos draws faults (default 1)
-  --placement / PLACEMENT        seeded (default: each client session's pair drawn from the seed) or vip
-                                 (the VIP's round robin places them, as production clients); a scenario
-                                 may pin roles to pairs with chaos(place={"consumer": "victim"})
-  --producers / PRODUCERS, --consumers / CONSUMERS, --rate / RATE, --size / SIZE, --queues / QUEUES,
-  --persistent / PERSISTENT, --subscribers / SUBSCRIBERS, --churn / CHURN
-                                 the workload's shape (harness.client.shape); a scenario's own
-                                 chaos(shape={...}) wins for what it sets, as that is what it is about
+It owns the `--chaos-*` options, each defaulting to its setting in the environment (`AMQ_CHAOS_SEED`, ...;
+`make chaos` passes `SEED=` and the others through; the full list is docs/reference/cli.md and
+docs/reference/settings.md, generated from these parsers and harness.settings.VARIABLES). `--chaos-seed last`
+is the seed of the previous chaos session, from pytest's cache.
 
 and gives each test that asks for the `chaos` fixture a fresh cluster of its design and a folder of its own
 (`<scenario>-<param id>`, so a repeated test never overwrites another), decides the verdict when the chaos
@@ -30,19 +20,22 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness import commands
+from harness.chaos.faults import refused
 from harness.chaos.run import ChaosRun
+from harness.chaos.spec import RunSpec
 from harness.check.result import ScenarioResult
 from harness.check.weaknesses import declared_for_shape
 from harness.client.placement import MODES, SEEDED, parse_mode
 from harness.client.shape import SHAPE_OPTIONS, given_settings, parse_shape
 from harness.client.workload import WorkloadConfig
-from harness.cluster.control import Cluster
+from harness.cluster.backends import open_cluster
 from harness.design.catalog import PUBLIC, design
 from harness.design.versions import VersionLine, designs_for
 from harness.errors import HarnessError
@@ -50,10 +43,20 @@ from harness.progress import Progress
 from harness.report import summary
 from harness.report.html import ReportInput, write_report
 from harness.report.index import rewrite_index
-from harness.settings import ROOT, Settings, parse_seed, parse_store_size, positive_number, stamped_folder
+from harness.settings import (
+    BY_NAME,
+    ROOT,
+    Settings,
+    given,
+    parse_seed,
+    parse_store_size,
+    positive_number,
+    stamped_folder,
+)
 from harness.signals import terminate_as_interrupt
 
 SESSION = pytest.StashKey["ChaosSession"]()
+GIVEN = pytest.StashKey[dict[str, str]]()  # the harness's own settings from the environment
 LAST_SEED = "amq-chaos/last-seed"
 # pytest-timeout's limit for a scenario: bring-up, recovery, probes and drain, plus the scenario's own length
 BASE_TIMEOUT = 900.0
@@ -88,37 +91,45 @@ class ChaosSession:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    # every option is --chaos-*: the plugin loads in every pytest session of its environment, and a bare
+    # --seed or --size would collide with other plugins' (pytest-randomly's is --randomly-seed)
     group = parser.getgroup("chaos", "ActiveMQ chaos scenarios")
     group.addoption(
-        "--seed", default=None, help="run seed: an integer, or `last`; default $SEED, else random"
+        "--chaos-seed",
+        default=None,
+        help="run seed: an integer, or `last`; default $AMQ_CHAOS_SEED (make: SEED), else random",
     )
-    group.addoption("--scenario", default=None, help="run only this scenario; default $SCENARIO")
     group.addoption(
-        "--known-bugs",
+        "--chaos-scenario",
+        default=None,
+        help="run only this scenario; default $AMQ_CHAOS_SCENARIO (make: SCENARIO)",
+    )
+    group.addoption(
+        "--chaos-known-bugs",
         action="store_true",
         default=None,
         help="also run a scenario on the designs where it shows a known bug no declaration can excuse "
-        "(the chaos_known_bug marker; make bugs does); default $KNOWN_BUGS",
+        "(the chaos_known_bug marker; make bugs does); default $AMQ_CHAOS_KNOWN_BUGS",
     )
     group.addoption(
-        "--design",
-        "--topology",
-        dest="design",
+        "--chaos-design",
         default=None,
-        help=f"one of {', '.join(PUBLIC)}; default $DESIGN or $TOPOLOGY, else each, so the summary compares them",
+        help=f"one of {', '.join(PUBLIC)}; default $AMQ_CHAOS_DESIGN (make: DESIGN), else each, so the "
+        "summary compares them",
     )
     group.addoption(
         "--chaos-minutes",
         default=None,
-        help="minutes random-chaos draws faults for; default $CHAOS_MINUTES, else 1",
+        help="minutes random-chaos draws faults for; default $AMQ_CHAOS_MINUTES (make: CHAOS_MINUTES), else 1",
     )
     group.addoption(
-        "--placement",
+        "--chaos-placement",
         default=None,
-        help=f"how clients are placed on the pairs: {' or '.join(MODES)}; default $PLACEMENT, else seeded",
+        help=f"how clients are placed on the pairs: {' or '.join(MODES)}; default $AMQ_CHAOS_PLACEMENT, "
+        "else seeded",
     )
     for shape in SHAPE_OPTIONS:
-        group.addoption(shape.flag, default=None, help=f"{shape.help}; default ${shape.env}")
+        group.addoption(shape.flag, default=None, help=f"{shape.help}; default ${BY_NAME[shape.name].env}")
     parser.addini("chaos_scenarios", "folders holding chaos scenarios (relative to the root)", type="paths")
     parser.addini(
         "chaos_junit",
@@ -135,10 +146,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "chaos_known_bug(by_design): design -> the known bug that fails the scenario there whatever is "
-        "declared; skipped on those designs unless --known-bugs",
+        "declared; skipped on those designs unless --chaos-known-bugs",
     )
     config.addinivalue_line(
         "markers", "chaos_cluster(store_size=...): cluster settings the scenario needs (a size-limited store)"
+    )
+    config.addinivalue_line(
+        "markers",
+        "chaos_faults(*kinds): every fault kind the scenario may inject; a backend that cannot realise one "
+        "refuses the scenario before its cluster comes up, and injecting an undeclared kind fails it",
     )
     if not is_chaos_session(config):
         return
@@ -150,10 +166,10 @@ def pytest_configure(config: pytest.Config) -> None:
             settings=settings,
             designs=chosen_designs(config, settings.line),
             chaos_minutes=chosen_minutes(config),
-            placement=parse_mode(option(config, "--placement", "PLACEMENT") or SEEDED),
+            placement=parse_mode(option(config, "--chaos-placement", "PLACEMENT") or SEEDED),
             progress=Progress.for_terminal(os.isatty(1)),
             shape=chosen_shape(config),
-            known_bugs=option(config, "--known-bugs", "KNOWN_BUGS").lower() in ("1", "true", "yes"),
+            known_bugs=option(config, "--chaos-known-bugs", "KNOWN_BUGS").lower() in ("1", "true", "yes"),
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -177,15 +193,19 @@ def is_chaos_session(config: pytest.Config) -> bool:
     return False
 
 
-def option(config: pytest.Config, name: str, *environment: str) -> str:
+def option(config: pytest.Config, name: str, setting: str) -> str:
+    """The option, else the setting from the environment (harness.settings.VARIABLES, read once per
+    session), else ""."""
     value = config.getoption(name)
     if value is not None:
         return str(value)
-    return next((os.environ[e] for e in environment if os.environ.get(e)), "")
+    if GIVEN not in config.stash:
+        config.stash[GIVEN] = given()
+    return config.stash[GIVEN].get(setting, "")
 
 
 def chosen_seed(config: pytest.Config) -> int:
-    text = option(config, "--seed", "SEED")
+    text = option(config, "--chaos-seed", "SEED")
     if text.strip() == "last":
         cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
         last = cache.get(LAST_SEED, None) if cache is not None else None
@@ -196,8 +216,8 @@ def chosen_seed(config: pytest.Config) -> int:
 
 
 def chosen_designs(config: pytest.Config, line: VersionLine) -> list[str]:
-    """--design / DESIGN, else each design the broker's version line can run."""
-    chosen = option(config, "--design", "DESIGN", "TOPOLOGY")
+    """--chaos-design / DESIGN, else each design the broker's version line can run."""
+    chosen = option(config, "--chaos-design", "DESIGN")
     if chosen and chosen not in PUBLIC:
         raise HarnessError(f"unknown design {chosen!r}: choose one of {', '.join(PUBLIC)}")
     return [chosen] if chosen else designs_for(line)
@@ -209,9 +229,9 @@ def chosen_minutes(config: pytest.Config) -> float:
 
 def chosen_shape(config: pytest.Config) -> dict[str, str]:
     """The shape settings given (option, else environment), validated now: a bad one stops the session."""
-    given = given_settings({o.env: option(config, o.flag, o.env) for o in SHAPE_OPTIONS})
-    parse_shape(given)
-    return given
+    shape = given_settings({o.name: option(config, o.flag, o.name) for o in SHAPE_OPTIONS})
+    parse_shape(shape)
+    return shape
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -259,7 +279,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if session is None:
         return
     chaos_items = [item for item in items if "chaos" in getattr(item, "fixturenames", ())]
-    wanted = option(config, "--scenario", "SCENARIO")
+    wanted = option(config, "--chaos-scenario", "SCENARIO")
     if wanted:
         names = sorted({scenario_name(item) for item in chaos_items})
         if wanted not in names:
@@ -279,12 +299,15 @@ def rerun_command(session: ChaosSession, item: pytest.Item) -> str:
     """The command that reruns exactly this test item with this seed (a repeat's id needs its --count)."""
     params = getattr(getattr(item, "callspec", None), "params", {})
     count = item.config.getoption("count", None) if "__pytest_repeat_step_number" in params else None
+    marker = item.get_closest_marker("chaos_known_bug")
+    known = marker.args[0] if marker and marker.args else {}
     return commands.chaos(
         session.seed,
         nodeid=item.nodeid,
         placement=session.placement,
         shape=session.shape,
         pytest_args=("--count", str(count)) if count else (),
+        known_bug=params.get("design_name") in known,
     )
 
 
@@ -307,23 +330,34 @@ def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable
         settings = dataclasses.replace(settings, store_size=parse_store_size(needs.kwargs["store_size"]))
     marker = item.get_closest_marker("chaos_declares")
     declared: dict[str, dict[str, str]] = marker.args[0] if marker and marker.args else {}
+    faults = item.get_closest_marker("chaos_faults")
+    kinds = frozenset(faults.args) if faults else None
     runs: list[ChaosRun] = []
-    with Cluster(settings) as cluster:
+    cluster = open_cluster(settings)
+    line = refused(sorted(kinds), cluster.capabilities, cluster.backend) if kinds else None
+    if line:  # before anything is started: the report says why, in one line
+        pytest.skip(f"refused: {line}")
+    with cluster:
 
-        def make(*, shape: dict[str, object] | None = None, **kwargs: object) -> ChaosRun:
+        def make(*, shape: dict[str, object] | None = None, **kwargs: Any) -> ChaosRun:
+            """A scenario's `chaos(...)`: its keywords are RunSpec's fields (harness.chaos.spec)."""
             shaped = {**parse_shape(session.shape), **(shape or {})}
-            run = ChaosRun(
-                cluster,
+            spec = RunSpec(
                 scenario,
                 session.seed,
                 directory,
                 design=design_name,
                 shape=shaped,
                 expected=declared_for_shape(declared.get(design_name, {}), shaped),
+                **{"placement": session.placement, **kwargs},
+            )
+            run = ChaosRun(
+                cluster,
+                spec,
                 progress=session.progress,
                 on_result=lambda result: assert_as_declared(result, session, item),
-                **{"placement": session.placement, **kwargs},  # type: ignore[arg-type]
             )
+            run.nemesis.declared = kinds
             runs.append(run)
             return run
 
@@ -363,7 +397,9 @@ def assert_as_declared(result: ScenarioResult, session: ChaosSession, item: pyte
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     chaos = item.config.stash.get(SESSION, None)
     if chaos is not None and report.failed and item.nodeid not in chaos.verdict_failures:
@@ -382,7 +418,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
     session = config.stash.get(SESSION, None)
     if session is None or session.run_dir is None:
         return

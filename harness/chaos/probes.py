@@ -15,11 +15,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness.cluster.control import Cluster
+from harness.cluster.brokers import BrokerCluster
 from harness.history import History
 
 
-def probe_bridges(cluster: Cluster, history: History, healed_at: float, deadline: float, tag: str) -> bool:
+def probe_bridges(
+    cluster: BrokerCluster, history: History, healed_at: float, deadline: float, tag: str
+) -> bool:
     """Probe every promised direction concurrently; the plan and the results go to the history. True when
     there was a direction to probe and every one carried its probe."""
     statuses = cluster.pair_status()
@@ -49,7 +51,7 @@ def probe_bridges(cluster: Cluster, history: History, healed_at: float, deadline
 
 
 def _probe(
-    cluster: Cluster,
+    cluster: BrokerCluster,
     history: History,
     src: str,
     dst: str,

@@ -7,10 +7,15 @@ Only faults and heals that took effect are replayed (an invoke answered by ok). 
 routed to the pairs the history's sessions asked for, or landed on where the VIP balanced them
 (harness.client.placement), so who was on which master is replayed too; what the brokers did is the run's
 own, and is checked again.
+
+A history cut short (a killed run's: a torn last line, no final-state phase) still replays, but only what it
+recorded before the cut: the command says so first, and the result, its summary row and its report say so
+beside the verdict (`source_incomplete`), which then judges the replay, never the recorded run.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +24,15 @@ from typing import Any
 from harness import commands, phases
 from harness.chaos.faults import kind_healed_by
 from harness.chaos.run import ChaosRun
+from harness.chaos.spec import RunSpec
 from harness.check.result import ScenarioResult
 from harness.check.weaknesses import SEED_WEAKNESSES
 from harness.client.placement import VIP, recorded_routes
 from harness.client.workload import WorkloadConfig
-from harness.cluster.control import Cluster
+from harness.cluster.brokers import BrokerCluster
 from harness.cluster.provenance import differences, provenance
 from harness.errors import HarnessError
-from harness.history import read_header, read_history
+from harness.history import HistoryGaps, history_gaps, read_header, read_history
 from harness.progress import Progress
 
 
@@ -77,8 +83,28 @@ def recorded_faults(path: Path) -> list[RecordedFault]:
     return faults
 
 
+def incomplete_warning(path: Path, gaps: HistoryGaps, steps: int) -> str:
+    """The one line a replay of a history cut short starts with, before any cluster."""
+    return (
+        f"warning: {path} is incomplete: it {gaps.describe()}; the run was cut short, so this replay redoes "
+        f"only the {steps} faults and heals recorded before the cut, and its verdict judges this replay, not "
+        "the recorded run"
+    )
+
+
+def note_incomplete_source(result: ScenarioResult, path: Path, gaps: HistoryGaps) -> None:
+    """Mark a replay's result with what its history lacks, where summaries, reports and verdicts.json show it."""
+    if not gaps:
+        return
+    result.source_incomplete = gaps.describe()
+    result.notes.append(
+        f"replayed an incomplete history: {path} {gaps.describe()}; only the faults recorded before the cut "
+        "were redone, so this verdict judges the replay, not the recorded run"
+    )
+
+
 def replay_history(
-    cluster: Cluster,
+    cluster: BrokerCluster,
     path: Path,
     directory: Path,
     *,
@@ -89,6 +115,7 @@ def replay_history(
 
     `drain_timeout` is for tests that judge the faults redone, not what was left on the brokers."""
     header = read_header(path)
+    gaps = history_gaps(path)
     # a move is redone when it happened: its clients reconnect then, to the pairs their sessions recorded
     steps = sorted(recorded_faults(path) + recorded_moves(path), key=lambda step: step.t)
     group = header.get("group")
@@ -104,33 +131,45 @@ def replay_history(
     pair_of = {node.name: node.pair for node in cluster.topology.nodes}
     run = ChaosRun(
         cluster,
-        f"replay-{header.get('scenario', 'run')}",
-        int(header.get("seed", 0)),
-        directory,
-        design=str(header.get("design") or header.get("topology") or cluster.settings.design.name),
-        workload=config,
-        # histories from before the header carried it: the design's declared weaknesses
-        expected=header["expected"]
-        if "expected" in header
-        else SEED_WEAKNESSES.get(str(header.get("design") or header.get("topology")), {}),
+        RunSpec(
+            f"replay-{header.get('scenario', 'run')}",
+            int(header.get("seed", 0)),
+            directory,
+            design=str(header.get("design") or header.get("topology") or cluster.settings.design.name),
+            workload=config,
+            # histories from before the header carried it: the design's declared weaknesses
+            expected=header["expected"]
+            if "expected" in header
+            else SEED_WEAKNESSES.get(str(header.get("design") or header.get("topology")), {}),
+            drain_timeout=drain_timeout,
+            # judged by the same limit as the recorded run (a control or a scenario may set its own)
+            unavailable_after=(header.get("facts") or {}).get("unavailable_after"),
+            placement=placement.get("mode", VIP),
+            place=placement.get("pinned") or {},
+            recorded_routes=recorded_routes(read_history(path), pair_of),
+        ),
         progress=progress,
-        drain_timeout=drain_timeout,
-        # judged by the same limit as the recorded run (a control or a scenario may set its own)
-        unavailable_after=(header.get("facts") or {}).get("unavailable_after"),
-        placement=placement.get("mode", VIP),
-        place=placement.get("pinned") or {},
-        recorded_routes=recorded_routes(read_history(path), pair_of),
     )
     # the same faults on other code or other images may not give the same outcome: say so
     changed = differences(header.get("provenance") or {}, provenance(cluster))
     with run:
-        run.phase(phases.REPLAY, source=str(path), steps=len(steps), provenance_differs=changed)
+        run.phase(
+            phases.REPLAY,
+            source=str(path),
+            steps=len(steps),
+            provenance_differs=changed,
+            source_incomplete=gaps.describe(),
+        )
         for step in steps:
             time.sleep(max(0.0, step.t - run.history.now()))
             _redo(run, step)
     assert run.result is not None
     run.result.replay = commands.replay(path)
     run.result.notes += [f"replayed on different provenance: {line}" for line in changed]
+    note_incomplete_source(run.result, path, gaps)
+    # the run wrote its verdicts before it knew it was a replay: again, with what a replay adds
+    verdicts = Path(run.result.directory) / "verdicts.json"
+    verdicts.write_text(json.dumps(run.result.to_json(), indent=2) + "\n")
     return run.result
 
 

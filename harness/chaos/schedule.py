@@ -13,6 +13,9 @@ from harness.chaos.faults import schedule_menu
 # to nodes when applied
 MENU: tuple[tuple[str, str], ...] = tuple(schedule_menu())
 COMBINED_MENU: tuple[tuple[str, str], ...] = tuple(schedule_menu(combined=True))
+# the kinds each schedule may draw, for a scenario's chaos_faults marker
+RANDOM_KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in MENU))
+COMBINED_KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in COMBINED_MENU))
 
 
 @dataclass(frozen=True)

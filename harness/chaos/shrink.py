@@ -21,6 +21,12 @@ scenario to paste into `scenarios/`).
 
 The search itself is pure (`ddmin`, `shorter_holds`, `lower_rate` take a predicate), so it is tested without
 a cluster; `Shrinker` runs the candidates through a function given to it.
+
+A history cut short (a killed run's: a torn last line, no final-state phase) is refused: its run wrote no
+verdicts (they come after the final state), and verdicts found beside it judge a whole run whose later faults
+it no longer holds, so there is no failure its faults could be shown to reproduce. Candidates and
+`minimal.jsonl` are written whole and say so in their header (`harness.history.BUILT`), so a replay of them is
+no replay of a history cut short.
 """
 
 from __future__ import annotations
@@ -33,10 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness import commands
 from harness.chaos.faults import FAULT_KINDS, kind_healed_by
 from harness.check.result import ScenarioResult
 from harness.design.catalog import DESIGNS
-from harness.history import read_header, read_history
+from harness.history import BUILT, history_gaps, read_header, read_history
 
 Event = dict[str, Any]
 T = TypeVar("T")
@@ -128,7 +135,7 @@ def candidate(
     body = sorted(kept + chosen, key=lambda e: float(e["t"]))
     if rate is not None:
         header = {**header, "workload": {**header.get("workload", {}), "rate": rate}}
-    return [{**header, "type": "header"}, *({**e, "i": i} for i, e in enumerate(body))]
+    return [{**header, "type": "header", BUILT: "shrink"}, *({**e, "i": i} for i, e in enumerate(body))]
 
 
 def write_history(path: Path, lines: Sequence[Event]) -> Path:
@@ -262,6 +269,13 @@ class Shrinker:
             verify  # run the recorded schedule once more first (a test that just recorded it may skip)
         )
         self.log = log
+        gaps = history_gaps(source)
+        if gaps:
+            raise ValueError(
+                f"{source} is incomplete: it {gaps.describe()}; shrinking needs a run recorded to its end (a killed "
+                f"run wrote no verdicts, and any beside it judge faults it no longer holds): to see what its "
+                f"recorded faults do now, {commands.replay(source)}"
+            )
         self.header = read_header(source)
         self.events = list(read_history(source))
         self.steps = fault_steps(self.events)

@@ -36,6 +36,7 @@ class RunFacts:
     consumers: int = 2
     subscribers: int = 0  # durable subscribers on the workload's topic
     prefetch: int = 20
+    receipt_timeout: float = 5.0  # how long a producer waits for a send's receipt before it gives up on it
     bridge_prefetch: int = BRIDGE_PREFETCH
     # longest time no send may be acknowledged while the producers run, from the design's measured takeover
     unavailable_after: float = 60.0

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.check.checkers import Verdict, merged_validity
+from harness.check.registry import merged_validity
+from harness.check.verdict import Verdict
 
 
 @dataclass
@@ -24,6 +25,9 @@ class ScenarioResult:
     recovery_seconds: float | None = None
     notes: list[str] = field(default_factory=list)
     replay: str = ""  # the command that replays it, where `make chaos` with its seed does not (a soak window)
+    # a replay of a history cut short: what that history lacks (harness.history.HistoryGaps), "" when whole. Its
+    # verdicts judge the replay of the faults recorded before the cut, never the recorded run
+    source_incomplete: str = ""
 
     @property
     def violated(self) -> set[str]:
@@ -75,6 +79,7 @@ class ScenarioResult:
             "recovery_seconds": self.recovery_seconds,
             "notes": self.notes,
             "replay": self.replay,
+            "source_incomplete": self.source_incomplete,
         }
 
     @classmethod
@@ -90,4 +95,5 @@ class ScenarioResult:
             recovery_seconds=record.get("recovery_seconds"),
             notes=record.get("notes", []),
             replay=record.get("replay", ""),
+            source_incomplete=record.get("source_incomplete", ""),
         )

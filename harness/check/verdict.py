@@ -31,6 +31,23 @@ class FinalState:
     # broker -> durable subscription of the workload's topic (the subscriber's name, or a bridge's client
     # id) -> messages pending for it there
     durable: dict[str, dict[str, int]] = field(default_factory=dict)
+    # broker -> durable subscription (named as in `durable`) -> the id of every message pending for it there,
+    # or dispatched to it and not acknowledged (harness.cluster.introspect.read_durable): all of them unless
+    # `durable_unread` names the subscription. A broker missing here had its ids never read (a final state
+    # from before they were): only a count of 0 says what its subscriptions hold
+    durable_ids: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # broker -> every id its topic store holds, where those could not be split among the several
+    # subscriptions holding them (JMX browses a topic's store, not one subscription), each named in
+    # `durable_unread`: an id not here is held for none of them, one here may be held for any
+    durable_held: dict[str, list[str]] = field(default_factory=dict)
+    # broker -> durable subscription -> what its counts said it held beyond the topic's store, taken off its
+    # count in `durable` (harness.cluster.introspect.DurableReading.phantom: AMQ-9435)
+    durable_phantom: dict[str, dict[str, int]] = field(default_factory=dict)
+    # broker -> durable subscription -> why its ids are not in `durable_ids`, or not all of them
+    durable_unread: dict[str, dict[str, str]] = field(default_factory=dict)
+    # node -> its life-cycle state when the final state was read (live, waiting, down, frozen, ...): a pair
+    # with two live nodes at the end is a finding of its own (`one-live`); empty when not read
+    states: dict[str, str] = field(default_factory=dict)
 
     def stuck_counts(self) -> dict[str, dict[str, int]]:
         return {
@@ -55,7 +72,7 @@ class Verdict:
     counts: dict[str, int] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
     note: str = ""
-    # a violation whose every witness shows the mechanism a design may declare (harness.check.checkers)
+    # a violation whose every witness shows the mechanism a design may declare (harness.check.registry)
     explained: bool = False
 
     def to_json(self) -> dict[str, Any]:

@@ -14,21 +14,28 @@ from typing import Any
 STRANDED = (
     "messages forwarded to a master stay there once its consumers move to the other master: a bridge never "
     "sends a message back toward a broker on its path. Accepted per message: it sits, after the drain, on a "
-    "broker with no consumer left while consumers are elsewhere, and it reached that broker over a bridge "
-    "(fixed in hardened by conditionalNetworkBridgeFilterFactory replayWhenNoConsumers)"
+    "broker with no consumer left while consumers are elsewhere, it reached that broker over a bridge, and it "
+    "was sent while a bridge could still see demand on that broker's pair: a consumer's session there that "
+    "ended at most 5 s before (its broker's heart-beats notice, an advisory withdraws it), or before a fault on the pair ended (a frozen "
+    "or cut-off broker withdraws nothing) (fixed in hardened by conditionalNetworkBridgeFilterFactory "
+    "replayWhenNoConsumers)"
 )
 REDELIVERED = (
     "at-least-once delivery: an ack or a forward in flight when a broker or a connection goes away is lost "
     "with it, and the message comes again. Accepted per copy: the previous copy's ack was never confirmed "
-    "when its consumer's session ended, or a fault was in force on the message's path between the copies, "
-    "and no fault explains more copies than, per queue, consumers x prefetch + a bridge's prefetch; no broker setting "
-    "makes STOMP client acks exactly-once, so both designs declare it"
+    "when its session ended (each unconfirmed ack excuses one copy, from another session), or a fault on the "
+    "message's path hit while the previous copy was in flight (delivered at most a second before it began) "
+    "and the copy came within seconds of the path coming back (the fault's end, the bridges' measured "
+    "reconnection, the copy's session), and no fault explains more copies than can be in flight on its "
+    "path (per queue, the prefetch of each consumer on the fault's nodes + a bridge's prefetch); no broker "
+    "setting makes STOMP client acks exactly-once, so both designs declare it"
 )
 UNREACHABLE = (
     "once each pair's slave holds its store (both masters failed over), no node the VIP routes to has a client "
     "connector: clients cannot connect until a master takes its store back. Accepted only while the sampler "
-    "saw no VIP-routed node serving, and a recovery that fails on the VIP alone (fixed in hardened by client "
-    "connectors on every node and the VIP over all four)"
+    "saw no VIP-routed node serving and read none of them live (or each under a fault in force), and a "
+    "recovery that fails on the VIP alone (fixed in hardened by client connectors on every node and the VIP "
+    "over all four)"
 )
 DURABLE_AWAY = (
     "a durable subscription lives on the broker where it was made, and a network does not move it: while its "
@@ -46,13 +53,13 @@ DURABLE_TWICE = (
     "the other pair while its own failed over, and the first one stayed) is kept a copy of each message "
     "published meanwhile on each pair, so it gets one from each (seen on hardened, SEED=7 durable-topic). "
     "Accepted per copy: besides the mechanisms above, the two copies came from different pairs and the "
-    "subscriber had confirmed a subscription on each pair before the message was published"
+    "subscriber had confirmed a subscription on each pair before the message was published, one copy per pair"
 )
 SPLIT_BRAIN = (
     "a broker that never checks its lock (no lockKeepAlivePeriod) does not notice its lock file deleted: its "
     "partner locks a new file and goes live too, two live brokers on one KahaDB store, each serving clients "
-    "and bridges, until an operator stops one. No check can excuse it (the pair never recovers to one live "
-    "node): make chaos skips the scenario on such a design and make bugs shows it (fixed in hardened by "
+    "and bridges, until an operator stops one. No check can excuse it (`one-live` fails, and the pair never "
+    "recovers to one live node): make chaos skips the scenario on such a design and make bugs shows it (fixed in hardened by "
     "lockKeepAlivePeriod: the broker stops and restarts as the waiting node)"
 )
 BRIDGE_SILENT = (
@@ -72,6 +79,18 @@ ACK_REFUSED_HELD = (
     "delivered: no later session, on that broker or across a bridge, is given it, after the store has room "
     "again or not, until the broker restarts (seen on both designs, store-full: `stuck`; by hand on 5.17.2: "
     "3 refused acks, queue size 3, a new consumer after the heal got none). No setting found prevents it"
+)
+DURABLE_GAP_LOST = (
+    "with a duplex bridge from each master, every topic message reaches the other master twice, and KahaDB "
+    "rejects the second add ('Duplicate message add attempt rejected', 81 times in a 3 s window); ActiveMQ "
+    "before 5.17.7, 5.18.4 and 6.1.0 leaves a gap in the order index for each (AMQ-9435), which the durable "
+    "subscriptions count as pending. After the subscribers' master is killed and its partner recovers the "
+    "store, every message that was pending for an offline durable subscriber is in no store and is never "
+    "delivered, while its subscription counts about 80 it does not hold (seen on seed, durable-topic, "
+    "SEED=7 and SEED=1: exactly the messages published while a subscriber was away before the kill; "
+    "docs/findings/2026-12-06-durable-topic-seed-gap). No declaration may excuse a loss (fixed in hardened by its one "
+    "duplex bridge between the pairs: each message is forwarded once, no duplicate add, and the same "
+    "subscribers get every such message from the partner)"
 )
 # one fault on one pair: the other pair keeps serving, so unavailability has no excuse even on seed
 SINGLE_FAULT = {
@@ -94,8 +113,10 @@ SEED_WEAKNESSES = {
 }
 VOLATILE = (
     "non-persistent messages live only in the memory of the broker holding them (PERSISTENT=false): a broker "
-    "whose process ends takes them with it. Accepted per message: a fault ended a broker's process (kill, "
-    "stop, restart) after the message's receipt and before the drain deadline"
+    "whose process ends takes them with it. Accepted per message: a fault ended the process (kill, stop, "
+    "restart) of a broker that could have held it, the one that receipted it or one a consumer was on between "
+    "its receipt and the fault (where a bridge would forward it), after its receipt and before the drain "
+    "deadline"
 )
 
 

@@ -1,6 +1,7 @@
 """Queue depth over time: every few seconds each broker's depth of the workload's queues (summed), read from
 the statistics broker plugin over STOMP, recorded in the history as `depth` events for the report's timeline,
-and after each sweep a `serving` event naming the nodes that answered over their client connector.
+and after each sweep a `serving` event naming the nodes that answered over their client connector, with every
+node's life-cycle state read from its log then (`states`: live, waiting, down, frozen, ...).
 
 A broker that does not answer within the timeout (frozen, dead, a waiting slave with no connector) gives
 no sample: the gap in the plot is the finding. Replies go to one callback per session, never into a list,
@@ -16,7 +17,7 @@ import threading
 import uuid
 
 from harness.client.stomp_client import Delivery, StompSession, flatten_map_json
-from harness.cluster.control import Cluster
+from harness.cluster.brokers import BrokerCluster
 from harness.history import History
 
 
@@ -44,13 +45,13 @@ class _StatisticsChannel:
             receipt=False,
         )
         reply = self.replies.get(timeout=timeout)
-        return int(flatten_map_json(json.loads(reply.body)).get("size", 0))
+        return int(str(flatten_map_json(json.loads(reply.body)).get("size", 0)))
 
 
 class DepthSampler:
     def __init__(
         self,
-        cluster: Cluster,
+        cluster: BrokerCluster,
         history: History,
         destinations: list[str],
         interval: float = 2.0,
@@ -85,10 +86,22 @@ class DepthSampler:
                     return
                 if self.sample(node.name) is not None:
                     serving.append(node.name)
-            # which nodes answered as client connectors: the evidence `available` needs to excuse a gap
-            # in which no node the VIP routes to could serve
+            # which nodes answered as client connectors, and which were live: the evidence `available` needs
+            # to excuse a gap in which no node the VIP routes to could serve, and `one-live` to see two live
+            # brokers in one pair
+            states = self.states()
             with contextlib.suppress(RuntimeError):
-                self.history.append("sampler", "ok", "serving", nodes=serving)
+                self.history.append("sampler", "ok", "serving", nodes=serving, states=states)
+
+    def states(self) -> dict[str, str]:
+        """Every node's life-cycle state from its log (a few milliseconds a node: no JMX, no exec)."""
+        states = {}
+        for node in self.cluster.topology.nodes:
+            try:
+                states[node.name] = self.cluster.node_state(node.name)
+            except Exception:  # a container gone or an API hiccup: unknown for this sweep, never the end
+                states[node.name] = "unknown"
+        return states
 
     def sample(self, node: str) -> int | None:
         try:

@@ -1,7 +1,7 @@
 """The shape of a workload, as people set it: how many clients, how fast, how big, over how many queues.
 
-`SHAPE_OPTIONS` names each setting once: its environment variable (which `make chaos` and `make soak` pass
-through), its pytest option and how its text is read. `parse_shape` turns the settings given into keyword
+`SHAPE_OPTIONS` names each setting once: its name (`SIZE`, read from `AMQ_CHAOS_SIZE`, which `make chaos` and
+`make soak` pass through), its pytest option and how its text is read. `parse_shape` turns the settings given into keyword
 arguments of `WorkloadConfig`, or stops at the first bad value with one line naming it, before any cluster
 starts.
 
@@ -27,7 +27,7 @@ UNTHROTTLED = ("max", "unthrottled")
 @dataclass(frozen=True)
 class ShapeOption:
     field: str  # WorkloadConfig's field
-    env: str
+    name: str  # the setting's name (harness.settings.VARIABLES): SIZE, read from AMQ_CHAOS_SIZE
     flag: str
     help: str
     parse: Callable[[str, str], Any]  # (variable name, text) -> value
@@ -79,39 +79,47 @@ def _seconds(name: str, text: str) -> float:
 
 
 SHAPE_OPTIONS: tuple[ShapeOption, ...] = (
-    ShapeOption("producers", "PRODUCERS", "--producers", "producers (default 2)", _count(1)),
-    ShapeOption("consumers", "CONSUMERS", "--consumers", "queue consumers (default 2)", _count(1)),
+    ShapeOption("producers", "PRODUCERS", "--chaos-producers", "producers (default 2)", _count(1)),
+    ShapeOption("consumers", "CONSUMERS", "--chaos-consumers", "queue consumers (default 2)", _count(1)),
     ShapeOption(
-        "rate", "RATE", "--rate", "acknowledged sends per second per producer, or max (default 50)", _rate
+        "rate",
+        "RATE",
+        "--chaos-rate",
+        "acknowledged sends per second per producer, or max (default 50)",
+        _rate,
     ),
     ShapeOption(
         "size",
         "SIZE",
-        "--size",
+        "--chaos-size",
         "message body in bytes: N, or LOW-HIGH drawn per message from the seed (default: the id alone)",
         _size,
     ),
     ShapeOption(
         "queues",
         "QUEUES",
-        "--queues",
+        "--chaos-queues",
         "queues the messages are spread over by the seed (default 1)",
         _count(1),
     ),
     ShapeOption(
-        "persistent", "PERSISTENT", "--persistent", "persistent sends, true or false (default true)", _boolean
+        "persistent",
+        "PERSISTENT",
+        "--chaos-persistent",
+        "persistent sends, true or false (default true)",
+        _boolean,
     ),
     ShapeOption(
         "subscribers",
         "SUBSCRIBERS",
-        "--subscribers",
+        "--chaos-subscribers",
         "durable subscribers on the workload's topic, fed by one publisher (default 0)",
         _count(0),
     ),
     ShapeOption(
         "churn",
         "CHURN",
-        "--churn",
+        "--chaos-churn",
         "seconds a consumer stays subscribed before it leaves and comes back elsewhere (default 0: stays)",
         _seconds,
     ),
@@ -119,15 +127,15 @@ SHAPE_OPTIONS: tuple[ShapeOption, ...] = (
 
 
 def given_settings(values: Mapping[str, str]) -> dict[str, str]:
-    """The shape settings that are set, by variable name, in SHAPE_OPTIONS' order (as reruns repeat them)."""
-    return {o.env: values[o.env].strip() for o in SHAPE_OPTIONS if values.get(o.env, "").strip()}
+    """The shape settings that are set, by name, in SHAPE_OPTIONS' order (as reruns repeat them)."""
+    return {o.name: values[o.name].strip() for o in SHAPE_OPTIONS if values.get(o.name, "").strip()}
 
 
 def parse_shape(values: Mapping[str, str]) -> dict[str, Any]:
     """WorkloadConfig keyword arguments from settings given by variable name; empty ones are left at their
     defaults. The first bad value stops it with one line naming the variable."""
     given = given_settings(values)
-    return {o.field: o.parse(o.env, given[o.env]) for o in SHAPE_OPTIONS if o.env in given}
+    return {o.field: o.parse(o.name, given[o.name]) for o in SHAPE_OPTIONS if o.name in given}
 
 
 @dataclass(frozen=True)

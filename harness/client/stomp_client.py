@@ -187,8 +187,8 @@ class StompSession:
                 # ActiveMQ sends a heart-beat only when it wrote nothing since its previous check, so after
                 # the last message a consumer hears nothing for two intervals (3.97 s at 2 s, every time
                 # measured); stomp.py's default allowance of 1.5 intervals dropped healthy idle consumers
-                # 3 s after the load stopped, a reconnect no fault caused (tests/test_placement.py measures
-                # the silence)
+                # 3 s after the load stopped, a reconnect no fault caused (tests/docker/test_stomp_client.py
+                # measures the silence)
                 heart_beat_receive_scale=HEARTBEAT_GRACE,
                 reconnect_attempts_max=1,
                 timeout=timeout,

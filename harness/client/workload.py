@@ -251,7 +251,9 @@ class Workload:
             message_id = f"{prefix}-{seq}"
             destination, size = self.plan.draw(producer, seq)
             # where and how big, in the history only when the shape makes it vary or differ from the id
-            shaped = {"dest": destination} if len(self.plan.destinations) > 1 and not topic else {}
+            shaped: dict[str, str | int] = (
+                {"dest": destination} if len(self.plan.destinations) > 1 and not topic else {}
+            )
             if size:
                 shaped["size"] = size
             self.history.append(process, "invoke", f, id=message_id, **shaped)
@@ -351,8 +353,15 @@ class Workload:
             extra["mismatch"] = {
                 "destination": delivery.destination,
                 "body": delivery.body[:80],
+                "body_end": delivery.body[-80:],  # a body that ran into the next frame shows it here
                 "length": len(delivery.body),
                 "persistent": persistent,
+                # what the frame said of itself: a frame without the broker's ids was not the broker's whole
+                "headers": {
+                    k: delivery.headers[k]
+                    for k in ("message-id", "ack", "subscription", "content-length")
+                    if k in delivery.headers
+                },
             }
         self.history.append(
             process,

@@ -9,38 +9,38 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import os
 import random
-import secrets
 import socket
+import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.client.stomp_client import StompSession
-from harness.cluster import introspect
+from harness.cluster import containers
+from harness.cluster.backend import MECHANISMS, PROCESS_ACTIONS, STOP_TIMEOUT
+from harness.cluster.brokers import ADMIN_STOMP_PORT, BrokerCluster, new_run_id
 from harness.cluster.compose import Compose
 from harness.cluster.docker_env import docker_client
 from harness.cluster.images import ensure_images
 from harness.cluster.render import render_run
 from harness.design.catalog import design
 from harness.design.topology import Node, Topology
-from harness.errors import ClusterNotReady, HarnessError
+from harness.errors import HarnessError
 from harness.settings import Settings
-from harness.wait import WaitTimeout, wait_until
 
 RUN_LABEL = "io.amq-chaos.run"
 OWNER_LABEL = "io.amq-chaos.owner"
 PROJECT_PREFIX = "amqchaos"
-# the loopback-only STOMP connector every node has for the harness (compose/templates/activemq.xml.j2)
-ADMIN_STOMP_PORT = 61614
+__all__ = ["ADMIN_STOMP_PORT", "Cluster", "RunInfo", "new_run_id"]
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,6 @@ class RunInfo:
             raise HarnessError(f"{path} is malformed: {exc}") from None
 
 
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-
-
 def ensure_port_free(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         # connections of an earlier run may linger in TIME_WAIT; only a listener makes the port taken
@@ -112,7 +108,49 @@ def free_port() -> int:
     raise HarnessError("no free port found between 20000 and 32000 on 127.0.0.1")
 
 
-class Cluster:
+class Cluster(BrokerCluster):
+    """The embedded default backend: each node a container of a Docker Compose project on this host, its broker
+    the container's main process."""
+
+    backend = "compose"
+    primitives: ClassVar[dict[str, str]] = {
+        "kill": "`docker kill --signal SIGKILL` (the broker is the container's main process)",
+        "stop": "`docker stop -t 30`: SIGTERM, the broker's shutdown, SIGKILL after 30 s",
+        "restart": "`docker restart -t 30`",
+        "freeze": "`docker pause` (the cgroup freezer)",
+        "isolate": "iptables DROP rules in the containers' namespaces, tagged with the run",
+        "partition-pairs": "iptables DROP rules in the containers' namespaces, tagged with the run",
+        "partition": "iptables DROP rules in the containers' namespaces, tagged with the run",
+        "mute": "iptables DROP rules in the other containers' namespaces, tagged with the run",
+        "one-way": "an iptables DROP rule in the deaf container's namespace, tagged with the run",
+        "lossy": "iptables DROP rules with `-m statistic --probability`",
+        "reset": "iptables `REJECT --reject-with tcp-reset` rules",
+        "slow": "`tc qdisc add dev eth0 root tbf` in the container",
+        "delay": "`tc qdisc add dev eth0 root netem delay` in the container",
+        "starve": "the container's CFS quota (`docker update --cpu-quota`)",
+        "fill-store": "`fallocate` of a ballast file in the pair's size-limited volume, from the store helper",
+        "lose-lock": "`rm` of the pair's KahaDB lock file from its live node",
+        "hold-lock": "a process holding an fcntl lock on the pair's lock file in its waiting node",
+    }
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset(MECHANISMS)
+
+    @property
+    def name(self) -> str:
+        return self.project
+
+    def software(self) -> dict[str, str]:
+        images: dict[str, str] = {}
+        if self.info is not None:
+            for role, tag in (("broker", self.info.broker_image), ("vip", self.info.vip_image)):
+                try:
+                    images[role] = f"{tag} {self.client.images.get(tag).id}"
+                except Exception:  # an image removed since: its tag still says what it was built from
+                    images[role] = tag
+        return images
+
     def __init__(
         self,
         settings: Settings,
@@ -192,12 +230,6 @@ class Cluster:
         if errors:
             raise HarnessError("teardown incomplete: " + "; ".join(errors))
 
-    def __enter__(self) -> Cluster:
-        return self.up()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.down()
-
     @property
     def compose(self) -> Compose:
         if self._compose is None:
@@ -225,7 +257,7 @@ class Cluster:
         label): only then, since starting docker-compose costs about a second per run."""
         project = f"com.docker.compose.project={self.project}"
         left = (
-            self.client.containers.list(all=True, filters={"label": project})
+            self.client.containers.list(all=True, ignore_removed=True, filters={"label": project})
             or self.client.networks.list(filters={"label": project})
             or self.client.volumes.list(filters={"label": project})
         )
@@ -245,16 +277,30 @@ class Cluster:
 
     # ------------------------------------------------------------------------------------------- nodes
     def _containers(self) -> list[Container]:
-        return self.client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={self.run_id}"})
+        return self.client.containers.list(
+            all=True, ignore_removed=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}
+        )
 
     def container(self, service: str) -> Container:
         found = self.client.containers.list(
             all=True,
+            ignore_removed=True,
             filters={"label": [f"{RUN_LABEL}={self.run_id}", f"com.docker.compose.service={service}"]},
         )
         if not found:
             raise HarnessError(f"no container for {service} in run {self.run_id}")
         return found[0]
+
+    def store_folder(self, pair: str) -> tuple[str, str]:
+        """The `store` helper container mounts every pair's size-limited volume for the cluster's life."""
+        return "store", f"/stores/{pair}"
+
+    def stomp_endpoint(self, node: Node | str) -> tuple[str, int]:
+        return "127.0.0.1", self.stomp_port(node)
+
+    @property
+    def vip_endpoint(self) -> tuple[str, int]:
+        return "127.0.0.1", self.vip_port
 
     def stomp_port(self, node: Node | str) -> int:
         """Host port (on 127.0.0.1) of the node's STOMP connector; refused where the node has none."""
@@ -265,50 +311,6 @@ class Cluster:
         if not bindings:
             raise HarnessError(f"{name} has no published STOMP port (is it running?)")
         return int(bindings[0]["HostPort"])
-
-    def stomp(
-        self, node: Node | str | None = None, *, route: str | None = None, **options: Any
-    ) -> StompSession:
-        """A client-user STOMP session to `node` directly (its published port), or through the VIP if None:
-        to the pair `route` names ("01") if given, else wherever the VIP balances it."""
-        port = self.vip_port if node is None else self.stomp_port(node)
-        creds = self.settings.credentials
-        vhost = self.topology.pair_name(route) if route is not None else None
-        options.setdefault("protocol", self.settings.stomp_protocol)  # 1.0 before ActiveMQ 5.8
-        return StompSession(
-            "127.0.0.1", port, creds.client_user, creds.client_password, vhost=vhost, **options
-        )
-
-    def browse_ids(self, node: str, queue: str) -> list[str]:
-        """The harness id of every message on `queue` on `node`, read inside its container over the loopback
-        admin connector (so a live seed slave, which has no client connector, is read as well)."""
-        code, out = self.exec(node, "stomp-browse", queue, str(ADMIN_STOMP_PORT), timeout=120)
-        if code != 0:
-            raise HarnessError(f"browse of {queue} on {node} failed ({code}): {out.strip()[-200:]}")
-        return [line.split("\t", 1)[1] or "?" for line in out.splitlines() if "\t" in line]
-
-    def send_inside(self, node: str, queue: str, body: str) -> None:
-        """Send one persistent message into `node` from inside its container (receipted), for probes."""
-        code, out = self.exec(node, "stomp-send", queue, body, timeout=20)  # to the admin connector
-        if code != 0:
-            raise HarnessError(f"send into {queue} on {node} failed ({code}): {out.strip()[-200:]}")
-
-    def queue_consumers(self, node: str) -> list[introspect.QueueConsumer]:
-        return introspect.queue_consumers(self.container(node))
-
-    def topic_consumers(self, node: str, topic: str) -> int:
-        return introspect.topic_consumers(self.container(node), topic)
-
-    def durable_pending(self, node: str, topic: str) -> dict[str, int]:
-        return introspect.durable_pending(self.container(node), topic)
-
-    def vip_routes_to(self) -> str:
-        """The broker a new client connection through the VIP lands on; "" when the VIP serves nobody."""
-        try:
-            with self.stomp(None, timeout=3) as session:
-                return session.broker_name
-        except Exception:  # refused, reset or timed out: the VIP routes nowhere right now
-            return ""
 
     def address(self, service: str) -> str:
         """The container's address on the cluster network."""
@@ -326,108 +328,54 @@ class Cluster:
 
     def exec(self, node: Node | str, *command: str, timeout: float = 60) -> tuple[int, str]:
         name = node if isinstance(node, str) else node.name
-        return introspect.exec_in(self.container(name), list(command), timeout=timeout)
+        return containers.exec_in(self.container(name), list(command), timeout=timeout)
+
+    def exec_detached(self, node: str, *command: str) -> None:
+        self.container(node).exec_run(list(command), detach=True)
+
+    def upload(self, node: str, data: bytes, path: str, mode: int = 0o644) -> None:
+        """One file, as a tar archive unpacked in its folder (the Docker API's only way in)."""
+        folder, _, name = path.rpartition("/")
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+        if not self.container(node).put_archive(folder or "/", archive.getvalue()):
+            raise HarnessError(f"upload of {path} to {node} refused")
+
+    def node_process(self, node: str, action: str) -> None:
+        """A node's broker is its container's main process: the action is the container's."""
+        container = self.container(node)
+        match action:
+            case "kill":
+                container.kill(signal="SIGKILL")
+            case "stop":
+                container.stop(timeout=STOP_TIMEOUT)
+            case "restart":
+                container.restart(timeout=STOP_TIMEOUT)
+            case "freeze":
+                container.pause()
+            case "start":
+                container.start()
+            case "thaw":
+                container.unpause()
+            case _:
+                raise HarnessError(f"no process action {action!r}: one of {', '.join(PROCESS_ACTIONS)}")
+
+    def process_running(self, node: str) -> bool:
+        return bool(self.container(node).status == "running")
+
+    def cpu_limit(self, node: str, cpus: float | None) -> None:
+        """A CFS quota per 100 ms period on the node's container; -1 is no quota, as the container started."""
+        if cpus is None:
+            self.container(node).update(cpu_quota=-1)
+        else:
+            self.container(node).update(cpu_period=100_000, cpu_quota=int(cpus * 100_000))
 
     def node_state(self, node: Node | str) -> str:
         name = node if isinstance(node, str) else node.name
-        return introspect.node_state(self.container(name))
-
-    def status(self, *, queues: bool = True, bridges: bool = True) -> list[introspect.NodeStatus]:
-        """Every node's status, read concurrently; `queues`/`bridges` False skip those JMX queries."""
-        with ThreadPoolExecutor(max_workers=len(self.topology.nodes)) as pool:
-            return list(
-                pool.map(lambda n: self.node_status(n, queues=queues, bridges=bridges), self.topology.nodes)
-            )
-
-    def node_status(self, node: Node, *, queues: bool = True, bridges: bool = True) -> introspect.NodeStatus:
-        return introspect.node_status(node, self.container(node.name), queues=queues, bridges=bridges)
-
-    def pair_status(self) -> list[introspect.NodeStatus]:
-        """States and STOMP answers only: what `pair_problems` needs, without a JMX query."""
-        return self.status(queues=False, bridges=False)
-
-    # -------------------------------------------------------------------------------------- readiness
-    def missing_bridges(self, statuses: list[introspect.NodeStatus]) -> set[tuple[str, str]]:
-        live = {s.node for s in statuses if s.state == "live"}
-        present = {(s.node, b.remote) for s in statuses for b in s.bridges if not b.created_by_duplex}
-        return self.topology.promised_bridges(live, self.settings.design) - present
-
-    def pair_problems(self, statuses: list[introspect.NodeStatus]) -> list[str]:
-        """Empty when every pair has one live and one waiting node and every live master answers STOMP."""
-        problems: list[str] = []
-        for pair in self.topology.pairs:
-            members = [s for s in statuses if self.topology.node(s.node).pair == pair]
-            states = sorted(s.state for s in members)
-            if states != ["live", "waiting"]:
-                problems.append(f"pair {pair} is {'/'.join(states)} (want live/waiting)")
-        for status in statuses:
-            if (
-                status.state == "live"
-                and self.topology.node(status.node).is_master
-                and not status.serves_stomp
-            ):
-                problems.append(f"{status.node} does not answer STOMP")
-        return problems
-
-    def vip_problems(self, statuses: list[introspect.NodeStatus]) -> list[str]:
-        """Empty when a client placed on each pair through the VIP lands on that pair's live node: HAProxy has
-        admitted every live broker, so placement does not depend on how soon after bring-up a run starts."""
-        live = {s.node for s in statuses if s.state == "live"}
-        problems = []
-        for pair in self.topology.pairs:
-            name = self.topology.pair_name(pair)
-            want = sorted(n.name for n in self.topology.nodes if n.pair == pair and n.name in live)
-            try:
-                with self.stomp(None, route=pair, timeout=3) as session:
-                    landed = session.broker_name
-            except Exception as exc:  # refused or timed out: HAProxy admits nobody for that pair yet
-                landed = f"nobody ({type(exc).__name__})"
-            if landed not in want:
-                problems.append(f"the VIP routes {name} to {landed} (live: {', '.join(want) or 'none'})")
-        return problems
-
-    def readiness_problems(self) -> list[str]:
-        """Empty when the pairs are live/waiting, every bridge the topology promises for the live nodes is up
-        and the VIP routes each pair to its live node. Cheapest first: the bridges are read over JMX only once
-        the pairs are right, the VIP asked only once the bridges are."""
-        statuses = self.pair_status()
-        problems = self.pair_problems(statuses)
-        if problems:
-            return problems
-        statuses = self.status(queues=False)
-        problems = self.pair_problems(statuses)  # the same moment as the bridges read below
-        problems.extend(f"bridge {a} -> {b} is not up" for a, b in sorted(self.missing_bridges(statuses)))
-        problems.extend(s.error for s in statuses if s.error)
-        if problems:
-            return problems
-        return self.vip_problems(statuses)
-
-    def wait_pairs(self, timeout: float) -> None:
-        wait_until(
-            lambda: not self.pair_problems(self.pair_status()),
-            timeout=timeout,
-            what="every pair to have a live and a waiting node",
-            interval=0.25,
-            describe=lambda: "; ".join(self.pair_problems(self.pair_status())),
-        )
-
-    def wait_ready(self, timeout: float) -> None:
-        problems: list[str] = []
-
-        def ready() -> bool:
-            try:
-                problems[:] = self.readiness_problems()
-            except Exception as exc:  # named in the error if it lasts, instead of "see logs"
-                problems[:] = [f"readiness check failed: {exc!r}"[:300]]
-            return not problems
-
-        try:
-            wait_until(ready, timeout=timeout, what="the cluster to be ready", interval=0.25)
-        except WaitTimeout:
-            raise ClusterNotReady(
-                f"cluster not ready after {timeout:.0f}s: {'; '.join(problems) or 'see logs'}"
-                f" (logs in {self.directory / 'logs'})"
-            ) from None
+        return containers.node_state(self.container(name))
 
 
 def _owner_gone(owner: str) -> bool:
@@ -448,7 +396,7 @@ def sweep_orphans(client: docker.DockerClient, log=print) -> list[str]:
     """Remove runs whose harness process died without tearing down (kill -9, a lost CI runner)."""
     swept = []
     runs: dict[str, str] = {}
-    for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
+    for container in client.containers.list(all=True, ignore_removed=True, filters={"label": RUN_LABEL}):
         runs[container.labels[RUN_LABEL]] = container.labels.get(OWNER_LABEL, "manual")
     for run_id, owner in sorted(runs.items()):
         if _owner_gone(owner):
@@ -459,7 +407,7 @@ def sweep_orphans(client: docker.DockerClient, log=print) -> list[str]:
 
 
 def sweep_label(client: docker.DockerClient, label: str) -> None:
-    for container in client.containers.list(all=True, filters={"label": label}):
+    for container in client.containers.list(all=True, ignore_removed=True, filters={"label": label}):
         container.remove(force=True, v=True)
     for network in client.networks.list(filters={"label": label}):
         network.remove()

@@ -8,11 +8,11 @@ found and reused instead of rebuilt.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import docker.errors
 
 from harness.distribution import Distribution
 from harness.errors import HarnessError, MachineError
-from harness.settings import BROKER_SUITES, DIST_SUITE, ROOT
+from harness.settings import BROKER_SUITES, DIST_SUITE, ROOT, environment
 
 IMAGES_DIR = ROOT / "images"
 BROKER_PACKAGES = (
@@ -33,6 +33,11 @@ BROKER_PACKAGES = (
     "iproute2",
     "iptables",
     "procps",
+    # the stand-in server host (host.Dockerfile) is layered on the broker image, so it shares this root file
+    # system: one bootstrap per suite, in CI too
+    "openssh-server",
+    "sudo",
+    "tini",
 )
 # A user's own distribution (ACTIVEMQ_DIST) runs on bookworm's JRE, with the jars old lines lack that Debian
 # packages: xstream/jettison/xpp3 (the statistics plugin's JSON), slf4j, and xbean-spring with Spring for the
@@ -96,8 +101,10 @@ _BROKER_FILES = (
             "amq-healthcheck",
             "amq-jmx",
             "amq-cds-train",
+            "amq-durable-ids",
         )
     ),
+    "java/AmqDurableIds.java",  # compiled while the image is built
     # the broker amq-cds-train starts while the image is built
     "cds/activemq.xml",
     "cds/log4j.properties",
@@ -129,8 +136,9 @@ def image_tag(recipe: ImageRecipe, version: str | None = None) -> str:
 
 def debian_mirror() -> str:
     """The Debian mirror this machine's apt already uses (DEBIAN_MIRROR overrides)."""
-    if os.environ.get("DEBIAN_MIRROR"):
-        return os.environ["DEBIAN_MIRROR"]
+    chosen = environment().get("DEBIAN_MIRROR", "").strip()
+    if chosen:
+        return chosen
     candidates: list[str] = []
     sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
     for path in sources:
@@ -148,7 +156,7 @@ def debian_mirror() -> str:
     raise HarnessError("no Debian mirror found in /etc/apt sources: set DEBIAN_MIRROR to one")
 
 
-def _bootstrap(recipe: ImageRecipe, client: docker.DockerClient, log: callable) -> str:
+def _bootstrap(recipe: ImageRecipe, client: docker.DockerClient, log: Callable[[str], None]) -> str:
     tag = recipe.rootfs_tag()
     if _image_exists(client, tag):
         return tag
@@ -187,7 +195,10 @@ def _image_exists(client: docker.DockerClient, tag: str) -> bool:
 
 
 def ensure_image(
-    client: docker.DockerClient, recipe: ImageRecipe, version: str | None = None, log: callable = print
+    client: docker.DockerClient,
+    recipe: ImageRecipe,
+    version: str | None = None,
+    log: Callable[[str], None] = print,
 ) -> str:
     """Return the tag of the image for `recipe`, building it only if no image from the same inputs exists."""
     tag = image_tag(recipe, version)
@@ -203,31 +214,75 @@ def ensure_image(
             shutil.copytree(IMAGES_DIR, context, dirs_exist_ok=True)
             shutil.copyfile(recipe.dist.path, Path(context) / "dist.tar")
             buildargs |= {"DIST_TOP": recipe.dist.top, "START_JAR": recipe.dist.start_jar}
-        try:
-            client.images.build(
-                path=context if recipe.dist is not None else str(IMAGES_DIR),
-                dockerfile=recipe.dockerfile,
-                tag=tag,
-                buildargs=buildargs,
-                labels={LABEL: recipe.digest()},
-                pull=False,
-                rm=True,
-                forcerm=True,
-            )
-        except docker.errors.BuildError as exc:
-            # the step's own output says why; the error alone names only the command
-            output = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log).strip().splitlines()
-            for line in output[-15:]:
-                log(f"  | {line}")
-            raise MachineError(f"building {tag} failed: {exc.msg}") from exc
+        path = context if recipe.dist is not None else str(IMAGES_DIR)
+        _build(client, tag, path, recipe.dockerfile, buildargs, recipe.digest(), log)
     log(f"built {tag} in {time.monotonic() - started:.0f}s")
     return tag
 
 
+def _build(
+    client: docker.DockerClient,
+    tag: str,
+    path: str,
+    dockerfile: str,
+    buildargs: dict[str, str],
+    digest: str,
+    log: Callable[[str], None],
+) -> None:
+    try:
+        client.images.build(
+            path=path,
+            dockerfile=dockerfile,
+            tag=tag,
+            buildargs=buildargs,
+            labels={LABEL: digest},
+            pull=False,
+            rm=True,
+            forcerm=True,
+        )
+    except docker.errors.BuildError as exc:
+        # the step's own output says why; the error alone names only the command
+        output = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log).strip().splitlines()
+        for line in output[-15:]:
+            log(f"  | {line}")
+        raise MachineError(f"building {tag} failed: {exc.msg}") from exc
+
+
 def ensure_images(
-    client: docker.DockerClient, version: str, log: callable = print, dist: Distribution | None = None
+    client: docker.DockerClient,
+    version: str,
+    log: Callable[[str], None] = print,
+    dist: Distribution | None = None,
 ) -> tuple[str, str]:
     """(broker tag, vip tag) for `version` (from Debian's package, or from `dist` when given), built if
     needed."""
     recipe = dist_recipe(dist) if dist is not None else broker_recipe(version)
     return ensure_image(client, recipe, version, log), ensure_image(client, vip_recipe(), None, log)
+
+
+# The stand-in server host (host.Dockerfile): the broker image with sshd, sudo and the broker's service script,
+# for the SSH backend, which reaches hosts by SSH only.
+HOST_DOCKERFILE = "host.Dockerfile"
+_HOST_FILES = ("host/sshd_config", "bin/amq-host-init", "bin/amq-host-broker")
+
+
+def host_image_tag(version: str, broker_tag: str) -> str:
+    """The host image's tag: a digest of the broker image it is layered on (whose tag is its own inputs'
+    digest) and of its own files."""
+    contents = [(IMAGES_DIR / f).read_bytes().decode() for f in (HOST_DOCKERFILE, *_HOST_FILES)]
+    return f"amq-chaos/host:{version}-{_digest([broker_tag, *contents])}"
+
+
+def ensure_host_image(client: docker.DockerClient, version: str, log: Callable[[str], None] = print) -> str:
+    """The tag of the stand-in host image for Debian's broker `version`, built (with its broker image) if
+    needed. A user's own distribution has none: the stand-in only has to look like a server."""
+    broker = ensure_image(client, broker_recipe(version), version, log)
+    tag = host_image_tag(version, broker)
+    if _image_exists(client, tag):
+        return tag
+    started = time.monotonic()
+    log(f"building {tag}")
+    digest = tag.rpartition("-")[2]
+    _build(client, tag, str(IMAGES_DIR), HOST_DOCKERFILE, {"BROKER_IMAGE": broker}, digest, log)
+    log(f"built {tag} in {time.monotonic() - started:.0f}s")
+    return tag

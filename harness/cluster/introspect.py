@@ -1,30 +1,29 @@
-"""What each node is doing, read from inside its container (Debian's broker has no Jolokia).
+"""What each node is doing, read on the node itself by the tools its image (or host) carries: Debian's broker
+has no Jolokia. Backend-neutral: every reading takes an `Exec`, the backend's way to run a command there.
 
-- life-cycle state: the broker's own log, because a waiting slave opens no port. The harness reads the
-  container's log through the Docker API (3 ms of CPU) rather than running `amq-node-state` inside it (60 ms:
-  at every quarter-second poll of four nodes, as much CPU as the brokers starting up had); the healthcheck
-  runs the script, and a Docker test keeps the two agreeing;
+- life-cycle state: the broker's own log, because a waiting slave opens no port; the lines that tell it are
+  here (`state_of_line`), the reading of the log is the backend's (harness.cluster.containers reads a
+  container's through the Docker API);
 - STOMP: a CONNECT on the node's own loopback (`stomp-ping`);
-- queues and network bridges: the ActiveMQ console over JMX inside the container (`amq-jmx query`).
+- queues and network bridges: the ActiveMQ console over JMX on the node (`amq-jmx query`);
+- the workload topic's durable subscriptions, their counts and the ids they hold: `amq-durable-ids`, a JMX
+  client of the project's own (images/java/AmqDurableIds.java), since the console cannot print a browse.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TypeVar
-
-import docker.errors
-from docker.models.containers import Container
 
 from harness.design.topology import Node
 from harness.errors import HarnessError
 
 T = TypeVar("T")
+# how introspection reaches a node: run a command there with a deadline, (exit code, stdout then stderr)
+Exec = Callable[[list[str], float], tuple[int, str]]
 
 BRIDGE_QUERY = "type=Broker,brokerName=*,connector=*,networkConnectorName=*,networkBridge=*"
 QUEUE_QUERY = "type=Broker,brokerName=*,destinationType=Queue,destinationName=*"
@@ -83,23 +82,7 @@ class NodeStatus:
 
 
 class NodeNotRunning(HarnessError):
-    """A command was sent to a node whose container is stopped, killed or frozen."""
-
-
-def exec_in(container: Container, command: list[str], timeout: float = 60) -> tuple[int, str]:
-    """Run `command` in the container with a deadline (coreutils' timeout: docker exec has none); its
-    standard output, then its standard error.
-
-    Kept apart, not as Docker interleaves them: a tool that writes to stderr while its stdout is still
-    buffered (stomp-browse's count) would otherwise land inside a line of the listing, cutting one id."""
-    try:
-        result = container.exec_run(["timeout", "--kill-after=2", str(int(timeout)), *command], demux=True)
-    except docker.errors.APIError as exc:
-        if exc.status_code == 409:  # the container is not running, or is paused: a fault's doing, not a bug
-            raise NodeNotRunning(f"{container.name}: {exc.explanation or exc}") from exc
-        raise
-    stdout, stderr = result.output or (None, None)
-    return result.exit_code, ((stdout or b"") + (stderr or b"")).decode(errors="replace")
+    """A command was sent to a node that is stopped, killed or frozen."""
 
 
 # the lines amq-node-state looks for, last one wins (images/bin/amq-node-state)
@@ -110,10 +93,6 @@ _STATE_LINES = (
     # ") stopped": 5.5's last line ("ActiveMQ JMS Message Broker (name, ID:...) stopped"), later ") is shutdown"
     (re.compile(r"\) is shutting down|\) is shutdown|\) uptime|\) stopped$"), "stopping"),
 )
-# (container id, its current life's start) -> (state so far, timestamp of the last log line read): each poll
-# reads only what the broker logged since the one before
-_log_cursors: dict[tuple[str, str], tuple[str, float]] = {}
-_log_cursors_lock = threading.Lock()
 
 
 def state_of_line(line: str) -> str | None:
@@ -123,66 +102,30 @@ def state_of_line(line: str) -> str | None:
     return None
 
 
-def _epoch(stamp: str) -> float:
-    """Docker's RFC 3339 time with nanoseconds ("2026-11-28T01:58:49.056610463Z") as epoch seconds."""
-    return datetime.fromisoformat(stamp).timestamp()
-
-
-def node_state(container: Container) -> str:
-    """down | frozen | starting | waiting | live | stopping, from the container and its current life's log."""
-    try:
-        container.reload()
-    except docker.errors.NotFound:
-        return "down"
-    status = container.status
-    if status == "paused":
-        return "frozen"
-    if status != "running":
-        return "down"
-    started = container.attrs["State"]["StartedAt"]
-    key = (container.id, started)
-    with _log_cursors_lock:
-        if key not in _log_cursors:  # a new life: the container's earlier lives are read no more
-            for stale in [k for k in _log_cursors if k[0] == container.id]:
-                del _log_cursors[stale]
-        state, since = _log_cursors.get(key, ("starting", _epoch(started)))
-    try:
-        raw = container.logs(stdout=True, stderr=True, timestamps=True, since=since)
-    except docker.errors.APIError:
-        return "unknown"
-    last = None
-    for line in raw.decode(errors="replace").splitlines():
-        stamp, _, text = line.partition(" ")
-        state = state_of_line(text.rstrip()) or state
-        last = stamp
-    with _log_cursors_lock:
-        _log_cursors[key] = (state, _epoch(last) if last else since)
-    return state
-
-
-def node_status(node: Node, container: Container, *, queues: bool = True, bridges: bool = True) -> NodeStatus:
+def node_status(
+    node: Node, run: Exec, state: str, *, queues: bool = True, bridges: bool = True
+) -> NodeStatus:
     """The node's state and, when live, whether it answers STOMP, then what was asked for over JMX.
 
-    Each JMX query starts the console's JVM in the container (about 0.4 CPU-seconds), so a caller that needs
-    only the pairs (or only the bridges) asks for less."""
-    status = NodeStatus(node=node.name, state=node_state(container))
+    `state` is the node's life-cycle state as its backend read it. Each JMX query starts the console's JVM on
+    the node (about 0.4 CPU-seconds), so a caller that needs only the pairs (or only the bridges) asks for
+    less."""
+    status = NodeStatus(node=node.name, state=state)
     if status.state != "live":
         return status
     # the STOMP answer beside the JMX queries, not before them: a readiness or recovery check waits for both
     with ThreadPoolExecutor(max_workers=1) as pool:
-        ping = pool.submit(exec_in, container, ["stomp-ping", "127.0.0.1", "61613"], timeout=10)
+        ping = pool.submit(run, ["stomp-ping", "127.0.0.1", "61613"], 10)
         if queues:
-            status.queues = _query(container, status, "queue", QUEUE_QUERY, QUEUE_VIEW, parse_queues) or []
+            status.queues = _query(run, status, "queue", QUEUE_QUERY, QUEUE_VIEW, parse_queues) or []
         if bridges and status.error is None:
-            status.bridges = (
-                _query(container, status, "bridge", BRIDGE_QUERY, BRIDGE_VIEW, parse_bridges) or []
-            )
+            status.bridges = _query(run, status, "bridge", BRIDGE_QUERY, BRIDGE_VIEW, parse_bridges) or []
         status.serves_stomp = ping.result()[0] == 0
     return status
 
 
 def _query(
-    container: Container,
+    run: Exec,
     status: NodeStatus,
     what: str,
     objname: str,
@@ -190,7 +133,7 @@ def _query(
     parse: Callable[[str], list[T]],
 ) -> list[T] | None:
     """One JMX query's parsed records; None, with `status.error` saying why, when it failed or is unreadable."""
-    code, out = exec_in(container, ["amq-jmx", "query", "--objname", objname, "--view", view], timeout=60)
+    code, out = run(["amq-jmx", "query", "--objname", objname, "--view", view], 60)
     if code != 0:
         status.error = f"JMX {what} query failed ({code}): {out.strip().splitlines()[-1:] or ''}"
         return None
@@ -265,12 +208,11 @@ def parse_bridges(output: str) -> list[Bridge]:
     )
 
 
-def queue_consumers(container: Container) -> list[QueueConsumer]:
+def queue_consumers(run: Exec) -> list[QueueConsumer]:
     """Every subscription on this broker's queues, the bridges' included."""
-    code, out = exec_in(
-        container,
+    code, out = run(
         ["amq-jmx", "query", "--objname", QUEUE_CONSUMER_QUERY, "--view", QUEUE_CONSUMER_VIEW],
-        timeout=60,
+        60,
     )
     if code != 0:
         raise HarnessError(f"JMX consumer query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
@@ -299,13 +241,12 @@ def parse_queue_consumers(output: str) -> list[QueueConsumer]:
     return sorted(consumers, key=lambda c: (c.queue, c.client_id, c.network, c.dispatched))
 
 
-def topic_consumers(container: Container, topic: str) -> int:
+def topic_consumers(run: Exec, topic: str) -> int:
     """Consumers of `topic` on this broker (its own subscribers and the bridges' subscriptions); 0 when the
     topic does not exist there yet."""
-    code, out = exec_in(
-        container,
+    code, out = run(
         ["amq-jmx", "query", "--objname", TOPIC_QUERY.format(topic=topic), "--view", "Name,ConsumerCount"],
-        timeout=60,
+        60,
     )
     if code != 0:
         raise HarnessError(f"JMX topic query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
@@ -313,11 +254,11 @@ def topic_consumers(container: Container, topic: str) -> int:
     return sum(_int(r, "ConsumerCount") for r in records)
 
 
-def durable_pending(container: Container, topic: str) -> dict[str, int]:
+def durable_pending(run: Exec, topic: str) -> dict[str, int]:
     """Durable subscription name -> messages pending for it on this broker (a bridge's own durable
-    subscription included, under its name)."""
-    code, out = exec_in(
-        container,
+    subscription included, under its name), through the console: the final state reads the same counts with
+    read_durable, and this reading stays as the independent one its Docker test compares them with."""
+    code, out = run(
         [
             "amq-jmx",
             "query",
@@ -326,7 +267,7 @@ def durable_pending(container: Container, topic: str) -> dict[str, int]:
             "--view",
             SUBSCRIPTION_VIEW,
         ],
-        timeout=60,
+        60,
     )
     if code != 0:
         raise HarnessError(f"JMX subscription query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
@@ -336,12 +277,214 @@ def durable_pending(container: Container, topic: str) -> dict[str, int]:
             name = record.get("SubscriptionName", "")
             if not name:
                 continue
-            # a bridge's own durable subscription, held for the broker at the bridge's other end: its client
-            # id is <connector>_<that broker>_inbound_<this broker>
-            bridge = NETWORK_CLIENT.match(record.get("ClientId", ""))
-            if bridge:
-                name = f"bridge:{bridge['remote']}"
+            name = subscription_name(record.get("ClientId", ""), name)
             pending[name] = pending.get(name, 0) + _int(record, "PendingQueueSize")
     except ValueError as exc:
         raise HarnessError(f"JMX subscription query unreadable: {exc}") from None
     return pending
+
+
+def subscription_name(client_id: str, name: str) -> str:
+    """A durable subscription as the final state names it: the subscriber's subscription name, or
+    bridge:<broker> for a bridge's own, held for the broker at the bridge's other end (its client id is
+    <connector>_<that broker>_inbound_<this broker>)."""
+    bridge = NETWORK_CLIENT.match(client_id)
+    return f"bridge:{bridge['remote']}" if bridge else name
+
+
+# ------------------------------------------------------------------------ the ids durable subscriptions hold
+# A topic's browse stops at its maxBrowsePageSize: 400 unless a policy entry raises it, which the rendered
+# configurations do (compose/templates/activemq.xml.j2), to this. A browse this long may have been cut short.
+TOPIC_BROWSE_CAP = 100_000
+BROWSE_STOPS = f"a topic's browse stops at its maxBrowsePageSize ({TOPIC_BROWSE_CAP})"
+# What one browse may load into the broker's heap (256 MB by default), bodies and their copies included: the
+# messages are read from the store and converted to JMX data, all of them at once.
+BROWSE_BYTES = 16 * 1024 * 1024
+MESSAGE_OVERHEAD = 1024  # headers, properties and ids beside the body
+
+
+def browse_budget(largest_body: int) -> int:
+    """How many messages a browse may return when each body is at most `largest_body` bytes."""
+    return BROWSE_BYTES // (max(largest_body, 0) + MESSAGE_OVERHEAD)
+
+
+@dataclass(frozen=True)
+class DurableSubscription:
+    client_id: str
+    name: str  # as the final state names it (subscription_name)
+    pending: int  # PendingQueueSize: waiting to be dispatched
+    dispatched: int  # DispatchedQueueSize: dispatched to an active subscriber, not acknowledged yet
+
+
+@dataclass
+class DurableBrowse:
+    """What amq-durable-ids printed (images/java/AmqDurableIds.java)."""
+
+    subscriptions: list[DurableSubscription]
+    ids: list[str] | None  # the harness-id of every message browsed ("?" for none); None: not browsed
+    not_browsed: str = ""  # why it was not browsed though something is held (too big, failed)
+    unconverted: int = 0  # messages the broker could not convert for JMX: missing from `ids`
+    stable: bool = True  # no subscription's counts changed while it browsed
+
+
+@dataclass
+class DurableReading:
+    """One broker's durable subscriptions of the topic, as harness.check.verdict.FinalState keeps them."""
+
+    pending: dict[str, int] = field(default_factory=dict)  # name -> PendingQueueSize (summed per name)
+    # name -> the ids held for it (pending, or dispatched and not acknowledged): all of them unless `unread`
+    # names it too
+    ids: dict[str, list[str]] = field(default_factory=dict)
+    held: list[str] | None = None  # every id the store holds, where they could not be split among several
+    # name -> how many its counts say it holds beyond what the topic's store holds: counts the store does not
+    # vouch for (AMQ-9435: a store recovered after a failover logs "Duplicate message add attempt rejected"
+    # and its subscriptions count messages it does not hold; fixed in 5.17.7, 5.18.4, 6.1.0)
+    phantom: dict[str, int] = field(default_factory=dict)
+
+    def vouched(self) -> dict[str, int]:
+        """The pending counts, with what the store does not hold taken off (a phantom count holds nothing)."""
+        return {name: max(0, n - self.phantom.get(name, 0)) for name, n in self.pending.items()}
+
+    unread: dict[str, str] = field(default_factory=dict)  # name -> why `ids` lacks it, or may lack some of it
+
+
+def read_durable(run: Exec, topic: str, max_browse: int, persistent: bool) -> DurableReading:
+    """Durable subscription name -> messages pending for it on this broker, and the ids pending for each,
+    read in one JVM; a browse of more than `max_browse` messages is not made (browse_budget). `persistent`:
+    the run published persistent messages only (then the store holds every one still held)."""
+    code, out = run(["amq-durable-ids", topic, str(max_browse)], 60)
+    if code != 0:
+        raise HarnessError(
+            f"durable subscription read failed ({code}): {out.strip().splitlines()[-1:] or ''}"
+        )
+    try:
+        return split_durable(parse_durable_ids(out), persistent)
+    except ValueError as exc:
+        raise HarnessError(f"durable subscription read unreadable: {exc}") from None
+
+
+def parse_durable_ids(output: str) -> DurableBrowse:
+    """amq-durable-ids' records; lines of any other kind (the JVM's own warnings) are skipped. No `end`
+    record means the tool stopped part way: nothing read is trusted."""
+    browse = DurableBrowse(subscriptions=[], ids=None)
+    for line in output.splitlines():
+        kind, *fields = line.split("\t")
+        if kind == "sub" and len(fields) == 5:
+            client_id, name, pending, dispatched, _active = fields
+            browse.subscriptions.append(
+                DurableSubscription(
+                    client_id, subscription_name(client_id, name), int(pending), int(dispatched)
+                )
+            )
+        elif kind == "browsed" and len(fields) == 1:
+            browse.ids = []
+        elif kind == "skipped" and len(fields) == 2:
+            browse.not_browsed = f"not browsed: it would load {fields[0]} messages, more than {fields[1]}"
+        elif kind == "failed" and len(fields) == 1:
+            browse.not_browsed = f"browse failed: {fields[0]}"[:200]
+        elif kind == "msg" and len(fields) == 2 and browse.ids is not None:
+            browse.ids.append(fields[1] or "?")
+        elif kind == "end" and len(fields) == 3:
+            if int(fields[0]) != len(browse.ids or ()):
+                raise ValueError(f"{len(browse.ids or ())} messages listed, {fields[0]} counted")
+            browse.unconverted, browse.stable = int(fields[1]), fields[2] == "stable"
+            return browse
+    raise ValueError("no end record: the listing stopped part way")
+
+
+def split_durable(browse: DurableBrowse, persistent: bool = False) -> DurableReading:
+    """Each subscription's ids, where the browse can tell them. A browse returns what the topic's store holds
+    for every durable subscription of the topic on the broker (AmqDurableIds.java says why), so: a
+    subscription that holds nothing has no ids; when the subscriptions of one name alone hold anything, every
+    id browsed is theirs; when those of several names do, the browse is only what any of them may hold
+    (`held`). Whatever the browse cannot vouch for is named in `unread`.
+
+    A browse lists the store, so a non-persistent message pending is in none: a subscription that holds more
+    than the browse lists is unread. Several subscriptions that each hold no more than it lists could still
+    hide one among them, were persistent and non-persistent messages mixed on the topic; a run's publishers
+    send all of one kind (PERSISTENT). When they sent persistent ones only (`persistent`) and the browse was
+    not cut short, the store holds every message still held: what the counts say beyond it is a count the
+    store does not vouch for (`phantom`), not a message that may hide."""
+    reading = DurableReading()
+    holding: dict[str, list[DurableSubscription]] = {}
+    for sub in browse.subscriptions:
+        reading.pending[sub.name] = reading.pending.get(sub.name, 0) + sub.pending
+        if sub.pending + sub.dispatched:
+            holding.setdefault(sub.name, []).append(sub)
+    reading.ids = {name: [] for name in reading.pending if name not in holding}
+    if not holding:
+        return reading
+    if browse.ids is None or browse.unconverted or not browse.stable:
+        reading.unread = dict.fromkeys(holding, _not_vouched(browse))
+    else:
+        whole = persistent and len(browse.ids) < TOPIC_BROWSE_CAP
+        if whole:
+            for name, subs in holding.items():
+                beyond = max(map(_holds, subs)) - len(browse.ids)
+                if beyond > 0:
+                    reading.phantom[name] = beyond
+        if len(holding) == 1:
+            _one_name_holds(reading, *next(iter(holding.items())), browse.ids, whole)
+        else:
+            _several_hold(reading, holding, browse.ids, whole)
+    return reading
+
+
+def _not_vouched(browse: DurableBrowse) -> str:
+    if browse.ids is None:
+        return browse.not_browsed or "not browsed"
+    if browse.unconverted:
+        return f"the broker could not convert {browse.unconverted} of the messages browsed"
+    return "its counts changed while the topic was browsed"
+
+
+def _holds(sub: DurableSubscription) -> int:
+    return sub.pending + sub.dispatched
+
+
+def _counts(sub: DurableSubscription) -> str:
+    dispatched = f", DispatchedQueueSize {sub.dispatched}" if sub.dispatched else ""
+    return f"PendingQueueSize {sub.pending}{dispatched} for {sub.name}"
+
+
+def _one_name_holds(
+    reading: DurableReading, name: str, subs: list[DurableSubscription], ids: list[str], whole: bool = False
+) -> None:
+    """Every id browsed is held for this name (pending for it, or dispatched to it and not acknowledged):
+    nothing else holds any. Whether they are all it holds is another matter."""
+    most = max(subs, key=_holds)
+    if len(ids) > sum(_holds(sub) for sub in subs):  # held by nobody, by its counts: vouch for none
+        reading.unread[name] = (
+            f"the topic's store holds {len(ids)} messages here, more than its counts ({_counts(most)})"
+        )
+        return
+    reading.ids[name] = ids
+    if whole:  # the store's every message, and nothing else holds any
+        return
+    if len(ids) < _holds(most):  # cut short (maxBrowsePageSize, memory), or not in the store (non-persistent)
+        reading.unread[name] = f"browsed {len(ids)} messages, {_counts(most)}"
+    elif len(ids) >= TOPIC_BROWSE_CAP and len(ids) > _holds(most):
+        # several of one name, each holding part of what was browsed: their union may go on past the cut
+        reading.unread[name] = f"browsed {len(ids)} messages: {BROWSE_STOPS}"
+
+
+def _several_hold(
+    reading: DurableReading,
+    holding: dict[str, list[DurableSubscription]],
+    ids: list[str],
+    whole: bool = False,
+) -> None:
+    most = {name: max(subs, key=_holds) for name, subs in holding.items()}
+    short = {} if whole else {name: sub for name, sub in most.items() if len(ids) < _holds(sub)}
+    if short:  # a subscription holds more than was browsed: an id not browsed may be held for any of them
+        fallback = max(short.values(), key=_holds)
+        reading.unread = {
+            n: f"browsed {len(ids)} messages, {_counts(short.get(n, fallback))}" for n in holding
+        }
+    elif len(ids) >= TOPIC_BROWSE_CAP:
+        reading.unread = dict.fromkeys(holding, f"browsed {len(ids)} messages: {BROWSE_STOPS}")
+    else:  # complete: an id not browsed is held for none of them
+        reading.held = ids
+        names = ", ".join(holding)
+        why = f"the topic's store holds {len(ids)} messages here for {names}; a browse does not say whose"
+        reading.unread = dict.fromkeys(holding, why)

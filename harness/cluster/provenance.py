@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from harness.settings import ROOT
 
 if TYPE_CHECKING:
-    from harness.cluster.control import Cluster
+    from harness.cluster.brokers import BrokerCluster
     from harness.distribution import Distribution
 
 
@@ -39,14 +39,8 @@ def _dist(dist: Distribution | None) -> str | None:
     return f"{dist.name} sha256:{dist.sha256}" if dist else None
 
 
-def provenance(cluster: Cluster) -> dict[str, Any]:
-    images: dict[str, str] = {}
-    if cluster.info is not None:
-        for role, tag in (("broker", cluster.info.broker_image), ("vip", cluster.info.vip_image)):
-            try:
-                images[role] = f"{tag} {cluster.client.images.get(tag).id}"
-            except Exception:  # an image removed since: its tag still says what it was built from
-                images[role] = tag
+def provenance(cluster: BrokerCluster) -> dict[str, Any]:
+    images = cluster.software()
     return {
         "harness": harness_version(),
         "activemq_version": cluster.settings.version,

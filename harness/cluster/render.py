@@ -35,24 +35,38 @@ def render_broker(
     design: Design = DESIGNS["seed"],
     first_pair: str = "01",
     line: VersionLine | None = None,
+    static_peers: list[str] | None = None,
 ) -> str:
-    """One node's activemq.xml: `design` as its version `line` can have it (the rest left out, see fit)."""
+    """One node's activemq.xml: `design` as its version `line` can have it (the rest left out, see fit).
+
+    `static_peers`: the addresses of the other pairs' nodes that advertise, for a bridge that names them
+    (`static:(...)`) where multicast discovery does not cross the network between the hosts; None: multicast."""
     line = line or version_line(DEFAULT_VERSION)
     design, _ = fit(design, line)
     inactivity = design.bridge_inactivity_ms
     # options for the transports a discovery agent creates carry the "discovered." prefix; 5.5 passes what
     # the agent leaves over on as it is
     prefix = "discovered." if line.discovered_prefix else ""
+    if static_peers is not None:
+        # each peer's own transport options, and a static reconnect that keeps trying a waiting slave (no port
+        # open until it takes over) once a second, as multicast discovery would find it again
+        options = f"?wireFormat.maxInactivityDuration={inactivity}" if inactivity else ""
+        peers = ",".join(f"tcp://{peer}:61616{options}" for peer in static_peers)
+        bridge_uri = f"static:({peers})?maxReconnectDelay=1000&amp;useExponentialBackOff=false"
+        bridge_options = ""
+    else:
+        bridge_uri = discovery_uri(node.group)
+        bridge_options = f"&amp;{prefix}wireFormat.maxInactivityDuration={inactivity}" if inactivity else ""
     return _env.get_template("activemq.xml.j2").render(
         node=node,
         design=design,
         line=line,
         master=f"{node.pair_name}-a",
         discovery_uri=discovery_uri(node.group),
+        bridge_uri=bridge_uri,
+        bridge_discovery="static" if static_peers is not None else "multicast",
         network_connector=design.has_network_connector(node, first_pair),
-        discovered_options=f"&amp;{prefix}wireFormat.maxInactivityDuration={inactivity}"
-        if inactivity
-        else "",
+        discovered_options=bridge_options,
         transport_options=f"?wireFormat.maxInactivityDuration={inactivity}" if inactivity else "",
         kahadb_attributes=_kahadb_attributes(design, line),
     )
@@ -90,6 +104,36 @@ def render_haproxy(backends: list[Node]) -> str:
     return _env.get_template("haproxy.cfg.j2").render(backends=backends, pairs=pairs)
 
 
+def render_configs(
+    settings: Settings, directory: Path, static_addresses: dict[str, str] | None = None
+) -> Path:
+    """Each node's configuration folder, `<directory>/config/<node>/` (what its /etc/amq holds), afresh.
+    `static_addresses` (node -> address): bridges that name their peers instead of discovering them."""
+    topology = settings.topology
+    config = directory / "config"
+    if config.exists():
+        shutil.rmtree(config)
+    for node in topology.nodes:
+        node_dir = config / node.name
+        node_dir.mkdir(parents=True)
+        peers = (
+            [
+                static_addresses[n.name]
+                for n in topology.nodes
+                if n.pair != node.pair and settings.design.advertises(n)
+            ]
+            if static_addresses is not None
+            else None
+        )
+        (node_dir / "activemq.xml").write_text(
+            render_broker(node, settings.design, topology.pairs[0], settings.line, static_peers=peers)
+        )
+        # log4j 1.2 reads the first (Debian's package), log4j 2 the second (Apache's tarballs from 5.17.0)
+        for logging_config in ("log4j.properties", "log4j2.properties"):
+            shutil.copy(TEMPLATES / logging_config, node_dir / logging_config)
+    return config
+
+
 @dataclass(frozen=True)
 class RenderedRun:
     directory: Path
@@ -105,18 +149,7 @@ def render_run(
     owner: str = "manual",
 ) -> RenderedRun:
     topology = settings.topology
-    config = directory / "config"
-    if config.exists():
-        shutil.rmtree(config)
-    for node in topology.nodes:
-        node_dir = config / node.name
-        node_dir.mkdir(parents=True)
-        (node_dir / "activemq.xml").write_text(
-            render_broker(node, settings.design, topology.pairs[0], settings.line)
-        )
-        # log4j 1.2 reads the first (Debian's package), log4j 2 the second (Apache's tarballs from 5.17.0)
-        for logging_config in ("log4j.properties", "log4j2.properties"):
-            shutil.copy(TEMPLATES / logging_config, node_dir / logging_config)
+    config = render_configs(settings, directory)
     backends = topology.nodes if settings.design.vip_over_all_nodes else topology.masters
     (config / "vip").mkdir()
     (config / "vip" / "haproxy.cfg").write_text(render_haproxy(backends))

@@ -1,11 +1,11 @@
 """Configurations of the topology that a run can render: the seed design as written, the hardened one, and
 variants for negative controls.
 
-TOPOLOGY selects a public design. Variants whose name starts with "control-" exist for negative controls (a
+DESIGN selects a public design. Variants whose name starts with "control-" exist for negative controls (a
 deliberately broken cluster that a checker must catch) and are not offered to users.
 
 What `hardened` changes, and why (ActiveMQ documentation and source, checked on 5.17.2 where marked in
-TOPOLOGY.md):
+docs/designs.md):
 - `conditionalNetworkBridgeFilterFactory replayWhenNoConsumers`: a bridge never forwards a message back
   toward a broker already on its path, so messages forwarded to a master stay there when its consumers move to
   the other master (the seed strands them). With replay they flow back.
@@ -66,7 +66,7 @@ class Design:
     # through a masterConnector to the master's port 61618, the master waiting for it (waitForSlave)
     pure_master_slave: bool = False
     # `available`'s limit: the longest no send may be acknowledged, from the design's measured takeover
-    # (README, "available"): the lock retry, the VIP's drop-out, a receipt timeout and the clients' back-off
+    # (docs/designs.md, "How long the cluster may be unavailable"): the lock retry, the VIP's drop-out, a receipt timeout and the clients' back-off
     unavailable_after: float = 30.0
 
     def serves_clients(self, node: Node) -> bool:
@@ -113,5 +113,5 @@ PUBLIC = tuple(name for name in DESIGNS if not name.startswith("control-"))
 
 def design(name: str) -> Design:
     if name not in DESIGNS:
-        raise HarnessError(f"unknown TOPOLOGY {name!r}: choose one of {', '.join(PUBLIC)}")
+        raise HarnessError(f"unknown design {name!r}: choose one of {', '.join(PUBLIC)}")
     return DESIGNS[name]

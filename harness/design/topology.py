@@ -1,4 +1,4 @@
-"""Node names, roles and the bridges the topology promises (TOPOLOGY.md), as plain data."""
+"""Node names, roles and the bridges the topology promises (docs/designs.md), as plain data."""
 
 from __future__ import annotations
 

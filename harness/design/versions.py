@@ -2,7 +2,7 @@
 
 A design (catalog.py) says what the operator wants; a version line says which of those settings its broker
 knows. `fit` drops what the line lacks and says so; the template then renders the fitted design. Facts from
-ActiveMQ's release notes and source (README, "Your own distribution", cites each); every line from 5.16 on
+ActiveMQ's release notes and source (docs/designs.md, "Broker versions and version lines", cites each); every line from 5.16 on
 was run here, older ones were not.
 """
 
@@ -116,4 +116,4 @@ def fit(design: Design, line: VersionLine) -> tuple[Design, list[Dropped]]:
     if design.store_trouble_pauses_connectors and not line.io_exception_handler:
         changes["store_trouble_pauses_connectors"] = False
         dropped.append(Dropped("defaultIOExceptionHandler stopStartConnectors", "5.6"))
-    return (dataclasses.replace(design, **changes) if changes else design), dropped
+    return (dataclasses.replace(design, **changes) if changes else design), dropped  # type: ignore[arg-type]

@@ -20,18 +20,21 @@ from typing import Any
 from harness import commands
 from harness.chaos.run import ChaosRun
 from harness.chaos.schedule import Step, random_schedule
+from harness.chaos.spec import RunSpec
 from harness.check.result import ScenarioResult
 from harness.check.weaknesses import SEED_WEAKNESSES, declared_for_shape
 from harness.client.placement import SEEDED
 from harness.client.shape import parse_shape
 from harness.client.workload import WorkloadConfig
-from harness.cluster.control import Cluster
+from harness.cluster.backends import open_cluster
+from harness.errors import MACHINE_FAILED, OK, VIOLATION
 from harness.longrun.memory import MemoryRecorder, limit_malloc_arenas, release_free_memory
 from harness.progress import Progress, clock
 from harness.report import summary
 from harness.report.html import ReportInput, write_report
+from harness.report.index import rewrite_index
 from harness.report.junit import soak_junit
-from harness.settings import Settings
+from harness.settings import Settings, stamped_folder
 
 # what a window needs after its last fault: heal, recovery, bridge probes, drain, final state, checkers
 SETTLE_SECONDS = 60.0
@@ -112,7 +115,7 @@ def run_soak(
     log(f"report: {directory / 'report.html'} (rewritten at every checkpoint)")
     started = time.monotonic()
     end = started + sum(lengths)
-    with MemoryRecorder(directory / "memory.jsonl") as memory, Cluster(settings) as cluster:
+    with MemoryRecorder(directory / "memory.jsonl") as memory, open_cluster(settings) as cluster:
         for window, length in enumerate(lengths):
             name = f"soak-w{window:03d}"
             # faults and load until the window's settle time, on the soak's clock, so windows add up to DURATION
@@ -126,15 +129,17 @@ def run_soak(
             )
             run = ChaosRun(
                 cluster,
-                name,
-                plan.seed,
-                directory / name,
-                design=design_name,
-                workload=WorkloadConfig(queue=f"soak.w{window:03d}", **shape),
-                expected=declared_for_shape(SEED_WEAKNESSES.get(design_name, {}), shape),
+                RunSpec(
+                    name,
+                    plan.seed,
+                    directory / name,
+                    design=design_name,
+                    workload=WorkloadConfig(queue=f"soak.w{window:03d}", **shape),
+                    expected=declared_for_shape(SEED_WEAKNESSES.get(design_name, {}), shape),
+                    deadline=end,
+                    placement=plan.placement,
+                ),
                 progress=progress,
-                deadline=end,
-                placement=plan.placement,
             )
             window_started = time.monotonic()
             result, error = _play_window(run, steps, load_until)
@@ -213,7 +218,7 @@ def write_soak_report(
     memory: list[tuple[float, float]],
     peak_rss_mib: float,
 ) -> Path:
-    """The soak's page, from what its folder holds (so `python -m harness report` can redraw it)."""
+    """The soak's page, from what its folder holds (so `amq-chaos report` can redraw it)."""
     plan = json.loads((directory / "soak.json").read_text())
     # it details only the windows worth reading: every failing one (the last ten) and the latest
     detailed = [r for r in results if not r.ok][-10:]
@@ -264,3 +269,23 @@ def soak_report_from_folder(directory: Path) -> Path:
 def design_of(plan: dict[str, Any]) -> str:
     """The design a soak's plan names ("topology" in soak folders from before the rename)."""
     return str(plan.get("design") or plan.get("topology") or "")
+
+
+def soak_command(settings: Settings, plan: SoakPlan) -> int:
+    """`make soak`: the plan in a folder of its own (runs/soak/<time>-seed<N>), its report, the index of runs;
+    exit 1 if any window failed, 3 if a window did not finish (no verdict on the brokers)."""
+    directory = stamped_folder(settings.runs_dir, "soak", f"seed{plan.seed}")
+    directory.mkdir(parents=True)
+    outcome = run_soak(
+        dataclasses.replace(settings, runs_dir=directory), plan, directory, Progress.for_stdout()
+    )
+    windows = len(outcome.checkpoints)
+    failed = sum(1 for c in outcome.checkpoints if c.get("verdict") != "ok")
+    print(
+        f"soak {'ok' if outcome.ok else 'FAILED'}: {windows} windows, {failed} failing; "
+        f"harness peak RSS {outcome.peak_rss_mib:.1f} MiB; report {directory / 'report.html'}"
+    )
+    print(rewrite_index(directory.parent.parent))  # runs/soak/<this soak> -> runs/
+    if any(c.get("verdict") == "FAIL" for c in outcome.checkpoints):
+        return VIOLATION
+    return OK if outcome.ok else MACHINE_FAILED

@@ -6,7 +6,7 @@ few words. A design may prevent a pattern by a setting; a run on it that shows t
 
 Each cell of the table reads: reproduced in k of n tries, not seen in n tries, prevented by the design (not
 seen in n tries), or no result (the run did not finish). Nothing here reaches the cluster: the runs are made
-by `harness.cli.cmd_bugs`, as `make matrix` makes its runs.
+by `harness.campaigns.bugs`, as `make matrix` makes its runs.
 """
 
 from __future__ import annotations
@@ -191,9 +191,19 @@ def lost_on_stop(evidence: RunEvidence) -> Sighting:
 
 
 def two_live(evidence: RunEvidence) -> Sighting:
+    """The `one-live` checker's finding after a lock file was deleted; runs from before that checker: a
+    recovery check that found a pair live/live."""
     lost = evidence.faults("lose-lock")
     if not lost:
         return Sighting(None, "no lock file deleted")
+    verdict = _verdict(evidence, "one-live")
+    if verdict is not None and verdict.valid is False:
+        first = verdict.evidence["two_live"][0]
+        return Sighting(
+            True,
+            f"pair {first['pair']} had two live brokers on one store ({' and '.join(first['live'])}, "
+            f"{first['t'] - float(lost[0]['t']):.0f} s after its lock file went; one-live)",
+        )
     checked = [float(e["t"]) for e in evidence.events() if e.get("phase") in ("recovered", "not-recovered")]
     if not checked or max(checked) - float(lost[0]["t"]) < 11:
         # a seed slave tries the lock every 10 s: a pair checked sooner has not had its chance to split
@@ -206,6 +216,10 @@ def two_live(evidence: RunEvidence) -> Sighting:
     if split:
         pair = re.search(r"pair (\w+) is live/live", str(split[0].get("error")))
         return Sighting(True, f"pair {pair[1] if pair else '?'} had two live brokers on one store")
+    if verdict is not None and verdict.valid is True:
+        return Sighting(
+            False, f"never two live brokers in a pair ({verdict.counts.get('readings', 0)} readings)"
+        )
     return Sighting(False, "never two live brokers in a pair")
 
 
@@ -227,6 +241,22 @@ def ack_refused_held(evidence: RunEvidence) -> Sighting:
     tail = f" ({others} more held for other reasons)" if held and others > 0 else ""
     return Sighting(
         bool(held), f"{len(refused)} acks refused, {len(held)} of those messages held after the drain{tail}"
+    )
+
+
+DUPLICATE_ADD = r"Duplicate message add attempt rejected"
+
+
+def durable_gap_lost(evidence: RunEvidence) -> Sighting:
+    """Messages owed to a durable subscriber, never received and in no store, beside KahaDB's rejected
+    duplicate adds (the order-index gaps of AMQ-9435)."""
+    verdict = _verdict(evidence, "durable-lost")
+    if verdict is None or verdict.valid is None:
+        return Sighting(None, "durable-lost undecided" if verdict else "no durable-lost verdict")
+    lost = verdict.counts.get("lost", 0) if verdict.valid is False else 0
+    rejected = len(evidence.log_lines(DUPLICATE_ADD))
+    return Sighting(
+        lost > 0, f"{lost} owed to durable subscribers and in no store; {rejected} duplicate adds rejected"
     )
 
 
@@ -296,8 +326,17 @@ PATTERNS: tuple[Pattern, ...] = (
         "found here (lose-lock)",
         "lose-lock",
         two_live,
-        "a recovery check that found a pair live/live",
+        "two live brokers in a pair (the one-live checker; before it, a recovery check that found live/live)",
         {"hardened": "lockKeepAlivePeriod: the broker notices and stops"},
+    ),
+    Pattern(
+        "durable-gap-lost",
+        "durable messages pending for an offline subscriber lost in a failover after duplicate adds",
+        "found here (durable-topic); the gaps: AMQ-9435 (fixed in 5.17.7, 5.18.4, 6.1.0)",
+        "durable-topic",
+        durable_gap_lost,
+        "durable-lost: owed ids never received and in no store",
+        {"hardened": "one duplex bridge between the pairs (each topic message forwarded once)"},
     ),
     Pattern(
         "refused-yet-delivered",

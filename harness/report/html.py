@@ -36,6 +36,8 @@ td.expected { background: #fff3d6; }
 code, pre { background: #f4f4f4; padding: 1px 4px; } pre { padding: 8px; overflow-x: auto; }
 .chart { display: block; margin: 6px 0; }
 .replay { font-size: 15px; }
+.incomplete { background: #fff3d6; border-left: 4px solid #c77c00; padding: 6px 10px; }
+td.incomplete { background: #fff3d6; }
 """
 
 
@@ -59,6 +61,7 @@ def write_report(directory: Path, report: ReportInput) -> Path:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(report.title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{escape(report.title)}</h1>",
+        *_incomplete(report.results),
         _facts(report),
         _summary_table(directory, report.results, detailed),
     ]
@@ -76,7 +79,7 @@ def write_report(directory: Path, report: ReportInput) -> Path:
 
 
 def report_from_folder(directory: Path) -> Path:
-    """Rebuild the report of a chaos run folder from its summary.json (`python -m harness report DIR`)."""
+    """Rebuild the report of a chaos run folder from its summary.json (`amq-chaos report DIR`)."""
     results = [ScenarioResult.from_json(r) for r in json.loads((directory / "summary.json").read_text())]
     seed = results[0].seed if results else None
     return write_report(
@@ -91,6 +94,17 @@ def report_from_folder(directory: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------ parts
+def _incomplete(results: list[ScenarioResult]) -> list[str]:
+    """Above everything else: a replay of a history cut short is not the recorded run, whatever its verdict."""
+    return [
+        f"<p class='incomplete'><b>{escape(summary.INCOMPLETE.capitalize())}</b> ({escape(r.scenario)} "
+        f"[{escape(r.design)}]): it {escape(r.source_incomplete)}. Only the faults recorded before the cut were "
+        "redone: the verdicts below judge this replay, not the recorded run.</p>"
+        for r in results
+        if r.source_incomplete
+    ]
+
+
 def _facts(report: ReportInput) -> str:
     rows = []
     if report.seed is not None:
@@ -135,8 +149,10 @@ def _summary_table(directory: Path, results: list[ScenarioResult], detailed: lis
 
 
 def _cell_class(text: str) -> str:
-    if text == "FAIL" or text.endswith("!") or text == "?":
+    if text.startswith("FAIL") or text.endswith("!") or text == "?":
         return "fail"
+    if text.endswith(f"({summary.INCOMPLETE})"):
+        return "incomplete"
     if text.endswith("(expected)"):
         return "expected"
     return "ok" if text == "ok" else ""
@@ -146,7 +162,7 @@ def _scenario(directory: Path, result: ScenarioResult) -> str:
     folder = Path(result.directory)
     history = folder / "history.jsonl"
     out = [f"<h2 id='{_anchor(result)}'>{escape(result.scenario)} [{escape(result.design)}]: "]
-    out.append("ok</h2>" if result.ok else "FAIL</h2>")
+    out.append(f"{escape(summary.verdict_cell(result))}</h2>")
     if not result.ok:
         out.append(f"<p class='replay'>Replay: <code>{escape(summary.replay_command(result))}</code></p>")
     links = [("history", history), ("verdicts", folder / "verdicts.json")]

@@ -3,16 +3,19 @@ HTML report and the version matrix print it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness import commands
-from harness.check.checkers import CHECKERS, Checker, Verdict
+from harness.check.registry import CHECKERS, Checker
 from harness.check.result import ScenarioResult
+from harness.check.verdict import Verdict
 
 # one column per registered checker, in its order, between the run's counts and its verdict
 HEADER = ("scenario", "design", "ack/deliv/indet", *(c.column for c in CHECKERS.values()), "verdict")
 QUIET = frozenset({"0", "-", "yes"})  # cells that say nothing happened; the matrix leaves them out
+# beside the verdict of a replay of a history cut short: its ok is not the recorded run's
+INCOMPLETE = "replayed an incomplete history"
 
 
 def broker_label(header: dict[str, Any]) -> str:
@@ -45,15 +48,20 @@ def row(result: ScenarioResult) -> tuple[str, ...]:
         result.design,
         f"{c['acknowledged']}/{c['delivered']}/{c['indeterminate']}",
         *(cell(result, checker) for checker in CHECKERS.values()),
-        "ok" if result.ok else "FAIL",
+        verdict_cell(result),
     )
+
+
+def verdict_cell(result: ScenarioResult) -> str:
+    verdict = "ok" if result.ok else "FAIL"
+    return f"{verdict} ({INCOMPLETE})" if result.source_incomplete else verdict
 
 
 def rows(results: list[ScenarioResult]) -> list[tuple[str, ...]]:
     return [row(r) for r in results]
 
 
-def aligned(table: list[tuple[str, ...]]) -> list[str]:
+def aligned(table: Sequence[tuple[str, ...]]) -> list[str]:
     """Columns padded to their widest cell, two spaces apart: every text table the harness prints."""
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]

@@ -1,0 +1,69 @@
+"""The nightly-soak CI examples in ci/: they parse, fit the runners' limits, keep their artifacts and JUnit
+whatever the verdict, and call only what the Makefile and the command line have."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from harness.longrun.soak import parse_duration
+from harness.settings import stamped_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+SIX_HOURS = 6 * 3600
+
+
+def commands_in(lines: list[str]) -> list[str]:
+    """Every shell command of the lines, split at && and ;."""
+    return [c.strip() for line in lines for c in re.split(r"&&|;", line) if c.strip()]
+
+
+def assert_callable(commands: list[str]) -> None:
+    for command in commands:
+        for target in re.findall(r"\bmake\s+([a-z][a-z-]*)", command):
+            assert target in TARGETS, f"{command!r}: no make target {target!r}"
+        if "apt-get" in command:
+            assert command.startswith("sudo "), f"{command!r}: apt-get needs root on a runner"
+
+
+def test_the_github_workflow_soaks_nightly_within_the_job_limit() -> None:
+    workflow = yaml.safe_load((ROOT / "ci" / "github-nightly-soak.yml").read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert triggers["schedule"][0]["cron"]
+    job = workflow["jobs"]["soak"]
+    assert job["timeout-minutes"] * 60 < SIX_HOURS
+    env = job["env"]
+    duration = parse_duration(re.sub(r"\$\{\{.*'(\w+)' \}\}", r"\1", env["DURATION"]))
+    assert duration + 10 * 60 <= job["timeout-minutes"] * 60, "no room for set-up and upload"
+    assert env["DEBIAN_MIRROR"].startswith("http") and "secrets." in env["AMQ_CLIENT_PASSWORD"]
+    steps = job["steps"]
+    assert_callable(commands_in([s["run"] for s in steps if "run" in s]))
+    assert any("make soak" in s.get("run", "") for s in steps)
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    junit = next(s for s in steps if "junit" in s.get("uses", ""))
+    assert upload["if"] == "always()" and junit["if"] == "always()"
+    assert upload["with"]["path"] == "runs/soak/" and junit["with"]["report_paths"] == "runs/soak/*/junit.xml"
+
+
+def test_the_gitlab_job_soaks_on_a_schedule_and_keeps_its_artifacts() -> None:
+    job = yaml.safe_load((ROOT / "ci" / "gitlab-nightly-soak.yml").read_text())["nightly-soak"]
+    assert "schedule" in job["rules"][0]["if"]
+    hours, minutes = re.match(r"(\d+)h (\d+)m", job["timeout"]).groups()  # type: ignore[union-attr]
+    limit = int(hours) * 3600 + int(minutes) * 60
+    assert limit < SIX_HOURS and parse_duration(job["variables"]["DURATION"]) + 10 * 60 <= limit
+    assert job["variables"]["DEBIAN_MIRROR"].startswith("http")
+    assert_callable(commands_in(job["before_script"] + job["script"]))
+    assert any("make soak" in line for line in job["script"])
+    artifacts = job["artifacts"]
+    assert artifacts["when"] == "always" and artifacts["reports"]["junit"] == "runs/soak/*/junit.xml"
+
+
+def test_the_examples_junit_glob_finds_a_soak_folder(tmp_path: Path) -> None:
+    # what make soak names its folder (harness.longrun.soak.soak_command), and the soak test checks junit.xml is written in it
+    folder = stamped_folder(tmp_path / "runs", "soak", "seed7")
+    folder.mkdir(parents=True)
+    (folder / "junit.xml").write_text("<testsuite/>")
+    assert list(tmp_path.glob("runs/soak/*/junit.xml")) == [folder / "junit.xml"]
