@@ -258,7 +258,7 @@ def test_nemesis_rules_carry_the_run_id_and_heal_removes_them(cluster: Cluster, 
     actions = [(e["type"], e["f"], e.get("action")) for e in read_history(tmp_path / "history.jsonl")]
     assert ("ok", "fault", "lossy") in actions and ("ok", "heal", "unpartition") in actions
     assert ("ok", "heal", "unslow") in actions
-    assert cluster.readiness_problems() == []
+    cluster.wait_ready(120)
 
 
 def test_a_restarted_node_loses_its_rules_and_the_nemesis_puts_them_back(
@@ -350,5 +350,5 @@ def test_one_way_reset_starve_and_delay_apply_and_heal_on_the_real_nodes(cluster
     assert {"one-way", "reset", "starve"} <= healed
     delay = [e for e in events if e.get("action") == "delay" and e["type"] != "invoke"]
     assert delay and (delay[0]["type"] == "ok" or "unsupported" in delay[0])
-    cluster.wait_pairs(120)
-    assert cluster.readiness_problems() == []
+    # the bridges reconnect on their own schedule after the heal: waited for, with a deadline
+    cluster.wait_ready(120)
