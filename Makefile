@@ -6,11 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 AMQ := $(VENV)/bin/amq-chaos
 
-.PHONY: help test unit chaos soak replay shrink matrix bugs index up status down sweep images tools lint docs clean bench
+.PHONY: help test test-k8s unit chaos soak replay shrink matrix bugs index up status down sweep images tools lint docs clean bench
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
 	@echo "make unit      the harness's tests that need no Docker (under a minute)"
+	@echo "make test-k8s  the Kubernetes backend on your cluster (kubeconfig, K8S_NAMESPACE=, docs/backends.md)"
 	@echo "make chaos     the chaos scenarios (SEED=, SCENARIO=, DESIGN= select)"
 	@echo "make soak      random faults for DURATION (default 8h; CHECKPOINT=5m, SEED=, DESIGN=seed|hardened)"
 	@echo "make replay    redo a recorded history's faults (HISTORY=path/to/history.jsonl)"
@@ -31,7 +32,8 @@ help:
 # test keeps this list equal to it); docs/reference/settings.md says what each does.
 SETTINGS := SEED SCENARIO DESIGN PLACEMENT KNOWN_BUGS PRODUCERS CONSUMERS RATE SIZE QUEUES PERSISTENT \
 	SUBSCRIBERS CHURN DURATION CHECKPOINT TRIES BUDGET VERSIONS PATTERNS RUNS_DIR READY_TIMEOUT VIP_PORT \
-	STORE_SIZE BACKEND INVENTORY
+	STORE_SIZE BACKEND INVENTORY K8S_NAMESPACE K8S_CONTEXT K8S_BROKER_IMAGE K8S_VIP_IMAGE \
+	K8S_STORAGE_CLASS K8S_STORE_SIZE CHAOS_MESH_CRDS
 $(foreach name,$(SETTINGS),$(if $($(name)),$(eval export AMQ_CHAOS_$(name) := $$($(name)))))
 ifneq ($(CHAOS_MINUTES),)
 export AMQ_CHAOS_MINUTES := $(CHAOS_MINUTES)
@@ -57,7 +59,11 @@ images: $(STAMP) tools
 	$(AMQ) images
 
 test: images lint
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -m "not k8s" $(PYTEST_ARGS)
+
+# the Kubernetes backend on a real cluster (docs/backends.md, Kubernetes): your kubeconfig and K8S_* settings
+test-k8s: $(STAMP)
+	$(PY) -m pytest tests/k8s -m k8s $(PYTEST_ARGS)
 
 unit: $(STAMP) lint
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -211,8 +211,9 @@ def backends_page() -> str:
     from harness.cluster.backend import MECHANISMS
     from harness.cluster.control import Cluster
     from harness.cluster.hosts import HostsCluster
+    from harness.cluster.kube import KubeCluster
 
-    backends = (("Compose", Cluster), ("SSH hosts", HostsCluster))
+    backends = (("Compose", Cluster), ("SSH hosts", HostsCluster), ("Kubernetes", KubeCluster))
     rows = [
         (
             f"`{kind.name}`",
@@ -227,7 +228,8 @@ def backends_page() -> str:
     families = _table(("mechanism", "what it is"), [(f"`{m}`", what) for m, what in MECHANISMS.items()])
     intro = (
         "How each backend realises each fault kind, from the backends' own `primitives` "
-        "(`harness/cluster/control.py`, `harness/cluster/hosts.py`). A kind *needs* one family of mechanism; "
+        "(`harness/cluster/control.py`, `harness/cluster/hosts.py`, `harness/cluster/kube.py`). A kind "
+        "*needs* one family of mechanism; "
         "a backend that lacks it (an SSH host whose broker no systemd unit runs has no CPU quota; an "
         "inventory may narrow what the harness may do with `mechanisms`) refuses a scenario that declares "
         "the kind before its cluster comes up. Setting a backend up: [Backends](../backends.md)."

@@ -28,7 +28,7 @@ BROKER_SUITES: dict[str, str] = {"5.16.1": "bullseye", "5.17.2": "bookworm", "5.
 DEFAULT_VERSION = "5.17.2"
 DIST_SUITE = "bookworm"  # the JRE root file system a user's own distribution (ACTIVEMQ_DIST) runs on
 # what can run the brokers: harness.cluster.backends opens each
-BACKENDS = ("compose", "ssh")
+BACKENDS = ("compose", "ssh", "k8s")
 CREDENTIAL_VARS = ("AMQ_NETWORK_USER", "AMQ_NETWORK_PASSWORD", "AMQ_CLIENT_USER", "AMQ_CLIENT_PASSWORD")
 _HEAP = re.compile(r"^[0-9]+[mg]$")
 _SIZE = re.compile(r"^(?P<number>[0-9]+)(?P<unit>[mg])$")
@@ -94,6 +94,19 @@ VARIABLES: tuple[Variable, ...] = (
         "compose",
     ),
     Variable("INVENTORY", "the SSH backend's inventory of hosts, a TOML file (docs/backends.md)", "none"),
+    Variable("K8S_NAMESPACE", "the Kubernetes backend's namespace, the harness's own", "none"),
+    Variable("K8S_CONTEXT", "the kubeconfig context the Kubernetes backend uses", "the current one"),
+    Variable(
+        "K8S_BROKER_IMAGE", "the broker image the cluster pulls (make images' host image, pushed)", "none"
+    ),
+    Variable("K8S_VIP_IMAGE", "the VIP image the cluster pulls (make images' vip image, pushed)", "none"),
+    Variable("K8S_STORAGE_CLASS", "a ReadWriteMany storage class for the pairs' stores", "the default"),
+    Variable("K8S_STORE_SIZE", "each pair's store claim on Kubernetes", "1Gi"),
+    Variable(
+        "CHAOS_MESH_CRDS",
+        "Chaos Mesh's CustomResourceDefinitions to check objects against (a YAML file)",
+        "the copy in harness/cluster/crds/",
+    ),
     _broker(
         "ACTIVEMQ_VERSION", "broker version: one of the Debian versions the harness builds", DEFAULT_VERSION
     ),
@@ -179,6 +192,51 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class KubeTarget:
+    """Where and with what the Kubernetes backend runs the cluster (docs/backends.md, Kubernetes)."""
+
+    namespace: str
+    broker_image: str
+    vip_image: str
+    context: str | None = None
+    storage_class: str | None = None
+    store_size: str = "1Gi"
+    crds: Path | None = None  # None: the vendored copy
+    cluster_domain: str = "cluster.local"
+    cpu_limit: str = "1"  # a broker container's CPU limit, which the starve kind's load shares
+
+    @classmethod
+    def from_settings(cls, own: Mapping[str, str]) -> KubeTarget:
+        missing = [
+            name for name in ("K8S_NAMESPACE", "K8S_BROKER_IMAGE", "K8S_VIP_IMAGE") if not own.get(name)
+        ]
+        if missing:
+            raise HarnessError(f"BACKEND=k8s needs {', '.join(missing)} (docs/backends.md, Kubernetes)")
+        namespace = own["K8S_NAMESPACE"]
+        if not _DNS_LABEL.match(namespace):
+            raise HarnessError(f"K8S_NAMESPACE={namespace!r} is not a namespace name (lowercase, digits, -)")
+        size = own.get("K8S_STORE_SIZE") or "1Gi"
+        if not _QUANTITY.match(size):
+            raise HarnessError(f"K8S_STORE_SIZE={size!r} is not a storage quantity such as 1Gi")
+        crds = Path(own["CHAOS_MESH_CRDS"]).expanduser().resolve() if own.get("CHAOS_MESH_CRDS") else None
+        if crds is not None and not crds.is_file():
+            raise HarnessError(f"CHAOS_MESH_CRDS={crds}: no such file")
+        return cls(
+            namespace=namespace,
+            broker_image=own["K8S_BROKER_IMAGE"],
+            vip_image=own["K8S_VIP_IMAGE"],
+            context=own.get("K8S_CONTEXT") or None,
+            storage_class=own.get("K8S_STORAGE_CLASS") or None,
+            store_size=size,
+            crds=crds,
+        )
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+
+
+@dataclass(frozen=True)
 class Settings:
     version: str = DEFAULT_VERSION
     topology: Topology = field(default_factory=Topology)
@@ -197,6 +255,7 @@ class Settings:
     dist: Distribution | None = None
     backend: str = "compose"  # one of BACKENDS (harness.cluster.backends)
     inventory: Path | None = None  # the SSH backend's hosts
+    kube: KubeTarget | None = None  # the Kubernetes backend's namespace, images and store
 
     def __post_init__(self) -> None:
         # a design the version cannot run (pure master/slave on 5.8+), or a version the harness has no
@@ -262,6 +321,7 @@ class Settings:
         inventory = Path(own["INVENTORY"]).expanduser().resolve() if own.get("INVENTORY") else None
         if backend == "ssh" and inventory is None:
             raise HarnessError("BACKEND=ssh needs INVENTORY=hosts.toml: the hosts the brokers run on")
+        kube = KubeTarget.from_settings(own) if backend == "k8s" else None
         if store_size is not None:
             store_size = parse_store_size(store_size)
         return cls(
@@ -276,6 +336,7 @@ class Settings:
             runs_dir=Path(own.get("RUNS_DIR") or ROOT / "runs").resolve(),
             backend=backend,
             inventory=inventory,
+            kube=kube,
             dist=dist,
         )
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.chaos.faults import FAULT_KINDS, Injected, fault_kind, refused
 from harness.chaos.partition import Grudge
-from harness.cluster.backend import NodeControl
+from harness.cluster.backend import Grudges, NodeControl
 from harness.errors import HarnessError
 from harness.history import History
 
@@ -204,6 +204,9 @@ class Nemesis:
         # [node, source address, the peer at that address]: what the heal removes, rule by rule, and what a
         # node that starts again gets back
         applied: list[list[str]] = []
+        # a backend with grudge rows of its own (Chaos Mesh) holds drops and losses; resets stay iptables
+        grudges = None if reject else self.cluster.grudges
+        held: list[list[str]] = []  # [its handle, the holder, the peers...] per row
         try:
             # every node of the grudge must be there: a killed or stopped node has no network namespace to
             # hold rules (nor an address to drop), a frozen one runs no iptables; with overlapping faults
@@ -213,6 +216,9 @@ class Nemesis:
             if down:
                 raise HarnessError(f"cannot partition now: {', '.join(down)}")
             for node, dropped in grudge.items():
+                if grudges is not None and dropped:
+                    held.append([grudges.hold(node, sorted(dropped), loss), node, *sorted(dropped)])
+                    continue
                 for peer in sorted(dropped):
                     source = self.cluster.address(peer)
                     self._iptables(node, source, spec)
@@ -221,10 +227,16 @@ class Nemesis:
             for node, source, _peer in applied:  # none of it stays in force: nothing would ever heal it
                 with contextlib.suppress(Exception):
                     self._iptables(node, source, spec, delete=True)
+            for handle, *_row in held:
+                with contextlib.suppress(Exception):
+                    grudges.release(handle)  # type: ignore[union-attr]  # held only with grudges
             self.history.append("nemesis", "fail", "fault", action=kind, target=name, error=repr(exc)[:200])
             raise
         self.history.append("nemesis", "ok", "fault", action=kind, target=name)
-        injected = Injected(kind, name, {"grudge": description, "rules": applied, "spec": spec})
+        detail: dict[str, Any] = {"grudge": description, "rules": applied, "spec": spec}
+        if held:
+            detail["held"] = held
+        injected = Injected(kind, name, detail)
         if never_heal:
             injected.detail["never_heal"] = True
         return injected
@@ -251,13 +263,18 @@ class Nemesis:
         self.history.append("nemesis", "invoke", "heal", action=heal, target=injected.target, heals=heals)
         errors = []
         rules, spec = injected.detail.get("rules"), injected.detail.get("spec")
-        if rules is None or spec is None:
+        if (rules is None or spec is None) and "held" not in injected.detail:
             # in force since before the rules were kept (`fault heal` of a run from an older harness)
             for node in injected.grudge():
                 try:
                     self._flush(node)
                 except Exception as exc:  # a node that died meanwhile took its rules with it
                     errors.append(f"{node}: {exc!r}"[:200])
+        for handle, *_row in injected.detail.get("held", []):
+            try:
+                self._grudges(handle).release(handle)
+            except Exception as exc:
+                errors.append(f"{handle}: {exc!r}"[:200])
         # its own rules only, one by one: another partition in force on the same node keeps its own (two equal
         # rules are two lines, and a delete removes one)
         for node, source, *_peer in rules or []:  # rules kept before the peer was: [node, source]
@@ -352,6 +369,7 @@ class Nemesis:
         fault that was not there. Each partition's rules over the node are put back (the history records
         when, and any that could not be), so it lapsed only between the start and this."""
         for injected in self.active:
+            self._reapply_held(injected, node)
             rules, spec = injected.detail.get("rules"), injected.detail.get("spec")
             if not rules or spec is None:
                 continue
@@ -378,6 +396,28 @@ class Nemesis:
                 except Exception as exc:
                     rules[i] = [holder, "", *peer]
                     errors.append(f"{holder}: {exc!r}"[:200])
+            self.history.append(
+                "nemesis", "ok", "reapply", target=injected.target, node=node, rules=put_back, errors=errors
+            )
+
+    def _grudges(self, handle: str) -> Grudges:
+        grudges = self.cluster.grudges
+        if grudges is None:
+            raise HarnessError(f"{handle} was held by the backend's own rules, and this backend has none")
+        return grudges
+
+    def _reapply_held(self, injected: Injected, node: str) -> None:
+        """The backend's own rows over `node` put back if its start lost them (Chaos Mesh does not always
+        carry a partition across a restart), recorded as the iptables rules' are."""
+        for handle, *row in injected.detail.get("held", []):
+            if node not in row:
+                continue
+            self.history.append("nemesis", "invoke", "reapply", target=injected.target, node=node)
+            errors, put_back = [], 0
+            try:
+                put_back = int(self._grudges(handle).restarted(handle, node))
+            except Exception as exc:
+                errors.append(f"{handle}: {exc!r}"[:200])
             self.history.append(
                 "nemesis", "ok", "reapply", target=injected.target, node=node, rules=put_back, errors=errors
             )

@@ -27,6 +27,24 @@ MECHANISMS = {
 }
 
 
+class Grudges(Protocol):
+    """A backend's own way of holding a grudge's rows (Chaos Mesh objects on Kubernetes) instead of iptables
+    rules put in the nodes by exec. Drops and losses only: a TCP reset stays an iptables rule everywhere."""
+
+    def hold(self, holder: str, peers: list[str], loss: float | None) -> str:
+        """`holder` stops hearing `peers` (all of their packets, or the fraction `loss`); returns once it is in
+        force, with the handle that releases it. Raises (leaving nothing in force) when it cannot."""
+        ...
+
+    def release(self, handle: str) -> None:
+        """Lift it; returns once every target is restored."""
+        ...
+
+    def restarted(self, handle: str, node: str) -> bool:
+        """`node` started again: put the row back if the node is no longer under it. True when it was."""
+        ...
+
+
 class NodeControl(Protocol):
     @property
     def topology(self) -> Topology: ...
@@ -95,4 +113,9 @@ class NodeControl(Protocol):
 
     def interface(self, node: str) -> str:
         """The network interface that carries the node's cluster traffic (where tc shapes it)."""
+        ...
+
+    @property
+    def grudges(self) -> Grudges | None:
+        """The backend's own grudge rows, or None: iptables rules by exec in the nodes."""
         ...

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Self
 
 from harness.client.stomp_client import StompSession
 from harness.cluster import introspect
+from harness.cluster.backend import Grudges
 from harness.design.topology import Node, Topology
 from harness.errors import ClusterNotReady, HarnessError
 from harness.settings import Settings
@@ -116,6 +117,10 @@ class BrokerCluster(ABC):
 
     def interface(self, node: str) -> str:
         return "eth0"
+
+    @property
+    def grudges(self) -> Grudges | None:
+        return None  # iptables rules by exec, as the nemesis puts them
 
     @abstractmethod
     def stomp_endpoint(self, node: Node | str) -> tuple[str, int]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +23,8 @@ from typing import ClassVar, Self
 
 from harness.cluster.backend import MECHANISMS, PROCESS_ACTIONS, STOP_TIMEOUT
 from harness.cluster.brokers import BrokerCluster, new_run_id
-from harness.cluster.introspect import state_of_line
 from harness.cluster.inventory import HostNode, Inventory
+from harness.cluster.log_cursor import LogCursors, parse_probe, probe_line
 from harness.cluster.render import render_configs
 from harness.cluster.ssh import ROOT_COMMANDS, SshHost
 from harness.design.topology import Node
@@ -42,15 +41,6 @@ SYSTEMD_ACTIONS = {
     "freeze": ["systemctl", "freeze"],
     "thaw": ["systemctl", "thaw"],
 }
-
-
-@dataclasses.dataclass
-class _LogCursor:
-    """Where the last poll of a node's log stopped, in which life of its broker, and the state read so far."""
-
-    pid: str = ""
-    offset: int = 0
-    state: str = "starting"
 
 
 class HostsCluster(BrokerCluster):
@@ -95,8 +85,7 @@ class HostsCluster(BrokerCluster):
             node.name: SshHost(node.ssh, inventory.known_hosts, inventory.trust_unknown_hosts, log)
             for node in inventory.nodes
         }
-        self._cursors: dict[str, _LogCursor] = {}
-        self._cursor_lock = threading.Lock()
+        self._cursors = LogCursors()
         # what teardown must undo: nothing before every host was reached, no broker stopped unless installed
         self._reached = False
         self._installed = False
@@ -347,21 +336,9 @@ class HostsCluster(BrokerCluster):
         process, pid, size, text = self._probe(host_node, with_log=True)
         if process != "running":
             return "down" if process == "down" else process
-        with self._cursor_lock:
-            cursor = self._cursors.setdefault(host_node.name, _LogCursor())
-            new_life = cursor.pid != pid or size < cursor.offset  # or its log started over
-            if new_life:
-                cursor.pid, cursor.offset, cursor.state = pid, 0, "starting"
-        if new_life:  # what was read came from the old life's offset: read this life's from its start
-            return self.node_state(node)
-        # whole lines only: the broker may be half-way through writing the last one, which the next poll reads
-        # whole (a line read in two pieces would match no state, and a takeover would go unseen)
-        complete = text[: text.rfind("\n") + 1]
-        with self._cursor_lock:
-            for line in complete.splitlines():
-                cursor.state = state_of_line(line.rstrip()) or cursor.state
-            cursor.offset += len(complete.encode())
-            return cursor.state
+        state = self._cursors.advance(host_node.name, pid, size, text)
+        # a new life: what was read came from the old life's offset, so read this life's from its start
+        return self.node_state(node) if state is None else state
 
     def _probe(self, node: HostNode, *, with_log: bool) -> tuple[str, str, int, str]:
         """(running | frozen | down, pid, log size, log since the cursor) in one round trip."""
@@ -378,21 +355,9 @@ class HostsCluster(BrokerCluster):
             service = shlex.quote(broker.service)
             sudo = "sudo -n " if node.ssh.sudo else ""
             process = f"s=$({sudo}{service} status); pid=$({sudo}{service} pid); "
-        with self._cursor_lock:
-            offset = self._cursors.get(node.name, _LogCursor()).offset
-        log = shlex.quote(broker.log)
-        line = process + 'echo "$s ${pid:-0}"; '
-        if with_log:
-            line += f"stat -c %s {log} 2>/dev/null || echo 0; tail -c +{offset + 1} {log} 2>/dev/null"
-        code, out = self.hosts[node.name].run_line(line, timeout=20)
-        head, _, rest = out.partition("\n")
-        words = head.split()
-        if code != 0 or len(words) != 2 or words[0] not in ("running", "frozen", "down"):
-            raise HarnessError(f"{node.name}: cannot read its broker's state: {out.strip()[:200]}")
-        if not with_log:
-            return words[0], words[1], 0, ""
-        size_line, _, text = rest.partition("\n")
-        return words[0], words[1], int(size_line.strip() or 0), text
+        offset = self._cursors.offset(node.name) if with_log else None
+        code, out = self.hosts[node.name].run_line(probe_line(process, broker.log, offset), timeout=20)
+        return parse_probe(node.name, code, out, with_log)
 
     def address(self, node: str) -> str:
         if node == "vip":

@@ -93,7 +93,11 @@ class VipPair:
     others: list[Node]
 
 
-def render_haproxy(backends: list[Node]) -> str:
+def render_haproxy(
+    backends: list[Node], addresses: dict[str, str] | None = None, resolv_conf: bool = False
+) -> str:
+    """The VIP's haproxy.cfg. `addresses` (node -> the name HAProxy resolves; the node's own by default);
+    `resolv_conf`: resolve with the host's resolv.conf instead of Docker's embedded DNS (Kubernetes)."""
     names = list(dict.fromkeys(node.pair_name for node in backends))
     pairs = []
     for index, name in enumerate(names):
@@ -101,7 +105,10 @@ def render_haproxy(backends: list[Node]) -> str:
         order = names[index + 1 :] + names[:index]
         others = [node for other in order for node in backends if node.pair_name == other]
         pairs.append(VipPair(name, [node for node in backends if node.pair_name == name], others))
-    return _env.get_template("haproxy.cfg.j2").render(backends=backends, pairs=pairs)
+    address = {node.name: (addresses or {}).get(node.name, node.name) for node in backends}
+    return _env.get_template("haproxy.cfg.j2").render(
+        backends=backends, pairs=pairs, address=address, resolv_conf=resolv_conf
+    )
 
 
 def render_configs(

@@ -84,6 +84,7 @@ def test_every_backend_says_how_it_realises_every_fault_kind() -> None:
     from harness.chaos.faults import FAULT_KINDS
     from harness.cluster.control import Cluster
     from harness.cluster.hosts import HostsCluster
+    from harness.cluster.kube import KubeCluster
 
-    for backend in (Cluster, HostsCluster):
+    for backend in (Cluster, HostsCluster, KubeCluster):
         assert set(backend.primitives) == set(FAULT_KINDS), backend.backend

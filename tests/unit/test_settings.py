@@ -67,7 +67,8 @@ def test_unknown_version_is_one_line(tmp_path: Path) -> None:
         ({"STORE_SIZE": "16m"}, "STORE_SIZE='16m' is not a store size from 32m to 4g"),
         ({"STORE_SIZE": "8g"}, "STORE_SIZE='8g' is not a store size from 32m to 4g"),
         ({"STORE_SIZE": "128"}, "STORE_SIZE='128' is not a store size"),
-        ({"BACKEND": "k8s"}, "unknown BACKEND 'k8s': one of compose, ssh"),
+        ({"BACKEND": "nomad"}, "unknown BACKEND 'nomad': one of compose, ssh, k8s"),
+        ({"BACKEND": "k8s"}, "BACKEND=k8s needs K8S_NAMESPACE"),
         ({"BACKEND": "ssh"}, "BACKEND=ssh needs INVENTORY=hosts.toml"),
     ],
 )

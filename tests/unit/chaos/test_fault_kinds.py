@@ -37,6 +37,7 @@ class FakeCluster:
     backend: str = "fake"
     capabilities: frozenset[str] = frozenset(MECHANISMS)
     out_of_reach: frozenset[str] = frozenset()
+    grudges: Any = None  # iptables rules by exec, as on Compose and SSH hosts
 
     def node_state(self, name: str) -> str:
         return "live" if name.endswith("-a") else "waiting"
