@@ -3,27 +3,26 @@ healed, whether it ends by itself, which targets a random schedule may draw for 
 
 The nemesis applies every fault through `Nemesis.inject(kind, *args)`; schedules, the command line, replay,
 the checkers and the report all read this registry. Adding a fault kind is one class here plus one line in
-`FAULT_KINDS`.
+`FAULT_KINDS`; how it is realised is a call to a family of mechanism (harness.chaos.mechanisms: process,
+network, store), reached through `FaultContext`, the interface this module declares and the nemesis fills.
 
 Every fault is recorded in the history as an invoke and an ok (or fail / info) `fault` event whose `action`
 is the kind's name; its heal as `heal` events whose `action` is the kind's heal and whose `heals` names the
 kind. A fault's recorded invoke holds everything needed to redo it on the same nodes (`redo`), which is how
 replay works.
 
-This module imports nothing that reaches the cluster or Docker: checking and reporting read it too.
+This module imports nothing that reaches the cluster or Docker, nor the nemesis or its mechanisms (not even
+for type hints): checking and reporting read it too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from harness.chaos.partition import Grudge, complete, isolate
 from harness.errors import HarnessError
-
-if TYPE_CHECKING:
-    from harness.chaos.nemesis import Nemesis
 
 TARGET_HELP = "TARGET: a node name, live:NN, waiting:NN, live:random, waiting:random"
 
@@ -38,6 +37,79 @@ class Injected:
 
     def grudge(self) -> Grudge:
         return {node: frozenset(dropped) for node, dropped in self.detail.get("grudge", {}).items()}
+
+
+class NetworkMechanism(Protocol):
+    """What the kinds ask of the network family (harness.chaos.mechanisms.network)."""
+
+    def partition(
+        self,
+        grudge: Grudge,
+        name: str,
+        *,
+        kind: str = ...,
+        never_heal: bool = ...,
+        loss: float | None = ...,
+        reject: bool = ...,
+    ) -> Injected: ...
+
+    def unpartition(self, injected: Injected, *, heals: str) -> None: ...
+
+    def shape(self, node: str, rate: str) -> None: ...
+
+    def netem(self, node: str, delay_ms: int, jitter_ms: int) -> None: ...
+
+    def unshape(self, node: str, *, heals: str) -> None: ...
+
+
+class ProcessMechanism(Protocol):
+    """What the kinds ask of the process family (harness.chaos.mechanisms.process)."""
+
+    def process_action(
+        self, action: str, node: str, *, named_as: str | None = ..., heals: str | None = ...
+    ) -> None: ...
+
+    def cpu_limit(self, node: str, cpus: float) -> None: ...
+
+    def cpu_unlimit(self, node: str, *, heals: str) -> None: ...
+
+
+class StoreMechanism(Protocol):
+    """What the kinds ask of the store family (harness.chaos.mechanisms.store)."""
+
+    def fill_store(self, pair: str, free: int) -> None: ...
+
+    def free_store(self, pair: str, *, heals: str) -> None: ...
+
+    def delete_lock(self, pair: str, settle: float = ...) -> None: ...
+
+    def hold_lock(self, pair: str) -> str: ...
+
+    def release_lock(self, pair: str, node: str, *, heals: str) -> None: ...
+
+
+class FaultContext(Protocol):
+    """What a kind's unit needs to be applied: roles resolved now, and the three families of mechanism. The
+    nemesis is one; said here so that this module, which checking and reporting read, names no mechanism."""
+
+    @property
+    def network(self) -> NetworkMechanism: ...
+
+    @property
+    def process(self) -> ProcessMechanism: ...
+
+    @property
+    def store(self) -> StoreMechanism: ...
+
+    def resolve(self, target: str) -> str: ...
+
+    def resolve_pair(self, target: str) -> str: ...
+
+    def node_names(self) -> list[str]: ...
+
+    def pairs(self) -> list[list[str]]: ...
+
+    def live_nodes(self) -> dict[str, str]: ...
 
 
 class FaultKind:
@@ -62,15 +134,15 @@ class FaultKind:
     def ends_by_itself(self) -> bool:
         return self.heal is None
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         """Apply it from its command-line words; returns what it did (in force until healed, unless it ends
         by itself)."""
         raise NotImplementedError
 
-    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
+    def undo(self, nemesis: FaultContext, injected: Injected) -> None:
         raise NotImplementedError
 
-    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+    def redo(self, nemesis: FaultContext, recorded: Mapping[str, Any]) -> Injected:
         """Apply it again exactly as a history recorded it (node names, not roles)."""
         return self.apply(nemesis, [str(recorded["target"])])
 
@@ -84,15 +156,15 @@ class ProcessFault(FaultKind):
 
     needs = "process"
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         self._args(args, 1, 1)
         node = nemesis.resolve(args[0])
-        nemesis.process_action(self.name, node, named_as=args[0])
+        nemesis.process.process_action(self.name, node, named_as=args[0])
         return Injected(self.name, node)
 
-    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
+    def undo(self, nemesis: FaultContext, injected: Injected) -> None:
         assert self.heal is not None
-        nemesis.process_action(self.heal, injected.target, heals=self.name)
+        nemesis.process.process_action(self.heal, injected.target, heals=self.name)
 
 
 class Kill(ProcessFault):
@@ -128,17 +200,17 @@ class Slow(FaultKind):
 
     needs = "tc"
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         self._args(args, 1, 2)
         rate = args[1] if len(args) == 2 else "256kbit"
         node = nemesis.resolve(args[0])
-        nemesis.shape(node, rate)
+        nemesis.network.shape(node, rate)
         return Injected(self.name, node, {"rate": rate})
 
-    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
-        nemesis.unshape(injected.target, heals=self.name)
+    def undo(self, nemesis: FaultContext, injected: Injected) -> None:
+        nemesis.network.unshape(injected.target, heals=self.name)
 
-    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+    def redo(self, nemesis: FaultContext, recorded: Mapping[str, Any]) -> Injected:
         return self.apply(nemesis, [str(recorded["target"]), str(recorded.get("rate") or "256kbit")])
 
 
@@ -152,7 +224,7 @@ class Starve(FaultKind):
 
     needs = "cpu"
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         self._args(args, 1, 2)
         try:
             cpus = float(args[1]) if len(args) == 2 else 0.05
@@ -161,13 +233,13 @@ class Starve(FaultKind):
         if not 0.01 <= cpus < 2:
             raise HarnessError(f"starve {args[1]!r}: give the CPUs left to the node, from 0.01 to under 2")
         node = nemesis.resolve(args[0])
-        nemesis.cpu_limit(node, cpus)
+        nemesis.process.cpu_limit(node, cpus)
         return Injected(self.name, node, {"cpus": cpus})
 
-    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
-        nemesis.cpu_unlimit(injected.target, heals=self.name)
+    def undo(self, nemesis: FaultContext, injected: Injected) -> None:
+        nemesis.process.cpu_unlimit(injected.target, heals=self.name)
 
-    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+    def redo(self, nemesis: FaultContext, recorded: Mapping[str, Any]) -> Injected:
         return self.apply(nemesis, [str(recorded["target"]), str(recorded.get("cpus") or 0.05)])
 
 
@@ -181,20 +253,20 @@ class Delay(FaultKind):
 
     needs = "tc"
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         self._args(args, 1, 3)
         numbers = args[1:] or ["200", "50"]
         if not all(n.isdigit() for n in numbers):
             raise HarnessError(f"delay {' '.join(numbers)}: give milliseconds, e.g. delay live:01 200 50")
         delay, jitter = int(numbers[0]), int(numbers[1]) if len(numbers) == 2 else 0
         node = nemesis.resolve(args[0])
-        nemesis.netem(node, delay, jitter)
+        nemesis.network.netem(node, delay, jitter)
         return Injected(self.name, node, {"delay_ms": delay, "jitter_ms": jitter})
 
-    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
-        nemesis.unshape(injected.target, heals=self.name)
+    def undo(self, nemesis: FaultContext, injected: Injected) -> None:
+        nemesis.network.unshape(injected.target, heals=self.name)
 
-    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+    def redo(self, nemesis: FaultContext, recorded: Mapping[str, Any]) -> Injected:
         words = [str(recorded.get("delay_ms", 200)), str(recorded.get("jitter_ms", 0))]
         return self.apply(nemesis, [str(recorded["target"]), *words])
 
@@ -209,14 +281,14 @@ class GrudgeFault(FaultKind):
 
     needs = "filter"
 
-    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
-        nemesis.unpartition(injected, heals=self.name)
+    def undo(self, nemesis: FaultContext, injected: Injected) -> None:
+        nemesis.network.unpartition(injected, heals=self.name)
 
-    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+    def redo(self, nemesis: FaultContext, recorded: Mapping[str, Any]) -> Injected:
         grudge = {node: frozenset(dropped) for node, dropped in (recorded.get("grudge") or {}).items()}
         if not grudge:
             raise HarnessError(f"cannot redo {self.name} {recorded.get('target')}: no grudge recorded")
-        return nemesis.partition(
+        return nemesis.network.partition(
             grudge,
             str(recorded["target"]),
             kind=self.name,
@@ -226,7 +298,7 @@ class GrudgeFault(FaultKind):
         )
 
     def _node_and_side(
-        self, nemesis: Nemesis, args: Sequence[str], preposition: str
+        self, nemesis: FaultContext, args: Sequence[str], preposition: str
     ) -> tuple[str, str, list[str]]:
         """TARGET [peers|clients|both] -> (the node, the side, the others on that side: its peers, the VIP)."""
         self._args(args, 1, 2)
@@ -244,8 +316,10 @@ class Partition(GrudgeFault):
     name, usage = "partition", "partition (a grudge given by a test; recorded and replayed as such)"
     help = "any grudge between named nodes; what isolate and partition-pairs record before this registry"
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
-        raise HarnessError("a partition needs a grudge: use Nemesis.partition, or isolate / partition-pairs")
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
+        raise HarnessError(
+            "a partition needs a grudge: use Nemesis.inject_grudge, or isolate / partition-pairs"
+        )
 
 
 class Isolate(GrudgeFault):
@@ -253,9 +327,9 @@ class Isolate(GrudgeFault):
     help = "cut one node off from its peers (the other brokers), its clients (the VIP), or both; packets dropped, no reset"
     draws = ("live:random",)
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         node, side, others = self._node_and_side(nemesis, args, "from")
-        return nemesis.partition(isolate(node, others), f"{node} from {side}", kind=self.name)
+        return nemesis.network.partition(isolate(node, others), f"{node} from {side}", kind=self.name)
 
 
 class PartitionPairs(GrudgeFault):
@@ -263,10 +337,10 @@ class PartitionPairs(GrudgeFault):
     help = "each pair drops the other pair's packets; the VIP still reaches everyone (clients carry on)"
     draws = ("pairs",)
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         if list(args) not in ([], ["pairs"]):
             raise HarnessError(f"usage: {self.usage}")
-        return nemesis.partition(complete(nemesis.pairs()), "between the pairs", kind=self.name)
+        return nemesis.network.partition(complete(nemesis.pairs()), "between the pairs", kind=self.name)
 
 
 class Lossy(GrudgeFault):
@@ -274,7 +348,7 @@ class Lossy(GrudgeFault):
     help = "drop a fraction (default 0.3) of the packets between the pairs' live nodes, where the bridges run"
     loss = True
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         self._args(args, 0, 1)
         try:
             loss = float(args[0]) if args else 0.3
@@ -282,7 +356,7 @@ class Lossy(GrudgeFault):
             raise HarnessError(f"lossy {args[0]!r}: give the fraction of packets to drop, e.g. 0.3") from None
         live = nemesis.live_nodes()
         grudge = {node: frozenset(m for m, q in live.items() if q != pair) for node, pair in live.items()}
-        return nemesis.partition(grudge, "the bridges between the pairs", kind=self.name, loss=loss)
+        return nemesis.network.partition(grudge, "the bridges between the pairs", kind=self.name, loss=loss)
 
 
 class Mute(GrudgeFault):
@@ -291,10 +365,10 @@ class Mute(GrudgeFault):
     # not drawn by random schedules: a longer menu would change what every earlier seed draws
     combined = ("live:random",)
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         node, side, others = self._node_and_side(nemesis, args, "towards")
         grudge = {other: frozenset({node}) for other in others}
-        return nemesis.partition(grudge, f"{node} unheard by {side}", kind=self.name)
+        return nemesis.network.partition(grudge, f"{node} unheard by {side}", kind=self.name)
 
 
 class OneWay(GrudgeFault):
@@ -305,14 +379,14 @@ class OneWay(GrudgeFault):
     )
     combined = ("live:01->live:02", "live:02->live:01")
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         words = list(args[0].split("->")) if len(args) == 1 else list(args)
         if len(words) != 2:
             raise HarnessError(f"usage: {self.usage}")
         source, deaf = (nemesis.resolve(w) for w in words)
         if source == deaf:
             raise HarnessError(f"one-way {source} -> {deaf}: name two different nodes")
-        return nemesis.partition({deaf: frozenset({source})}, f"{source}->{deaf}", kind=self.name)
+        return nemesis.network.partition({deaf: frozenset({source})}, f"{source}->{deaf}", kind=self.name)
 
 
 class Reset(GrudgeFault):
@@ -325,11 +399,11 @@ class Reset(GrudgeFault):
     reject = True
     combined = ("live:random",)
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         node, side, others = self._node_and_side(nemesis, args, "from")
         # on the node alone: were the others to refuse its packets too, they would drop the very resets it
         # sends, and connects would hang instead of failing
-        return nemesis.partition(
+        return nemesis.network.partition(
             {node: frozenset(others)}, f"{node} resets {side}", kind=self.name, reject=True
         )
 
@@ -339,7 +413,7 @@ class StoreFault(FaultKind):
 
     needs = "store"
 
-    def _pair(self, nemesis: Nemesis, args: Sequence[str], least: int = 1, most: int = 1) -> str:
+    def _pair(self, nemesis: FaultContext, args: Sequence[str], least: int = 1, most: int = 1) -> str:
         self._args(args, least, most)
         return nemesis.resolve_pair(args[0])
 
@@ -352,16 +426,16 @@ class FillStore(StoreFault):
         "(STORE_SIZE=128m, or a scenario's chaos_cluster(store_size=...)): an ordinary one is the host's disk"
     )
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         pair = self._pair(nemesis, args, 1, 2)
         free = parse_bytes(args[1]) if len(args) == 2 else 0
-        nemesis.fill_store(pair, free)
+        nemesis.store.fill_store(pair, free)
         return Injected(self.name, pair, {"free": free})
 
-    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
-        nemesis.free_store(injected.target, heals=self.name)
+    def undo(self, nemesis: FaultContext, injected: Injected) -> None:
+        nemesis.store.free_store(injected.target, heals=self.name)
 
-    def redo(self, nemesis: Nemesis, recorded: Mapping[str, Any]) -> Injected:
+    def redo(self, nemesis: FaultContext, recorded: Mapping[str, Any]) -> Injected:
         return self.apply(nemesis, [str(recorded["target"]), str(recorded.get("free") or 0)])
 
 
@@ -373,9 +447,9 @@ class LoseLock(StoreFault):
         "that does not serves on while its partner locks a new file, two live brokers on one store. Over at once"
     )
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         pair = self._pair(nemesis, args)
-        nemesis.delete_lock(pair)
+        nemesis.store.delete_lock(pair)
         return Injected(self.name, pair)
 
 
@@ -387,13 +461,13 @@ class HoldLock(StoreFault):
         "with the live broker killed, neither node can serve; healed by ending that process"
     )
 
-    def apply(self, nemesis: Nemesis, args: Sequence[str]) -> Injected:
+    def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         pair = self._pair(nemesis, args)
-        holder = nemesis.hold_lock(pair)
+        holder = nemesis.store.hold_lock(pair)
         return Injected(self.name, pair, {"holder": holder})
 
-    def undo(self, nemesis: Nemesis, injected: Injected) -> None:
-        nemesis.release_lock(injected.target, str(injected.detail.get("holder", "")), heals=self.name)
+    def undo(self, nemesis: FaultContext, injected: Injected) -> None:
+        nemesis.store.release_lock(injected.target, str(injected.detail.get("holder", "")), heals=self.name)
 
 
 def parse_bytes(text: str) -> int:

@@ -298,7 +298,8 @@ def test_one_way_reset_starve_and_delay_apply_and_heal_on_the_real_nodes(cluster
     import random
     import time
 
-    from harness.chaos.nemesis import FaultUnsupported, Nemesis
+    from harness.chaos.mechanisms import FaultUnsupported
+    from harness.chaos.nemesis import Nemesis
     from harness.history import History, read_history
 
     group = cluster.topology.group

@@ -386,7 +386,7 @@ def throttle_bridges(run: ChaosRun, packets_per_second: int) -> list[str]:
     for node in live:
         for peer in (n for n in nodes if n.pair != node.pair):
             source = ["-s", cluster.address(peer.name)]
-            tag = ["-m", "comment", "--comment", run.nemesis.rule_tag]
+            tag = ["-m", "comment", "--comment", run.nemesis.network.rule_tag]
             limit = ["-m", "limit", "--limit", f"{packets_per_second}/second", "--limit-burst", "1"]
             for rule in ([*source, *limit, "-j", "ACCEPT"], [*source, "-j", "DROP"]):
                 code, out = cluster.exec(node.name, "iptables", "-A", "INPUT", *rule, *tag)

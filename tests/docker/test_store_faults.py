@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.chaos.nemesis import BALLAST, LOCK_HELD, Nemesis
+from harness.chaos.mechanisms.store import BALLAST, LOCK_HELD
+from harness.chaos.nemesis import Nemesis
 from harness.cluster.control import Cluster
 from harness.design.catalog import design
 from harness.history import History, read_history

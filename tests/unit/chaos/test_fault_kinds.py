@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from harness.chaos.faults import FAULT_KINDS, kind_healed_by, schedule_menu
-from harness.chaos.nemesis import FaultRefused, FaultUnsupported, Nemesis
+from harness.chaos.mechanisms import FaultRefused, FaultUnsupported
+from harness.chaos.nemesis import Nemesis
 from harness.chaos.player import Player
 from harness.chaos.replay import RecordedFault, _redo, recorded_faults
 from harness.chaos.schedule import Step, combined_schedule, most_in_force, random_schedule
