@@ -21,6 +21,7 @@ def wait_until(
     interval: float = 0.5,
     max_interval: float | None = None,
     describe: Callable[[], str] | None = None,
+    fail: Callable[[], BaseException] | None = None,
 ) -> T:
     """Poll `condition` until it returns a truthy value and return that value.
 
@@ -29,7 +30,8 @@ def wait_until(
     per poll) passes `max_interval` to back off towards it.
 
     Exceptions from `condition` count as "not yet" (a broker mid-restart refuses connections); the last one
-    is quoted in the timeout message together with `describe()`, so a failure says what state it saw.
+    is quoted in the timeout message together with `describe()`, so a failure says what state it saw. With
+    `fail`, a timeout raises what it returns instead (an error of the caller's, in the caller's words).
     """
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
@@ -44,6 +46,8 @@ def wait_until(
         except Exception as exc:  # the condition probes a system that is allowed to be down
             last_error = exc
         if time.monotonic() >= deadline:
+            if fail is not None:
+                raise fail()
             detail = f"; last error: {last_error!r}" if last_error else ""
             if describe is not None:
                 try:

@@ -21,7 +21,7 @@ import yaml
 
 from harness.cluster.kube_api import CHAOS_KINDS, KINDS, RUN_LABEL, KubeApi
 from harness.errors import HarnessError
-from harness.wait import WaitTimeout, wait_until
+from harness.wait import wait_until
 
 VENDORED_CRDS = Path(__file__).with_name("crds") / "chaos-mesh.yaml"
 IN_FORCE_TIMEOUT = 60.0  # seconds for chaos-daemon to inject every target (it answers in about a second)
@@ -246,26 +246,22 @@ class ChaosMesh:
 
         def in_force() -> bool:
             found = self.api.get(kind, name)
-            if found is None:
-                raise ChaosRefused(f"{kind} {name} is gone before it came in force")
-            seen[0] = found.get("status")
+            seen[0] = found.get("status") if found else {"conditions": [{"type": "Gone", "status": "True"}]}
             pods = injected_pods(seen[0], self.api.namespace)
             if pods is None or not targets <= pods:
                 return False
             self.injected[name] = pods
             return True
 
-        try:
-            wait_until(
-                in_force,
-                timeout=self.in_force_timeout,
-                what=f"{kind} {name} to be in force",
-                interval=self.interval,
-            )
-        except WaitTimeout:
-            raise ChaosRefused(
+        wait_until(
+            in_force,
+            timeout=self.in_force_timeout,
+            what=f"{kind} {name} to be in force",
+            interval=self.interval,
+            fail=lambda: ChaosRefused(
                 f"{kind} {name} not in force after {self.in_force_timeout:.0f}s: {describe(seen[0])}"
-            ) from None
+            ),
+        )
 
     def in_force(self, name: str) -> set[str] | None:
         obj = self.applied[name]
@@ -279,18 +275,16 @@ class ChaosMesh:
         kind = obj["kind"] if obj else _kind_of(self.api, name)
         if kind is None or not self.api.delete(kind, name):
             return
-        try:
-            wait_until(
-                lambda: self.api.get(kind, name) is None,
-                timeout=self.heal_timeout,
-                what=f"{kind} {name} to be recovered and gone",
-                interval=self.interval,
-            )
-        except WaitTimeout:
-            raise HarnessError(
+        wait_until(
+            lambda: self.api.get(kind, name) is None,
+            timeout=self.heal_timeout,
+            what=f"{kind} {name} to be recovered and gone",
+            interval=self.interval,
+            fail=lambda: HarnessError(
                 f"{kind} {name} still there {self.heal_timeout:.0f}s after its delete (its finalizer has "
                 "not restored every target; see docs/backends.md, Kubernetes)"
-            ) from None
+            ),
+        )
 
     def reapply(self, name: str, pod: str) -> bool:
         """Put the object back when `pod` (started again) is no longer among its injected targets: Chaos Mesh

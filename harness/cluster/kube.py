@@ -28,7 +28,7 @@ from harness.cluster.log_cursor import LogCursors, parse_probe, probe_line
 from harness.design.topology import Node
 from harness.errors import ClusterNotReady, HarnessError
 from harness.settings import KubeTarget, Settings
-from harness.wait import WaitTimeout, wait_until
+from harness.wait import wait_until
 
 BROKER = "broker"  # the broker's container in its pod
 VIP = "vip"
@@ -154,13 +154,16 @@ class KubeCluster(BrokerCluster):
                 problems.append("the VIP's pod not running")
             return not problems
 
-        try:
-            wait_until(running, timeout=STARTED_TIMEOUT, what="every pod to run", interval=1.0)
-        except WaitTimeout:
-            raise ClusterNotReady(
+        wait_until(
+            running,
+            timeout=STARTED_TIMEOUT,
+            what="every pod to run",
+            interval=1.0,
+            fail=lambda: ClusterNotReady(
                 f"pods not running after {STARTED_TIMEOUT:.0f}s: {'; '.join(problems)} "
                 f"(kubectl -n {self.kube.namespace} describe pods -l {RUN_LABEL}={self.run_id})"
-            ) from None
+            ),
+        )
 
     def down(self) -> None:
         errors: list[str] = []
