@@ -6,6 +6,7 @@ calls the backend made."""
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from pathlib import Path
@@ -333,6 +334,67 @@ def test_a_partition_lost_by_a_restart_is_put_back_and_recorded(cluster: KubeClu
         e for e in read_history(tmp_path / "history.jsonl") if e["f"] == "reapply" and e["type"] == "ok"
     ]
     assert [e["rules"] for e in reapplied] == [0, 1]
+
+
+# each kind, the words it is injected with, and what the fake API must have seen: a Chaos Mesh object of that
+# kind, or a command exec'd in a pod that starts with these words
+EVERY_KIND = {
+    "kill": (["chaos-mq01-a"], "exec", ["amq-host-broker", "kill"]),
+    "stop": (["chaos-mq01-a"], "exec", ["amq-host-broker", "stop"]),
+    "restart": (["chaos-mq01-b"], "exec", ["amq-host-broker", "start"]),
+    "freeze": (["chaos-mq01-a"], "exec", ["amq-host-broker", "freeze"]),
+    "isolate": (["live:01", "both"], "NetworkChaos", "partition"),
+    "partition-pairs": ([], "NetworkChaos", "partition"),
+    "lossy": (["0.3"], "NetworkChaos", "loss"),
+    "slow": (["live:01"], "exec", ["tc", "qdisc", "add"]),
+    "mute": (["live:01", "peers"], "NetworkChaos", "partition"),
+    "one-way": (["chaos-mq02-a->chaos-mq01-a"], "NetworkChaos", "partition"),
+    "reset": (["live:01"], "exec", ["iptables", "-A"]),
+    "starve": (["live:01", "0.1"], "StressChaos", None),
+    "delay": (["live:01", "100", "10"], "exec", ["tc", "qdisc", "add"]),
+    "fill-store": (["01"], "exec", ["sh", "-c"]),
+    "lose-lock": (["01"], "exec", ["rm", "/kahadb/lock"]),
+    "hold-lock": (["01"], "exec", ["sh", "-c"]),
+}
+
+
+def test_every_fault_kind_but_a_test_s_own_grudge_is_in_the_table_here() -> None:
+    from harness.chaos.faults import FAULT_KINDS
+
+    assert set(EVERY_KIND) == set(FAULT_KINDS) - {"partition"}  # `partition` is inject_grudge's, tested above
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_KIND))
+def test_each_kind_is_realised_as_the_backends_table_says_and_healed(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Kubernetes column of docs/reference/backends.md, cell by cell, against the fake API server."""
+    monkeypatch.setattr(KubeCluster, "wait_ready", lambda self, timeout: None)
+    api = FakeKubeApi()
+    cluster = KubeCluster(settings(tmp_path, store_size="64m"), api=api, run_id="run1", log=lambda *a: None)
+    cluster._chaos = driver(api)
+    seen: list[dict[str, Any]] = []
+    real_create = api.create
+    api.create = lambda obj: (seen.append(obj), real_create(obj))[1]  # type: ignore[method-assign]
+    args, where, what = EVERY_KIND[kind]
+    with cluster, History(tmp_path / "history.jsonl", {"seed": 0}) as history:
+        nemesis = Nemesis(cluster, history, random.Random(0))
+        # lose-lock waits to see whether the broker stops; the fake's never does
+        monkeypatch.setattr(
+            nemesis.store, "delete_lock", functools.partial(nemesis.store.delete_lock, settle=0.0)
+        )
+        before = len(api.execs)
+        nemesis.inject(kind, *args)
+        if where == "exec":
+            assert any(command[: len(what)] == what for _, command in api.execs[before:]), api.execs[before:]
+        else:
+            made = [o for o in seen if o["kind"] == where]
+            assert made and (what is None or all(o["spec"]["action"] == what for o in made))
+        nemesis.heal()
+        assert not [k for k, _ in api.objects if k in ("NetworkChaos", "StressChaos")]
+    events = [e for e in read_history(tmp_path / "history.jsonl") if e["p"] == "nemesis"]
+    assert not [e for e in events if e["type"] == "fail"]
+    assert any(e["f"] == "fault" and e["type"] == "ok" and e["action"] == kind for e in events)
 
 
 def test_the_role_in_the_guide_is_the_one_the_backend_needs() -> None:
