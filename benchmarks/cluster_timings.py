@@ -1,6 +1,6 @@
 """Prints the cluster's timings that docs/benchmarks/ records (a benchmark, not a test: nothing is asserted).
 
-    .venv/bin/python benchmarks/cluster_timings.py [ROUNDS] [--json]   (DESIGN=hardened for the hardened design)
+    .venv/bin/python benchmarks/cluster_timings.py [ROUNDS] [--json]   (AMQ_CHAOS_DESIGN=hardened for the hardened design)
 
 - bring-up: `Cluster.up()` until every pair is live/waiting, every promised bridge is up and the VIP routes
   each pair to its live node, split into where the time went: `compose up` (Docker creating the network,

@@ -2,7 +2,7 @@
 end-to-end latency, and whether the consumers kept up (the backlog when the producers stop, and how long it
 took to drain).
 
-    .venv/bin/python benchmarks/workload_shapes.py [SECONDS_PER_SHAPE]     (DESIGN=hardened to change design)
+    .venv/bin/python benchmarks/workload_shapes.py [SECONDS_PER_SHAPE]     (AMQ_CHAOS_DESIGN=hardened to change design)
 
 One cluster for every shape (its queues differ per shape), clients placed from a fixed seed over both pairs,
 no faults. A shape the machine does not sustain shows as a backlog that keeps growing while it runs and a
