@@ -10,7 +10,6 @@ does by exec in the pod instead.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -67,53 +66,6 @@ def partition(
         spec["action"] = "loss"
         spec["loss"] = {"loss": f"{loss * 100:g}", "correlation": "0"}
     obj["spec"] = spec
-    return obj
-
-
-def delay(name: str, run_id: str, namespace: str, pod: str, delay_ms: int, jitter_ms: int) -> dict[str, Any]:
-    """Everything the pod sends, `delay_ms` late (tc netem by chaos-daemon), as the delay kind does elsewhere."""
-    obj = _meta(name, run_id, "NetworkChaos")
-    obj["spec"] = {
-        "action": "delay",
-        "mode": "all",
-        "selector": _pods(namespace, [pod]),
-        "delay": {"latency": f"{delay_ms}ms", "jitter": f"{jitter_ms}ms", "correlation": "0"},
-    }
-    return obj
-
-
-_RATE = re.compile(r"^(?P<value>[0-9]+(?:\.[0-9]+)?)(?P<unit>bit|kbit|mbit|gbit|bps|kbps|mbps|gbps)$")
-_BYTES_PER_SECOND = {
-    "bit": 1 / 8,
-    "kbit": 1000 / 8,
-    "mbit": 1e6 / 8,
-    "gbit": 1e9 / 8,
-    "bps": 1,
-    "kbps": 1000,
-    "mbps": 1e6,
-    "gbps": 1e9,
-}
-SLOW_BURST_BYTES = 4096  # tc tbf's "burst 32kbit", as the slow kind shapes elsewhere
-SLOW_LATENCY_S = 0.4  # and its "latency 400ms": what may wait in the queue before it is dropped
-
-
-def bandwidth(name: str, run_id: str, namespace: str, pod: str, rate: str) -> dict[str, Any]:
-    """The pod's egress held to `rate` (tc's units: 256kbit, 1mbit), the same token bucket as elsewhere."""
-    match = _RATE.match(rate)
-    if match is None:
-        raise ChaosRefused(f"slow rate {rate!r}: a number and one of {', '.join(_BYTES_PER_SECOND)}")
-    per_second = float(match["value"]) * _BYTES_PER_SECOND[match["unit"]]
-    obj = _meta(name, run_id, "NetworkChaos")
-    obj["spec"] = {
-        "action": "bandwidth",
-        "mode": "all",
-        "selector": _pods(namespace, [pod]),
-        "bandwidth": {
-            "rate": rate,
-            "buffer": SLOW_BURST_BYTES,
-            "limit": max(SLOW_BURST_BYTES, int(per_second * SLOW_LATENCY_S) + SLOW_BURST_BYTES),
-        },
-    }
     return obj
 
 

@@ -125,8 +125,6 @@ def chaos_objects() -> list[dict[str, Any]]:
     return [
         chaos_mesh.partition("p", "r", NAMESPACE, "chaos-mq01-0", ["chaos-mq02-0", "chaos-mq02-1"]),
         chaos_mesh.partition("l", "r", NAMESPACE, "chaos-mq01-0", ["chaos-mq02-0"], loss=0.5),
-        chaos_mesh.delay("d", "r", NAMESPACE, "chaos-mq01-0", 100, 10),
-        chaos_mesh.bandwidth("b", "r", NAMESPACE, "chaos-mq01-0", "256kbit"),
         chaos_mesh.stress_cpu("s", "r", NAMESPACE, "chaos-mq01-0", 0.05),
     ]
 
