@@ -20,7 +20,7 @@ RUN set -eu; ln -s "/opt/${DIST_TOP}" /opt/activemq; mkdir -p /opt/activemq/lib/
         fi; \
     done; \
     mkdir -p /etc/amq /var/lib/amq /kahadb
-COPY bin/stomp-ping bin/stomp-browse bin/stomp-send bin/amq-entrypoint bin/amq-node-state bin/amq-healthcheck \
+COPY bin/stomp-ping bin/stomp-browse bin/stomp-subscription-ids bin/stomp-send bin/amq-entrypoint bin/amq-node-state bin/amq-healthcheck \
      bin/amq-jmx /usr/local/bin/
 # amq-durable-ids reads the durable subscriptions' ids over JMX (the console cannot print a browse): its class
 # is compiled here, once, by the JRE's jdk.compiler module (a JRE has no javac), for this JRE (no --release:

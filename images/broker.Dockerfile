@@ -7,7 +7,7 @@ FROM ${ROOTFS}
 RUN ln -sf /usr/share/java/xstream.jar /usr/share/java/jettison.jar /usr/share/java/xpp3.jar \
         /usr/share/activemq/lib/optional/ \
  && mkdir -p /etc/amq /var/lib/amq /kahadb
-COPY bin/stomp-ping bin/stomp-browse bin/stomp-send bin/amq-entrypoint bin/amq-node-state bin/amq-healthcheck \
+COPY bin/stomp-ping bin/stomp-browse bin/stomp-subscription-ids bin/stomp-send bin/amq-entrypoint bin/amq-node-state bin/amq-healthcheck \
      bin/amq-jmx bin/amq-cds-train /usr/local/bin/
 ENV LANG=C.UTF-8
 # A broker starts once here so that every broker of the image starts from a class-data-sharing archive of

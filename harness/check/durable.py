@@ -218,13 +218,20 @@ def _read_broker(
     weighed: set[str] = set()  # the names sharing the store, judged per id below
     if held is not None and unread:
         # a store held for several subscriptions, whose is not said: per missing id, the subscriptions old
-        # enough to hold it. All of them on its way to this subscriber: found; some: undecided
+        # enough to hold it. All of them on its way to this subscriber: found; some: undecided. An id a
+        # subscription read on its own holds is in the store for it: the unread ones may hold it or not
+        accounted = {i for name, ids in (known or {}).items() if name not in unread for i in ids}
+        own = set((known or {}).get(subscriber) or ())
         ambiguous = set()
-        for message_id in wanted.intersection(held):
+        for message_id in wanted.intersection(held) - own:
             holders = [n for n in unread if ages.could_hold(n, broker, message_id)]
-            if holders and all(_concerns(n, subscriber) for n in holders):
+            concerned = [n for n in holders if _concerns(n, subscriber)]
+            if message_id in accounted:
+                if concerned:
+                    ambiguous.add(message_id)
+            elif holders and len(concerned) == len(holders):
                 holdings.found.add(message_id)
-            elif not holders or any(_concerns(n, subscriber) for n in holders):
+            elif not holders or concerned:
                 ambiguous.add(message_id)
         if ambiguous:
             names = ", ".join(sorted(unread))

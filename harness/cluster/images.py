@@ -95,6 +95,7 @@ _BROKER_FILES = (
         for name in (
             "stomp-ping",
             "stomp-browse",
+            "stomp-subscription-ids",
             "stomp-send",
             "amq-entrypoint",
             "amq-node-state",

@@ -13,6 +13,7 @@ has no Jolokia. Backend-neutral: every reading takes an `Exec`, the backend's wa
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -314,6 +315,8 @@ class DurableSubscription:
     name: str  # as the final state names it (subscription_name)
     pending: int  # PendingQueueSize: waiting to be dispatched
     dispatched: int  # DispatchedQueueSize: dispatched to an active subscriber, not acknowledged yet
+    active: bool = False  # a subscriber is attached to it now
+    subscription: str = ""  # its own subscription name, as the broker knows it ("" where `name` is it)
 
 
 @dataclass
@@ -348,19 +351,118 @@ class DurableReading:
     unread: dict[str, str] = field(default_factory=dict)  # name -> why `ids` lacks it, or may lack some of it
 
 
-def read_durable(run: Exec, topic: str, max_browse: int, persistent: bool) -> DurableReading:
+def read_durable(
+    run: Exec, topic: str, max_browse: int, persistent: bool, settle: float = 5.0
+) -> DurableReading:
     """Durable subscription name -> messages pending for it on this broker, and the ids pending for each,
     read in one JVM; a browse of more than `max_browse` messages is not made (browse_budget). `persistent`:
-    the run published persistent messages only (then the store holds every one still held)."""
+    the run published persistent messages only (then the store holds every one still held). Where the
+    browse, the topic's whole store, cannot be split among the subscriptions holding it, each offline
+    subscriber's subscription is read on its own by reattaching to it (read_offline_subscriptions), and
+    trusted once every count is back to what it was (within `settle` seconds)."""
+    browse = _browse_durable(run, topic, max_browse)
+    reading = split_durable(browse, persistent)
+    if reading.held is not None:
+        # the store's ids, held for several subscriptions: each offline subscriber's own, read by reattaching
+        attached = read_offline_subscriptions(run, topic, browse, reading)
+        if attached:
+            moved = _counts_moved(run, topic, browse, settle)
+            if moved:
+                for name in attached:
+                    reading.unread[name] += f"; its own ids were read, but {moved}"
+            else:
+                attribute_held(reading, browse, attached)
+    return reading
+
+
+def _browse_durable(run: Exec, topic: str, max_browse: int) -> DurableBrowse:
     code, out = run(["amq-durable-ids", topic, str(max_browse)], 60)
     if code != 0:
         raise HarnessError(
             f"durable subscription read failed ({code}): {out.strip().splitlines()[-1:] or ''}"
         )
     try:
-        return split_durable(parse_durable_ids(out), persistent)
+        return parse_durable_ids(out)
     except ValueError as exc:
         raise HarnessError(f"durable subscription read unreadable: {exc}") from None
+
+
+# How long a subscription's reattachment may take to hand over what it holds (stomp-subscription-ids)
+ATTACH_DEADLINE = 30
+
+
+def read_offline_subscriptions(
+    run: Exec, topic: str, browse: DurableBrowse, reading: DurableReading
+) -> dict[str, list[str]]:
+    """Name -> the ids held for it, for each subscriber's subscription among those the store's ids could not
+    be split between (`reading.unread`) that nobody is attached to: stomp-subscription-ids reattaches to it,
+    takes what it holds and acknowledges nothing. A bridge's own subscription cannot be read so (its bridge
+    is attached to it, or would be), nor an active one; a read that does not get exactly what the counts say
+    leaves the name unread, with why."""
+    attached: dict[str, list[str]] = {}
+    for name in sorted(reading.unread):
+        subs = [sub for sub in browse.subscriptions if sub.name == name and _holds(sub)]
+        if name.startswith("bridge:") or not subs or any(sub.active for sub in subs):
+            continue
+        ids: list[str] = []
+        for sub in subs:
+            code, out = run(
+                [
+                    "stomp-subscription-ids",
+                    topic,
+                    sub.client_id,
+                    sub.subscription or sub.name,
+                    str(_holds(sub)),
+                ],
+                ATTACH_DEADLINE + 10,
+            )
+            if code != 0:
+                why = out.strip().splitlines()[-1:] or [f"exit {code}"]
+                reading.unread[name] += f"; reattaching to it to read its own ids failed: {why[0]}"[:300]
+                break
+            ids += [line.split("\t", 1)[1] or "?" for line in out.splitlines() if "\t" in line]
+        else:
+            attached[name] = ids
+    return attached
+
+
+def _counts_moved(run: Exec, topic: str, before: DurableBrowse, timeout: float = 5.0) -> str:
+    """ "" once every subscription's counts are again what they were before its subscribers' subscriptions
+    were read (a reattachment hands back what it took when it disconnects); else what changed, after
+    `timeout` seconds."""
+    want = sorted(map(_counted, before.subscriptions))
+    deadline = time.monotonic() + timeout
+    while True:
+        if sorted(map(_counted, _browse_durable(run, topic, 0).subscriptions)) == want:
+            return ""
+        if time.monotonic() >= deadline:
+            return "the subscriptions' counts were not the same afterwards"
+        time.sleep(0.5)
+
+
+def _counted(sub: DurableSubscription) -> tuple[str, str, int]:
+    return sub.client_id, sub.name, _holds(sub)
+
+
+def attribute_held(reading: DurableReading, browse: DurableBrowse, attached: dict[str, list[str]]) -> None:
+    """What the store holds for several subscriptions, with some of them read on their own (`attached`): theirs
+    are known. When one holding name is left unread and the store holds as many ids beyond the known ones as
+    that name's counts say it holds, those are its ids: a store keeps a message only while a subscription
+    holds it, so each of them is held by it, and it holds no more. Otherwise it stays unread, and the checker
+    weighs each stored id the known subscriptions do not account for as held by what is left unread."""
+    for name, ids in attached.items():
+        reading.ids[name] = ids
+        del reading.unread[name]
+    if len(reading.unread) == 1 and reading.held is not None:
+        (name,) = reading.unread
+        known = {i for n, ids in reading.ids.items() if n not in reading.unread for i in ids}
+        beyond = [i for i in reading.held if i not in known]
+        holds = [_holds(sub) for sub in browse.subscriptions if sub.name == name]
+        if len(holds) == 1 and not reading.phantom.get(name) and len(beyond) == holds[0]:
+            reading.ids[name] = beyond
+            del reading.unread[name]
+    if not reading.unread:
+        reading.held = None
 
 
 def parse_durable_ids(output: str) -> DurableBrowse:
@@ -370,10 +472,15 @@ def parse_durable_ids(output: str) -> DurableBrowse:
     for line in output.splitlines():
         kind, *fields = line.split("\t")
         if kind == "sub" and len(fields) == 5:
-            client_id, name, pending, dispatched, _active = fields
+            client_id, name, pending, dispatched, active = fields
             browse.subscriptions.append(
                 DurableSubscription(
-                    client_id, subscription_name(client_id, name), int(pending), int(dispatched)
+                    client_id,
+                    subscription_name(client_id, name),
+                    int(pending),
+                    int(dispatched),
+                    active == "true",
+                    name,
                 )
             )
         elif kind == "browsed" and len(fields) == 1:

@@ -15,7 +15,8 @@ from tests.support import S0, S1
 def test_a_real_broker_lists_an_offline_subscribers_ids_and_keeps_them(cluster: Cluster) -> None:
     """amq-durable-ids on a real broker: the ids an offline durable subscription holds, read without taking
     them (its count is the same afterwards, and the subscriber still gets each of them); then, with a second
-    subscription holding one of them, the browse is the topic's whole store, told as such."""
+    subscription holding one of them, the browse is the topic's whole store, and each subscription's own ids
+    are read by reattaching to it (stomp-subscription-ids), taking none."""
     node = f"{cluster.topology.group}-mq01-a"
     topic = f"durable.ids.{secrets.token_hex(3)}"
     tag = f"r{secrets.token_hex(2)}"
@@ -29,8 +30,11 @@ def test_a_real_broker_lists_an_offline_subscribers_ids_and_keeps_them(cluster: 
     offline_subscriber(cluster, node, topic, S1)
     publish(cluster, node, topic, [f"{tag}-t0-3"])
     reading = cluster.read_durable(node, topic, largest_body=0)
-    assert reading.pending == {S0: 4, S1: 1} and reading.ids == {}
-    assert reading.held == [*sent, f"{tag}-t0-3"] and set(reading.unread) == {S0, S1}
+    # the browse is the store's 4 ids, held for both: each subscription, reattached to on its own, says
+    # which are its, and keeps them (the counts are the same afterwards)
+    assert reading.pending == {S0: 4, S1: 1} == cluster.durable_pending(node, topic)
+    assert reading.ids == {S0: [*sent, f"{tag}-t0-3"], S1: [f"{tag}-t0-3"]}
+    assert (reading.held, reading.unread) == (None, {})
     with cluster.stomp(node, client_id=f"{topic}-{S0}") as session:
         before = len(session.deliveries())  # the statistics plugin's answer naming the broker
         session.subscribe(topic, kind="topic", headers={"activemq.subscriptionName": S0}, receipt_timeout=10)

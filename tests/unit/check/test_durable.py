@@ -12,7 +12,7 @@ from harness.check.ledger import Ledger
 from harness.check.queues import check_unexpected
 from harness.check.registry import check_all
 from harness.check.verdict import FinalState
-from harness.cluster.introspect import DurableReading, parse_durable_ids, split_durable
+from harness.cluster.introspect import DurableReading, parse_durable_ids, read_durable, split_durable
 from tests.support import S0, S1
 from tests.unit.check.test_checkers import B1, B2, FACTS, deadline, fault
 
@@ -350,6 +350,40 @@ def test_a_shared_store_is_weighed_by_which_subscriptions_are_old_enough_to_hold
     assert (early["lost"], early["undecided_ids"]) == (0, MISSING)
 
 
+def test_an_id_a_subscription_read_on_its_own_holds_is_not_the_bridges_for_certain() -> None:
+    """durable-topic on hardened, SEED=531661329: the store on chaos-mq01-a held ids for a bridge's
+    subscription and subscriber-1's leftover one. With subscriber-1's read on its own (reattached), an id it
+    holds explains the store's copy: the bridge may hold it too, or not. The bug this keeps out: subscriber-0
+    lost t0-8, subscriber-1's leftover holds a copy of it, the bridge holds the two others; weighing every
+    stored id as the bridge's (the only subscription left unread) called the loss in transit, ok."""
+    bridge = "bridge:chaos-mq02-a"
+    final = FinalState(
+        durable={B2: {S0: 0}, B1: {S1: 1, bridge: 3}},
+        durable_ids={B2: {S0: []}, B1: {S1: ["t0-8"]}},
+        durable_held={B1: MISSING},
+        durable_unread={B1: {bridge: "a browse does not say whose"}},
+    )
+    verdict = check_durable_lost(owed_ten_received_seven(), final)
+    assert verdict.valid is None
+    assert verdict.evidence["per_subscriber"][S0]["undecided_ids"] == ["t0-8"]
+    assert verdict.evidence["per_subscriber"][S0]["pending-found"] == 2  # the two only the bridge can hold
+    # the bridge's own ids pinned (what the store holds beyond subscriber-1's, as many as it counts): lost
+    pinned = dataclasses.replace(
+        final,
+        durable={B2: {S0: 0}, B1: {S1: 1, bridge: 2}},
+        durable_ids={B2: {S0: []}, B1: {S1: ["t0-8"], bridge: ["t0-7", "t0-9"]}},
+        durable_held={},
+        durable_unread={},
+    )
+    verdict = check_durable_lost(owed_ten_received_seven(), pinned)
+    assert verdict.valid is False and verdict.evidence["per_subscriber"][S0]["lost_ids"] == ["t0-8"]
+    # its twin: the bridge holds all three on their way to subscriber-0 (subscriber-1 read holding none)
+    twin = dataclasses.replace(
+        final, durable={B2: {S0: 0}, B1: {S1: 0, bridge: 3}}, durable_ids={B2: {S0: []}, B1: {S1: []}}
+    )
+    assert check_durable_lost(owed_ten_received_seven(), twin).valid is True
+
+
 def test_a_final_state_without_ids_nets_nothing() -> None:
     """Read before ids were: a count above 0 cannot excuse a given id, so a subscriber that never received
     something is unknown; counts of 0 still say nothing waits for it anywhere."""
@@ -423,6 +457,7 @@ msg	ID:994f9ca26d33-42297-1796574497419-4:4:-1:1:1	p2
 msg	ID:994f9ca26d33-42297-1796574497419-4:5:-1:1:1	p3
 end	3	0	stable
 """
+HELD = ["r1-t0-1", "r1-t0-2", "r1-t0-3", "r1-t0-4"]
 HOLDS_NOTHING = "sub\tr1-subscriber-0\tsubscriber-0\t0\t0\tfalse\nend\t0\t0\tstable\n"
 
 
@@ -447,6 +482,74 @@ def test_ids_held_for_several_subscriptions_are_only_what_any_of_them_may_hold()
     assert reading.ids == {}
     assert reading.held == ["r1-t0-1", "r1-t0-2", "r1-t0-3", "r1-t0-4"]
     assert set(reading.unread) == {S0, S1} and "does not say whose" in reading.unread[S0]
+
+
+class FakeNode:
+    """A node's tools as read_durable runs them: amq-durable-ids answers `listing` (its counts, without the
+    msg lines, when asked for a browse of at most 0), stomp-subscription-ids answers per client id."""
+
+    def __init__(self, listing: str, attached: dict[str, tuple[int, list[str]]], after: str = "") -> None:
+        self.listing, self.attached, self.after = listing, attached, after
+        self.commands: list[list[str]] = []
+
+    def __call__(self, command: list[str], timeout: float) -> tuple[int, str]:
+        self.commands.append(command)
+        if command[0] == "amq-durable-ids":
+            listing = self.after or self.listing if command[2] == "0" else self.listing
+            if command[2] == "0":
+                subs = [line for line in listing.splitlines() if line.startswith("sub\t")]
+                return 0, "\n".join([*subs, "skipped\t1\t0", "end\t0\t0\tstable", ""])
+            return 0, listing
+        code, ids = self.attached[command[2]]
+        why = "" if code == 0 else "stomp-subscription-ids: fewer came than counted\n"
+        return code, "".join(f"ID:m-{i}\t{i}\n" for i in ids) + f"{len(ids)}\n" + why
+
+
+def test_each_offline_subscribers_own_ids_are_read_by_reattaching_to_it() -> None:
+    """The store's 4 ids, held for subscriber-0 (4) and subscriber-1 (1): each reattached on its own says
+    which are its; their counts unchanged afterwards, they are known, and nothing is left undecided."""
+    node = FakeNode(TWO_HOLD, {"r1-subscriber-0": (0, HELD), "r1-subscriber-1": (0, ["r1-t0-4"])})
+    reading = read_durable(node, "chaos.topic", 100, persistent=True)
+    assert reading.ids == {S0: HELD, S1: ["r1-t0-4"]} and (reading.held, reading.unread) == (None, {})
+    attach = [c for c in node.commands if c[0] == "stomp-subscription-ids"]
+    assert attach == [
+        ["stomp-subscription-ids", "chaos.topic", "r1-subscriber-0", S0, "4"],
+        ["stomp-subscription-ids", "chaos.topic", "r1-subscriber-1", S1, "1"],
+    ]
+
+
+def test_a_bridges_ids_are_what_the_store_holds_beyond_the_subscribers_when_its_count_says_so() -> None:
+    """A bridge's subscription cannot be reattached to (its bridge holds it): what the store holds beyond
+    subscriber-1's own ids is the bridge's when there are as many as the bridge counts, else unread."""
+    bridged = TWO_HOLD.replace(
+        "r1-subscriber-0\tsubscriber-0\t4", "NC_chaos-mq02-a_inbound_chaos-mq01-a\tNC\t3"
+    )
+    node = FakeNode(bridged, {"r1-subscriber-1": (0, ["r1-t0-4"])})
+    reading = read_durable(node, "chaos.topic", 100, persistent=True)
+    assert reading.ids == {S1: ["r1-t0-4"], "bridge:chaos-mq02-a": HELD[:3]} and reading.unread == {}
+    more = bridged.replace("\tNC\t3", "\tNC\t4")  # the bridge holds r1-t0-4 as well, or a count is off
+    reading = read_durable(FakeNode(more, {"r1-subscriber-1": (0, ["r1-t0-4"])}), "chaos.topic", 100, True)
+    assert reading.ids == {S1: ["r1-t0-4"]} and set(reading.unread) == {"bridge:chaos-mq02-a"}
+    assert reading.held == HELD
+
+
+def test_a_reattachment_that_fails_or_moves_the_counts_leaves_the_subscription_unread() -> None:
+    failed = FakeNode(TWO_HOLD, {"r1-subscriber-0": (1, HELD[:2]), "r1-subscriber-1": (0, ["r1-t0-4"])})
+    reading = read_durable(failed, "chaos.topic", 100, persistent=True)
+    assert reading.ids == {S1: ["r1-t0-4"]} and set(reading.unread) == {S0}
+    assert "reattaching to it to read its own ids failed: stomp-subscription-ids: fewer" in reading.unread[S0]
+    moved = FakeNode(
+        TWO_HOLD,
+        {"r1-subscriber-0": (0, HELD), "r1-subscriber-1": (0, ["r1-t0-4"])},
+        after=TWO_HOLD.replace("\t1\t0\tfalse", "\t0\t0\tfalse"),
+    )
+    reading = read_durable(moved, "chaos.topic", 100, persistent=True, settle=0)
+    assert reading.ids == {} and set(reading.unread) == {S0, S1}
+    assert "counts were not the same afterwards" in reading.unread[S1]
+    # a subscriber attached to it now: not reattached to (its client id is in use), left unread
+    active = FakeNode(TWO_HOLD.replace("\t1\t0\tfalse", "\t0\t1\ttrue"), {"r1-subscriber-0": (0, HELD)})
+    reading = read_durable(active, "chaos.topic", 100, persistent=True)
+    assert reading.ids == {S0: HELD} and set(reading.unread) == {S1}
 
 
 def test_a_browse_that_cannot_vouch_for_its_ids_leaves_them_unread() -> None:
