@@ -12,6 +12,7 @@ from typing import Any
 from harness.chaos import settle
 from harness.chaos.settle import SETTLED, Reading, SettleWatch, read, why_not_settled
 from harness.client.workload import Workload, WorkloadConfig
+from harness.cluster.backend import STANDBY_STATES
 from harness.cluster.brokers import BrokerCluster
 from harness.errors import HarnessError
 from harness.wait import WaitTimeout, wait_until
@@ -99,7 +100,7 @@ class Drain:
         """Every pair has a live node, each answers JMX, and none holds a message of the workload's queues."""
         statuses = self.cluster.status(bridges=False)
         live = [s for s in statuses if s.state == "live"]
-        if any(s.state not in ("live", "waiting", "down") for s in statuses):
+        if any(s.state not in ("live", *STANDBY_STATES, "down") for s in statuses):
             return False  # starting, frozen, stopping: may hold messages nobody can read now
         if {self.cluster.topology.node(s.node).pair for s in live} != set(self.cluster.topology.pairs):
             return False

@@ -6,6 +6,7 @@ import contextlib
 
 from harness.check.verdict import FinalState
 from harness.client.workload import WorkloadConfig
+from harness.cluster.backend import STANDBY_STATES
 from harness.cluster.brokers import BrokerCluster
 from harness.errors import HarnessError
 
@@ -20,8 +21,10 @@ def read_final_state(cluster: BrokerCluster, config: WorkloadConfig, largest_bod
     statuses = cluster.status(bridges=False)
     final.states = {status.node: status.state for status in statuses}
     for status in statuses:
-        if status.state in ("waiting", "down"):
-            continue  # holds nothing of its own: the pair's store is read through its live node
+        if status.state in (*STANDBY_STATES, "down"):
+            # holds nothing of its own: the pair's store is read through its live node (a replicating slave's
+            # is a copy of its master's, and it starts no connector to read it through)
+            continue
         if status.state != "live":
             final.unreadable[status.node] = None
             final.reasons[status.node] = f"{status.state}, may be live"

@@ -23,7 +23,7 @@ from harness.chaos.mechanisms.network import NetworkFaults
 from harness.chaos.mechanisms.process import ProcessFaults
 from harness.chaos.mechanisms.store import StoreFaults
 from harness.chaos.partition import Grudge
-from harness.cluster.backend import NodeControl
+from harness.cluster.backend import STANDBY_STATES, NodeControl
 from harness.errors import HarnessError
 from harness.history import History
 
@@ -108,9 +108,10 @@ class Nemesis:
 
     # --------------------------------------------------------------------------------- what faults share
     def resolve(self, target: str) -> str:
-        """A node name from a role: live:NN, waiting:NN, live:random, waiting:random, or a node name itself."""
+        """A node name from a role: live:NN, waiting:NN, live:random, waiting:random, or a node name itself.
+        `waiting` is the pair's standby, whether it waits on the lock or replicates (pure master/slave)."""
         role, _, pair = target.partition(":")
-        if role not in ("live", "waiting"):
+        if role not in ("live", "waiting", "replicating"):
             return self.cluster.topology.node(target).name
         pairs = list(self.cluster.topology.pairs)
         if pair == "random":
@@ -119,7 +120,8 @@ class Nemesis:
             raise HarnessError(f"unknown pair {pair!r} in target {target!r}; pairs are {', '.join(pairs)}")
         members = [n.name for n in self.cluster.topology.nodes if n.pair == pair]
         states = {name: self.cluster.node_state(name) for name in members}
-        matching = [name for name, state in states.items() if state == role]
+        wanted = {"live"} if role == "live" else set(STANDBY_STATES)
+        matching = [name for name, state in states.items() if state in wanted]
         if len(matching) != 1:
             raise HarnessError(f"no single {role} node in pair {pair}: {states}")
         return matching[0]

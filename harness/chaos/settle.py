@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
+from harness.cluster.backend import STANDBY_STATES
 from harness.cluster.introspect import NodeStatus, QueueConsumer
 from harness.design.catalog import Design
 
@@ -114,7 +115,7 @@ def why_not_settled(
     messages; `missing_bridges`: promised (owner, remote) bridges not up)."""
     live = [s for s in statuses if s.state == "live"]
     for status in statuses:
-        if status.state not in ("live", "waiting", "down"):
+        if status.state not in ("live", *STANDBY_STATES, "down"):
             return f"{status.node} is {status.state}"
     missing = set(pair_of.values()) - {pair_of[s.node] for s in live}
     if missing:

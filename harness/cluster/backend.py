@@ -12,6 +12,10 @@ from typing import Protocol
 from harness.design.topology import Topology
 from harness.settings import Settings
 
+# the states of a pair's standby node: a shared-store slave waiting on the lock, a pure master/slave slave
+# replicating its master (harness.cluster.introspect reads both from the log)
+STANDBY_STATES = ("waiting", "replicating")
+
 # what can be done to a node's broker process: the faults (kill -9, a graceful stop, a restart, a freeze of
 # every process) and their heals
 PROCESS_ACTIONS = ("kill", "stop", "restart", "freeze", "start", "thaw")

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Self
 from harness.client.stomp_client import StompSession
 from harness.cluster import introspect
 from harness.cluster.backend import Grudges
+from harness.cluster.jmx_names import JmxNames, jmx_names
 from harness.design.topology import Node, Topology
 from harness.errors import ClusterNotReady, HarnessError
 from harness.settings import Settings
@@ -96,7 +97,8 @@ class BrokerCluster(ABC):
 
     @abstractmethod
     def node_state(self, node: Node | str) -> str:
-        """down | frozen | starting | waiting | live | stopping, from the node's process and its log."""
+        """down | frozen | starting | waiting | replicating | live | stopping, from the node's process and its
+        log."""
 
     @abstractmethod
     def address(self, node: str) -> str:
@@ -140,6 +142,11 @@ class BrokerCluster(ABC):
         """What the brokers and the VIP run, role -> an identity a replay can compare (an image's tag and id)."""
         return {}
 
+    @property
+    def jmx_names(self) -> JmxNames:
+        """How this cluster's brokers name their MBeans (their version line's)."""
+        return jmx_names(self.settings.line)
+
     def node_exec(self, node: Node | str) -> introspect.Exec:
         """How introspection runs its tools on `node`."""
         return lambda command, timeout: self.exec(node, *command, timeout=timeout)
@@ -171,13 +178,13 @@ class BrokerCluster(ABC):
             raise HarnessError(f"send into {queue} on {node} failed ({code}): {out.strip()[-200:]}")
 
     def queue_consumers(self, node: str) -> list[introspect.QueueConsumer]:
-        return introspect.queue_consumers(self.node_exec(node))
+        return introspect.queue_consumers(self.node_exec(node), self.jmx_names)
 
     def topic_consumers(self, node: str, topic: str) -> int:
-        return introspect.topic_consumers(self.node_exec(node), topic)
+        return introspect.topic_consumers(self.node_exec(node), topic, self.jmx_names)
 
     def durable_pending(self, node: str, topic: str) -> dict[str, int]:
-        return introspect.durable_pending(self.node_exec(node), topic)
+        return introspect.durable_pending(self.node_exec(node), topic, self.jmx_names)
 
     def read_durable(
         self, node: str, topic: str, largest_body: int, persistent: bool = True
@@ -185,7 +192,7 @@ class BrokerCluster(ABC):
         """The counts durable_pending reads, and the ids pending for each subscription where a browse can
         tell them, browsing only as much as bodies of `largest_body` bytes let a broker's heap hold."""
         budget = introspect.browse_budget(largest_body)
-        return introspect.read_durable(self.node_exec(node), topic, budget, persistent)
+        return introspect.read_durable(self.node_exec(node), topic, budget, persistent, names=self.jmx_names)
 
     def vip_routes_to(self) -> str:
         """The broker a new client connection through the VIP lands on; "" when the VIP serves nobody."""
@@ -204,7 +211,12 @@ class BrokerCluster(ABC):
 
     def node_status(self, node: Node, *, queues: bool = True, bridges: bool = True) -> introspect.NodeStatus:
         return introspect.node_status(
-            node, self.node_exec(node), self.node_state(node), queues=queues, bridges=bridges
+            node,
+            self.node_exec(node),
+            self.node_state(node),
+            queues=queues,
+            bridges=bridges,
+            names=self.jmx_names,
         )
 
     def pair_status(self) -> list[introspect.NodeStatus]:
@@ -218,13 +230,15 @@ class BrokerCluster(ABC):
         return self.topology.promised_bridges(live, self.settings.design) - present
 
     def pair_problems(self, statuses: list[introspect.NodeStatus]) -> list[str]:
-        """Empty when every pair has one live and one waiting node and every live master answers STOMP."""
+        """Empty when every pair has one live node and one standby (waiting on the lock; replicating, on a
+        pure master/slave design) and every live master answers STOMP."""
         problems: list[str] = []
+        standby = introspect.standby_state(self.settings.design.pure_master_slave)
         for pair in self.topology.pairs:
             members = [s for s in statuses if self.topology.node(s.node).pair == pair]
             states = sorted(s.state for s in members)
-            if states != ["live", "waiting"]:
-                problems.append(f"pair {pair} is {'/'.join(states)} (want live/waiting)")
+            if states != sorted(["live", standby]):
+                problems.append(f"pair {pair} is {'/'.join(states)} (want live/{standby})")
         for status in statuses:
             if (
                 status.state == "live"

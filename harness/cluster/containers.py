@@ -11,7 +11,7 @@ from datetime import datetime
 import docker.errors
 from docker.models.containers import Container
 
-from harness.cluster.introspect import NodeNotRunning, state_of_line
+from harness.cluster.introspect import NodeNotRunning, next_state
 
 
 def exec_in(container: Container, command: list[str], timeout: float = 60) -> tuple[int, str]:
@@ -66,7 +66,7 @@ def node_state(container: Container) -> str:
     last = None
     for line in raw.decode(errors="replace").splitlines():
         stamp, _, text = line.partition(" ")
-        state = state_of_line(text.rstrip()) or state
+        state = next_state(state, text.rstrip())
         last = stamp
     with _log_cursors_lock:
         _log_cursors[key] = (state, _epoch(last) if last else since)

@@ -12,6 +12,7 @@ has no Jolokia. Backend-neutral: every reading takes an `Exec`, the backend's wa
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from harness.cluster.jmx_names import MODERN, JmxNames
 from harness.design.topology import Node
 from harness.errors import HarnessError
 
@@ -26,17 +28,11 @@ T = TypeVar("T")
 # how introspection reaches a node: run a command there with a deadline, (exit code, stdout then stderr)
 Exec = Callable[[list[str], float], tuple[int, str]]
 
-BRIDGE_QUERY = "type=Broker,brokerName=*,connector=*,networkConnectorName=*,networkBridge=*"
-QUEUE_QUERY = "type=Broker,brokerName=*,destinationType=Queue,destinationName=*"
-QUEUE_VIEW = "Name,QueueSize,EnqueueCount,DequeueCount,ConsumerCount,ForwardCount,DispatchCount,InFlightCount"
+# the MBean names and queries of each version line: harness.cluster.jmx_names (5.8 on, unless told)
 BRIDGE_VIEW = "RemoteBrokerName,RemoteAddress,LocalAddress,CreatedByDuplex,EnqueueCounter,DequeueCounter"
-TOPIC_QUERY = "type=Broker,brokerName=*,destinationType=Topic,destinationName={topic}"
-# every consumer of the topic with its subscription: a durable one (active or offline) carries its name
-SUBSCRIPTION_QUERY = TOPIC_QUERY + ",endpoint=Consumer,clientId=*,consumerId=*"
 SUBSCRIPTION_VIEW = "ClientId,SubscriptionName,PendingQueueSize,Active"
-# every consumer of every queue: a bridge's subscription says Network = true
-QUEUE_CONSUMER_QUERY = QUEUE_QUERY + ",endpoint=Consumer,clientId=*,consumerId=*"
-QUEUE_CONSUMER_VIEW = "DestinationName,ClientId,Network,DispatchedQueueSize"
+# a bridge's own connection to this broker: <connector>_<remote broker>_inbound_<this broker>
+# (DemandForwardingBridgeSupport, 5.5 on); before 5.8 no `Network` attribute says it
 NETWORK_CLIENT = re.compile(r"^[^_]*_(?P<remote>.+)_inbound_")
 
 
@@ -47,7 +43,7 @@ class QueueStats:
     enqueued: int
     dequeued: int
     consumers: int
-    forwarded: int
+    forwarded: int | None  # None: the broker does not count it (before 5.11)
     dispatched: int
     in_flight: int  # dispatched to a consumer or a bridge and not acknowledged yet
 
@@ -72,7 +68,7 @@ class Bridge:
 @dataclass
 class NodeStatus:
     node: str
-    state: str  # down | frozen | starting | waiting | live | stopping | unknown
+    state: str  # down | frozen | starting | waiting | replicating | live | stopping | unknown
     serves_stomp: bool = False
     queues: list[QueueStats] = field(default_factory=list)
     bridges: list[Bridge] = field(default_factory=list)
@@ -86,14 +82,23 @@ class NodeNotRunning(HarnessError):
     """A command was sent to a node that is stopped, killed or frozen."""
 
 
-# the lines amq-node-state looks for, last one wins (images/bin/amq-node-state)
+# the lines amq-node-state looks for, folded in order (images/bin/amq-node-state): the last one wins, except
+# that a pure master/slave slave's own "started" line leaves it replicating
 _STATE_LINES = (
     # "is locked... waiting": the waiting slave's line before about 5.13 (5.5: KahaDB's own, at every retry)
     (re.compile(r"in slave mode waiting|is locked\.\.\. waiting"), "waiting"),
-    (re.compile(r"\) started$"), "live"),
+    # a pure master/slave slave (5.5 to 5.7, MasterConnector) attached to its master: it copies every
+    # message, serves no client and starts no connector; it still logs "... started"
+    (re.compile(r"Slave connection between .* has been (re)?established"), "replicating"),
+    # its master gone (BrokerService.masterFailed): it starts its connectors and is the master now
+    (re.compile(r"Master Failed - starting all connectors"), "live"),
+    (re.compile(r"The Master has failed \.\.\. shutting down"), "stopping"),
+    (_STARTED := re.compile(r"\) started$"), "live"),
     # ") stopped": 5.5's last line ("ActiveMQ JMS Message Broker (name, ID:...) stopped"), later ") is shutdown"
     (re.compile(r"\) is shutting down|\) is shutdown|\) uptime|\) stopped$"), "stopping"),
 )
+# a new life's first line: it ends a replicating slave's state, which its own "started" does not
+_NEW_LIFE = re.compile(r"\) is starting$")
 
 
 def state_of_line(line: str) -> str | None:
@@ -103,8 +108,29 @@ def state_of_line(line: str) -> str | None:
     return None
 
 
+def next_state(state: str, line: str) -> str:
+    """The node's state after its log's next line."""
+    if state == "replicating" and _NEW_LIFE.search(line):
+        return "starting"
+    found = state_of_line(line)
+    if found is None or (state == "replicating" and _STARTED.search(line)):
+        return state
+    return found
+
+
+def standby_state(pure_master_slave: bool) -> str:
+    """What a pair's slave is while its master is live."""
+    return "replicating" if pure_master_slave else "waiting"
+
+
 def node_status(
-    node: Node, run: Exec, state: str, *, queues: bool = True, bridges: bool = True
+    node: Node,
+    run: Exec,
+    state: str,
+    *,
+    queues: bool = True,
+    bridges: bool = True,
+    names: JmxNames = MODERN,
 ) -> NodeStatus:
     """The node's state and, when live, whether it answers STOMP, then what was asked for over JMX.
 
@@ -118,9 +144,10 @@ def node_status(
     with ThreadPoolExecutor(max_workers=1) as pool:
         ping = pool.submit(run, ["stomp-ping", "127.0.0.1", "61613"], 10)
         if queues:
-            status.queues = _query(run, status, "queue", QUEUE_QUERY, QUEUE_VIEW, parse_queues) or []
+            parse = functools.partial(parse_queues, forward_count=names.forward_count)
+            status.queues = _query(run, status, "queue", names.queues, names.queue_view, parse) or []
         if bridges and status.error is None:
-            status.bridges = _query(run, status, "bridge", BRIDGE_QUERY, BRIDGE_VIEW, parse_bridges) or []
+            status.bridges = _query(run, status, "bridge", names.bridges, BRIDGE_VIEW, parse_bridges) or []
         status.serves_stomp = ping.result()[0] == 0
     return status
 
@@ -171,7 +198,8 @@ def _int(record: dict[str, str], key: str) -> int:
         ) from None
 
 
-def parse_queues(output: str) -> list[QueueStats]:
+def parse_queues(output: str, forward_count: bool = True) -> list[QueueStats]:
+    """`forward_count`: the broker has ForwardCount (5.11 on); before, `forwarded` is None, not 0."""
     return sorted(
         (
             QueueStats(
@@ -180,7 +208,7 @@ def parse_queues(output: str) -> list[QueueStats]:
                 enqueued=_int(r, "EnqueueCount"),
                 dequeued=_int(r, "DequeueCount"),
                 consumers=_int(r, "ConsumerCount"),
-                forwarded=_int(r, "ForwardCount"),
+                forwarded=_int(r, "ForwardCount") if forward_count else None,
                 dispatched=_int(r, "DispatchCount"),
                 in_flight=_int(r, "InFlightCount"),
             )
@@ -209,26 +237,33 @@ def parse_bridges(output: str) -> list[Bridge]:
     )
 
 
-def queue_consumers(run: Exec) -> list[QueueConsumer]:
+def queue_consumers(run: Exec, names: JmxNames = MODERN) -> list[QueueConsumer]:
     """Every subscription on this broker's queues, the bridges' included."""
     code, out = run(
-        ["amq-jmx", "query", "--objname", QUEUE_CONSUMER_QUERY, "--view", QUEUE_CONSUMER_VIEW],
+        ["amq-jmx", "query", "--objname", names.queue_consumers, "--view", names.queue_consumer_view],
         60,
     )
     if code != 0:
         raise HarnessError(f"JMX consumer query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
     try:
-        return parse_queue_consumers(out)
+        return parse_queue_consumers(out, names.network_attribute)
     except ValueError as exc:
         raise HarnessError(f"JMX consumer query unreadable: {exc}") from None
 
 
-def parse_queue_consumers(output: str) -> list[QueueConsumer]:
+def parse_queue_consumers(output: str, network_attribute: bool = True) -> list[QueueConsumer]:
+    """`network_attribute`: the broker says which subscriptions are a bridge's (5.8 on); before, the
+    bridge's connection's client id says it."""
     consumers = []
     for r in parse_mbeans(output):
         if "DestinationName" not in r:
             continue
-        network = r.get("Network", "").lower()
+        if network_attribute:
+            network = r.get("Network", "").lower()
+        elif "ClientId" in r:
+            network = "true" if NETWORK_CLIENT.match(r["ClientId"]) else "false"
+        else:
+            network = ""
         if network not in ("true", "false"):  # unknown is not "a client": the caller must not guess
             raise ValueError(f"{r['DestinationName']}: Network={r.get('Network')!r}")
         consumers.append(
@@ -242,11 +277,11 @@ def parse_queue_consumers(output: str) -> list[QueueConsumer]:
     return sorted(consumers, key=lambda c: (c.queue, c.client_id, c.network, c.dispatched))
 
 
-def topic_consumers(run: Exec, topic: str) -> int:
+def topic_consumers(run: Exec, topic: str, names: JmxNames = MODERN) -> int:
     """Consumers of `topic` on this broker (its own subscribers and the bridges' subscriptions); 0 when the
     topic does not exist there yet."""
     code, out = run(
-        ["amq-jmx", "query", "--objname", TOPIC_QUERY.format(topic=topic), "--view", "Name,ConsumerCount"],
+        ["amq-jmx", "query", "--objname", names.topic.format(topic=topic), "--view", "Name,ConsumerCount"],
         60,
     )
     if code != 0:
@@ -255,33 +290,29 @@ def topic_consumers(run: Exec, topic: str) -> int:
     return sum(_int(r, "ConsumerCount") for r in records)
 
 
-def durable_pending(run: Exec, topic: str) -> dict[str, int]:
+def durable_pending(run: Exec, topic: str, names: JmxNames = MODERN) -> dict[str, int]:
     """Durable subscription name -> messages pending for it on this broker (a bridge's own durable
     subscription included, under its name), through the console: the final state reads the same counts with
     read_durable, and this reading stays as the independent one its Docker test compares them with."""
-    code, out = run(
-        [
-            "amq-jmx",
-            "query",
-            "--objname",
-            SUBSCRIPTION_QUERY.format(topic=topic),
-            "--view",
-            SUBSCRIPTION_VIEW,
-        ],
-        60,
-    )
-    if code != 0:
-        raise HarnessError(f"JMX subscription query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
     pending: dict[str, int] = {}
-    try:
-        for record in parse_mbeans(out):
-            name = record.get("SubscriptionName", "")
-            if not name:
-                continue
-            name = subscription_name(record.get("ClientId", ""), name)
-            pending[name] = pending.get(name, 0) + _int(record, "PendingQueueSize")
-    except ValueError as exc:
-        raise HarnessError(f"JMX subscription query unreadable: {exc}") from None
+    for query in names.durable_queries:
+        code, out = run(
+            ["amq-jmx", "query", "--objname", query.format(topic=topic), "--view", SUBSCRIPTION_VIEW],
+            60,
+        )
+        if code != 0:
+            raise HarnessError(
+                f"JMX subscription query failed ({code}): {out.strip().splitlines()[-1:] or ''}"
+            )
+        try:
+            for record in parse_mbeans(out):
+                name = record.get("SubscriptionName", "")
+                if not name:
+                    continue
+                name = subscription_name(record.get("ClientId", ""), name)
+                pending[name] = pending.get(name, 0) + _int(record, "PendingQueueSize")
+        except ValueError as exc:
+            raise HarnessError(f"JMX subscription query unreadable: {exc}") from None
     return pending
 
 
@@ -352,21 +383,28 @@ class DurableReading:
 
 
 def read_durable(
-    run: Exec, topic: str, max_browse: int, persistent: bool, settle: float = 5.0
+    run: Exec,
+    topic: str,
+    max_browse: int,
+    persistent: bool,
+    settle: float = 5.0,
+    names: JmxNames = MODERN,
 ) -> DurableReading:
     """Durable subscription name -> messages pending for it on this broker, and the ids pending for each,
     read in one JVM; a browse of more than `max_browse` messages is not made (browse_budget). `persistent`:
     the run published persistent messages only (then the store holds every one still held). Where the
     browse, the topic's whole store, cannot be split among the subscriptions holding it, each offline
     subscriber's subscription is read on its own by reattaching to it (read_offline_subscriptions), and
-    trusted once every count is back to what it was (within `settle` seconds)."""
-    browse = _browse_durable(run, topic, max_browse)
-    reading = split_durable(browse, persistent)
-    if reading.held is not None:
+    trusted once every count is back to what it was (within `settle` seconds). `names`: how the broker
+    names its MBeans; where an offline subscription's counts are 0 whatever it holds (5.5), it is unread."""
+    patterns = [] if names is MODERN else names.durable_patterns(topic)
+    browse = _browse_durable(run, topic, max_browse, patterns)
+    reading = split_durable(browse, persistent, offline_counts=names.offline_counts)
+    if reading.held is not None and names.offline_counts:
         # the store's ids, held for several subscriptions: each offline subscriber's own, read by reattaching
         attached = read_offline_subscriptions(run, topic, browse, reading)
         if attached:
-            moved = _counts_moved(run, topic, browse, settle)
+            moved = _counts_moved(run, topic, browse, settle, patterns)
             if moved:
                 for name in attached:
                     reading.unread[name] += f"; its own ids were read, but {moved}"
@@ -375,8 +413,9 @@ def read_durable(
     return reading
 
 
-def _browse_durable(run: Exec, topic: str, max_browse: int) -> DurableBrowse:
-    code, out = run(["amq-durable-ids", topic, str(max_browse)], 60)
+def _browse_durable(run: Exec, topic: str, max_browse: int, patterns: list[str]) -> DurableBrowse:
+    """`patterns`: the JMX names of the topic's durable subscriptions, where they are not 5.8's."""
+    code, out = run(["amq-durable-ids", topic, str(max_browse), *patterns], 60)
     if code != 0:
         raise HarnessError(
             f"durable subscription read failed ({code}): {out.strip().splitlines()[-1:] or ''}"
@@ -387,6 +426,10 @@ def _browse_durable(run: Exec, topic: str, max_browse: int) -> DurableBrowse:
         raise HarnessError(f"durable subscription read unreadable: {exc}") from None
 
 
+OFFLINE_UNCOUNTED = (
+    "ActiveMQ 5.5 counts 0 for an offline durable subscription whatever it holds (its view has no "
+    "subscription behind it), so what it and the store's other subscriptions hold cannot be split"
+)
 # How long a subscription's reattachment may take to hand over what it holds (stomp-subscription-ids)
 ATTACH_DEADLINE = 30
 
@@ -426,14 +469,14 @@ def read_offline_subscriptions(
     return attached
 
 
-def _counts_moved(run: Exec, topic: str, before: DurableBrowse, timeout: float = 5.0) -> str:
+def _counts_moved(run: Exec, topic: str, before: DurableBrowse, timeout: float, patterns: list[str]) -> str:
     """ "" once every subscription's counts are again what they were before its subscribers' subscriptions
     were read (a reattachment hands back what it took when it disconnects); else what changed, after
     `timeout` seconds."""
     want = sorted(map(_counted, before.subscriptions))
     deadline = time.monotonic() + timeout
     while True:
-        if sorted(map(_counted, _browse_durable(run, topic, 0).subscriptions)) == want:
+        if sorted(map(_counted, _browse_durable(run, topic, 0, patterns).subscriptions)) == want:
             return ""
         if time.monotonic() >= deadline:
             return "the subscriptions' counts were not the same afterwards"
@@ -499,7 +542,9 @@ def parse_durable_ids(output: str) -> DurableBrowse:
     raise ValueError("no end record: the listing stopped part way")
 
 
-def split_durable(browse: DurableBrowse, persistent: bool = False) -> DurableReading:
+def split_durable(
+    browse: DurableBrowse, persistent: bool = False, offline_counts: bool = True
+) -> DurableReading:
     """Each subscription's ids, where the browse can tell them. A browse returns what the topic's store holds
     for every durable subscription of the topic on the broker (AmqDurableIds.java says why), so: a
     subscription that holds nothing has no ids; when the subscriptions of one name alone hold anything, every
@@ -518,7 +563,12 @@ def split_durable(browse: DurableBrowse, persistent: bool = False) -> DurableRea
         reading.pending[sub.name] = reading.pending.get(sub.name, 0) + sub.pending
         if sub.pending + sub.dispatched:
             holding.setdefault(sub.name, []).append(sub)
-    reading.ids = {name: [] for name in reading.pending if name not in holding}
+    uncounted = set() if offline_counts else {sub.name for sub in browse.subscriptions if not sub.active}
+    reading.ids = {name: [] for name in reading.pending if name not in holding.keys() | uncounted}
+    if uncounted:  # what any subscription holds is unknown: the store's ids are what any of them may hold
+        reading.held = browse.ids
+        reading.unread = dict.fromkeys(sorted(uncounted | holding.keys()), OFFLINE_UNCOUNTED)
+        return reading
     if not holding:
         return reading
     if browse.ids is None or browse.unconverted or not browse.stable:

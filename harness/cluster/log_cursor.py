@@ -8,7 +8,7 @@ import dataclasses
 import shlex
 import threading
 
-from harness.cluster.introspect import state_of_line
+from harness.cluster.introspect import next_state
 from harness.errors import HarnessError
 
 PROCESS_STATES = ("running", "frozen", "down")
@@ -64,6 +64,6 @@ class LogCursors:
             # reads whole (a line read in two pieces would match no state, and a takeover would go unseen)
             complete = text[: text.rfind("\n") + 1]
             for line in complete.splitlines():
-                cursor.state = state_of_line(line.rstrip()) or cursor.state
+                cursor.state = next_state(cursor.state, line.rstrip())
             cursor.offset += len(complete.encode())
             return cursor.state

@@ -47,14 +47,22 @@ class VersionLine:
     # options for bridges a discovery agent creates need the `discovered.` prefix; 5.5 passes leftover
     # options on without one (first version with the prefix not found: 5.6 is assumed)
     discovered_prefix: bool
+    # how the broker names its MBeans (harness.cluster.jmx_names): "5.8" the hierarchy under
+    # type=Broker,brokerName= (AMQ-4237, 5.8.0); "5.6" Type=Queue,Destination= and the like, an offline durable
+    # subscription named as an active one; "5.5" the same, but an offline one named Type=Subscription,
+    # active=false,name=<client>_<subscription> and counting 0 whatever it holds
+    mbean_names: str = "5.8"
+    # a destination's ForwardCount (AMQ-5289, 5.11.0)
+    forward_count: bool = True
 
 
 LINES: tuple[VersionLine, ...] = (
-    VersionLine("5.5", (5, 5, 0), "1.0", True, False, False, False, False, False),
-    VersionLine("5.6", (5, 6, 0), "1.0", True, False, False, True, True, True),
-    VersionLine("5.7", (5, 7, 0), "1.0", True, True, False, True, True, True),
-    VersionLine("5.8", (5, 8, 0), "1.2", False, True, False, True, True, True),
-    VersionLine("5.9+", (5, 9, 0), "1.2", False, True, True, True, True, True),
+    VersionLine("5.5", (5, 5, 0), "1.0", True, False, False, False, False, False, "5.5", False),
+    VersionLine("5.6", (5, 6, 0), "1.0", True, False, False, True, True, True, "5.6", False),
+    VersionLine("5.7", (5, 7, 0), "1.0", True, True, False, True, True, True, "5.6", False),
+    VersionLine("5.8", (5, 8, 0), "1.2", False, True, False, True, True, True, "5.8", False),
+    VersionLine("5.9-5.10", (5, 9, 0), "1.2", False, True, True, True, True, True, "5.8", False),
+    VersionLine("5.11+", (5, 11, 0), "1.2", False, True, True, True, True, True, "5.8", True),
 )
 NEWEST_LINE_BEFORE: Version = (7, 0, 0)  # 6.x (ActiveMQ Classic 6) keeps the 5.x configuration
 

@@ -1,5 +1,5 @@
 /*
- * amq-durable-ids TOPIC [MAX]: every durable subscription of TOPIC on this container's broker with its
+ * amq-durable-ids TOPIC [MAX [PATTERN...]]: every durable subscription of TOPIC on this container's broker with its
  * counts, then the harness-id of every message a durable subscription's browse() returns, read over the JMX
  * connector on the container's loopback. It only reads: browse() copies messages out, it dispatches,
  * consumes and acknowledges nothing.
@@ -14,6 +14,10 @@
  * A browse loads every message it returns into the broker's heap, bodies included: it is skipped when the
  * subscriptions hold more than MAX messages together (the caller sizes MAX from the workload's largest
  * body), and when they hold none.
+ *
+ * PATTERN: the JMX ObjectName patterns of the topic's durable subscriptions, for a broker that does not name
+ * them as 5.8 on does (harness.cluster.jmx_names: 5.5 to 5.7 use Type=Subscription,persistentMode=Durable,...;
+ * 5.5 names an offline one Type=Subscription,active=false,name=...). Without them, 5.8's names.
  *
  * The console's `query --invoke` could call browse, but prints the result's toString(): for browse() an
  * array's identity, for browseAsTable() every row's whole composite type, about 11 kB a message, unescaped.
@@ -53,8 +57,8 @@ public final class AmqDurableIds {
     }
 
     public static void main(String[] args) {
-        if (args.length < 1 || args.length > 2) {
-            System.err.println("usage: amq-durable-ids TOPIC [MAX]");
+        if (args.length < 1) {
+            System.err.println("usage: amq-durable-ids TOPIC [MAX [PATTERN...]]");
             System.exit(2);
         }
         long max = Long.MAX_VALUE;
@@ -65,7 +69,15 @@ public final class AmqDurableIds {
             System.exit(2);
         }
         try (JMXConnector connector = JMXConnectorFactory.connect(new JMXServiceURL(URL))) {
-            System.out.print(read(connector.getMBeanServerConnection(), args[0], max));
+            List<String> patterns = new ArrayList<>();
+            for (int i = 2; i < args.length; i++) {
+                patterns.add(args[i]);
+            }
+            if (patterns.isEmpty()) { // the object names the console's `query --objname` matches (harness.cluster.jmx_names.MODERN)
+                patterns.add("org.apache.activemq:type=Broker,brokerName=*,destinationType=Topic,destinationName="
+                        + args[0] + ",endpoint=Consumer,clientId=*,consumerId=*");
+            }
+            System.out.print(read(connector.getMBeanServerConnection(), patterns, max));
             System.out.flush();
         } catch (Exception e) {
             System.err.println("amq-durable-ids: " + e);
@@ -73,13 +85,14 @@ public final class AmqDurableIds {
         }
     }
 
-    private static String read(MBeanServerConnection jmx, String topic, long max) throws Exception {
-        // the object names the console's `query --objname` matches (harness.cluster.introspect.SUBSCRIPTION_QUERY)
-        ObjectName query = new ObjectName("org.apache.activemq:type=Broker,brokerName=*,destinationType=Topic,destinationName="
-                + topic + ",endpoint=Consumer,clientId=*,consumerId=*");
+    private static String read(MBeanServerConnection jmx, List<String> patterns, long max) throws Exception {
+        TreeSet<ObjectName> names = new TreeSet<>();
+        for (String pattern : patterns) {
+            names.addAll(jmx.queryNames(new ObjectName(pattern), null));
+        }
         List<ObjectName> durable = new ArrayList<>();
         List<List<Object>> before = new ArrayList<>();
-        for (ObjectName name : new TreeSet<>(jmx.queryNames(query, null))) {
+        for (ObjectName name : names) {
             List<Object> values = view(jmx, name);
             if (values.get(1) != null && !values.get(1).toString().isEmpty()) { // else not durable
                 durable.add(name);

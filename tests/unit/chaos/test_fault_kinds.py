@@ -517,3 +517,14 @@ def test_a_partition_leaves_out_the_rules_of_a_node_out_of_reach_where_the_other
     ]
     assert invokes[0]["grudge"] == {A1: ["vip"]}  # what was in force: the node's rule
     assert len(invokes) == 1  # the refused mute was never begun
+
+
+def test_a_waiting_role_names_the_pairs_standby_a_replicating_pure_slave_too(nemesis: Nemesis) -> None:
+    """`waiting:01` is the pair's standby: on a pure master/slave pair the slave replicates its master
+    rather than waiting on a lock, and a scenario's `kill waiting:01` must still find it."""
+    assert nemesis.resolve("waiting:01") == B1 and nemesis.resolve("live:02") == A2
+    nemesis.cluster.node_state = lambda name: "live" if name.endswith("-a") else "replicating"  # type: ignore[method-assign]
+    assert nemesis.resolve("waiting:01") == B1 and nemesis.resolve("replicating:02") == B2
+    nemesis.cluster.node_state = lambda name: "live"  # type: ignore[method-assign]
+    with pytest.raises(HarnessError, match="no single waiting node in pair 01"):
+        nemesis.resolve("waiting:01")

@@ -167,3 +167,38 @@ def test_an_unreachable_host_stops_bring_up_before_anything_is_touched(tmp_path:
     for host in hosts.values():
         assert not any(c.split()[0] in ("systemctl", "/opt/amq/bin/service", "upload") for c in host.commands)
         assert not any(c.startswith("iptables -D") and "old" in c for c in host.commands)
+
+
+def test_a_pair_is_ready_with_its_designs_standby_a_pure_slave_replicating(tmp_path: Path) -> None:
+    """Shared store: live and waiting. Pure master/slave (5.5 to 5.7): live and replicating, the slave
+    attached to its master; the same pair read as live/waiting there is not ready, nor live/live."""
+    from harness.cluster.introspect import NodeStatus
+    from harness.design.catalog import DESIGNS
+
+    def statuses(a: str, b: str) -> list[NodeStatus]:
+        return [
+            NodeStatus(f"prod-mq{pair}-{side}", (a, b)[i], serves_stomp=True)
+            for pair in ("01", "02")
+            for i, side in enumerate("ab")
+        ]
+
+    cluster, _ = cluster_of(tmp_path)
+    assert cluster.pair_problems(statuses("live", "waiting")) == []
+    assert cluster.pair_problems(statuses("live", "replicating")) == [
+        "pair 01 is live/replicating (want live/waiting)",
+        "pair 02 is live/replicating (want live/waiting)",
+    ]
+    cluster.settings = Settings(
+        runs_dir=tmp_path / "runs", version="5.5.1", design=DESIGNS["pure-master-slave"]
+    )
+    assert cluster.pair_problems(statuses("live", "replicating")) == []
+    assert (
+        cluster.pair_problems(statuses("replicating", "live")) == []
+    )  # after a failover, as the post has it
+    assert (
+        cluster.pair_problems(statuses("live", "waiting"))[0]
+        == "pair 01 is live/waiting (want live/replicating)"
+    )
+    assert (
+        cluster.pair_problems(statuses("live", "live"))[0] == "pair 01 is live/live (want live/replicating)"
+    )

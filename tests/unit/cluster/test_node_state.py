@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cluster import containers
+from harness.cluster import containers, introspect
 from harness.settings import ROOT
 
 STARTED = "2026-11-28T01:58:46.547000000Z"
@@ -96,9 +96,9 @@ def test_the_lines_are_those_of_the_healthcheck_script() -> None:
         r"\) stopped$",
     ):
         assert fragment in text
-    assert containers.state_of_line("x (chaos-mq01-a, ID:1) uptime 3 minutes") == "stopping"
-    assert containers.state_of_line("x (chaos-mq01-a, ID:1) started") == "live"
-    assert containers.state_of_line("x (chaos-mq01-a, ID:1) started listening") is None
+    assert introspect.state_of_line("x (chaos-mq01-a, ID:1) uptime 3 minutes") == "stopping"
+    assert introspect.state_of_line("x (chaos-mq01-a, ID:1) started") == "live"
+    assert introspect.state_of_line("x (chaos-mq01-a, ID:1) started listening") is None
 
 
 def test_the_lines_of_activemq_5_5_are_read_too() -> None:
@@ -107,24 +107,72 @@ def test_the_lines_of_activemq_5_5_are_read_too() -> None:
         "Database /kahadb/lock is locked... waiting 10 seconds for the database to be unlocked. Reason: "
         "java.io.IOException: File '/kahadb/lock' could not be locked."
     )
-    assert containers.state_of_line(waiting) == "waiting"
+    assert introspect.state_of_line(waiting) == "waiting"
     started = "ActiveMQ JMS Message Broker (chaos-mq01-a, ID:chaos-mq01-a-1-2-3:1) started"
-    assert containers.state_of_line(started) == "live"
+    assert introspect.state_of_line(started) == "live"
     stopped = "ActiveMQ JMS Message Broker (chaos-mq01-a, ID:chaos-mq01-a-1-2-3:1) stopped"
-    assert containers.state_of_line(stopped) == "stopping"
+    assert introspect.state_of_line(stopped) == "stopping"
     # and the script the healthcheck runs says the same of each
     for text, state in ((waiting, "waiting"), (started, "live"), (stopped, "stopping")):
         assert node_state_script(text) == state
 
 
-def node_state_script(text: str) -> str:
-    """images/bin/amq-node-state on a log holding one line."""
+def node_state_script(*texts: str) -> str:
+    """images/bin/amq-node-state on a log holding these lines."""
     script = (ROOT / "images" / "bin" / "amq-node-state").read_text()
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "activemq.log"
-        log.write_text(f"2026-11-28 01:58:49,000 INFO  [main] BrokerService - {text}\n")
+        log.write_text("".join(f"2026-11-28 01:58:49,000 INFO  [main] BrokerService - {t}\n" for t in texts))
         done = subprocess.run(
             ["bash", "-c", script.replace("/var/lib/amq/log/activemq.log", str(log))],
             capture_output=True, text=True, timeout=10, check=True,
         )  # fmt: skip
     return done.stdout.strip()
+
+
+def test_a_pure_slave_is_replicating_until_its_master_fails() -> None:
+    """ActiveMQ 5.5.1's pure master/slave (MasterConnector, BrokerService.masterFailed): the slave attaches,
+    then logs "started" like a master though it starts no connector; when its master dies it logs the bridge
+    shutdown, then "Master Failed - starting all connectors", and serves clients. Never run here (5.5)."""
+    attached = (
+        "Slave connection between vm://chaos-mq01-b#0 and tcp://chaos-mq01-a/172.18.0.3:61618 has been "
+        "established."
+    )
+    started = "ActiveMQ JMS Message Broker (chaos-mq01-b, ID:chaos-mq01-b-1-2-3:1) started"
+    shutdown = (
+        "Network connection between vm://chaos-mq01-b#0 and tcp://chaos-mq01-a/172.18.0.3:61618 shutdown: "
+        "java.io.EOFException"
+    )
+    promoted = "Master Failed - starting all connectors"
+    lives = [
+        ([attached, started], "replicating"),
+        ([attached, started, shutdown], "replicating"),  # its bridge gone: not the master yet
+        ([attached, started, shutdown, promoted], "live"),
+        ([attached, started, "The Master has shutdown", "The Master has failed ... shutting down"], "stopping"),
+        # killed -9 while replicating, then started again with no master to attach to: a new life
+        ([attached, started, "ActiveMQ 5.5.1 JMS Message Broker (chaos-mq01-b) is starting", started], "live"),
+        # a master's own lines: it stays live whatever its slave does
+        ([started, "Active Slave Broker chaos-mq01-b is attached", "Slave Failed"], "live"),
+        # 5.17's shared-store slave that got the lock: unchanged by the new-life line
+        (["Database /kahadb/lock is locked... waiting 10 seconds", "Apache ActiveMQ 5.17.2 (b, ID:1) is starting"],
+         "waiting"),
+    ]  # fmt: skip
+    for lines, state in lives:
+        folded = "starting"
+        for text in lines:
+            folded = containers.next_state(folded, text)
+        assert folded == state, lines
+        assert node_state_script(*lines) == state, lines
+
+
+def test_a_pure_slave_is_read_from_its_container_log_as_replicating() -> None:
+    container = FakeContainer(id="pure")
+    container.lines += [
+        line("2026-11-28T01:58:48Z", "MasterConnector - Slave connection between vm://b#0 and tcp://a has been established."),
+        line("2026-11-28T01:58:49Z", "BrokerService - ActiveMQ JMS Message Broker (b, ID:1) started"),
+    ]  # fmt: skip
+    assert containers.node_state(container) == "replicating"
+    container.lines.append(
+        line("2026-11-28T01:59:00Z", "BrokerService - Master Failed - starting all connectors")
+    )
+    assert containers.node_state(container) == "live"
