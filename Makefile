@@ -58,8 +58,13 @@ tools:
 images: $(STAMP) tools
 	$(AMQ) images
 
+# The Docker tests mostly wait (takeovers, holds, drains): clusters side by side, one worker per core up to 3,
+# and no more than one per 4 GiB of memory (a worker may hold two clusters of four JVMs). Each test file runs
+# on one worker, so a file's tests keep sharing its session cluster. WORKERS=1 runs them one at a time.
+WORKERS ?= $(shell $(PYTHON) -c 'import os; m = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30; print(max(1, min(os.cpu_count() or 1, 3, int(m // 4))))')
+
 test: images lint
-	$(PY) -m pytest tests -m "not k8s" $(PYTEST_ARGS)
+	$(PY) -m pytest tests -m "not k8s" -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # the Kubernetes backend on a real cluster (docs/backends.md, Kubernetes): your kubeconfig and K8S_* settings
 test-k8s: $(STAMP)
