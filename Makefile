@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 AMQ := $(VENV)/bin/amq-chaos
 
-.PHONY: help test test-k8s unit chaos soak replay shrink matrix bugs index up status down sweep images tools lint docs clean bench
+.PHONY: help test test-k8s unit chaos soak replay shrink matrix bugs index merge up status down sweep images tools lint docs clean bench
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
@@ -18,6 +18,7 @@ help:
 	@echo "make shrink    the smallest fault schedule of a failing history that still fails (HISTORY=, TRIES=, BUDGET=)"
 	@echo "make matrix    one scenario on 5.16.1, 5.17.2 and 5.17.6 side by side (SCENARIO=, SEED=)"
 	@echo "make index     runs/index.html: every run, and a trend per scenario and design"
+	@echo "make merge     one chaos run from its shards' run folders (SHARDS=\"dir1 dir2 ...\"; SHARD=K/N make chaos)"
 	@echo "make bugs      the known-bug patterns on every version and design, a table (TRIES=, SEED=, VERSIONS=, PATTERNS=)"
 	@echo "make up        start a cluster and print its endpoints; make status; make down"
 	@echo "make images    build the broker, VIP and SSH host images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
@@ -30,7 +31,7 @@ help:
 # (AMQ_CHAOS_SEED): run directly (amq-chaos, pytest scenarios), the harness reads only prefixed names, so a
 # SIZE or SEED exported for something else never reaches it. harness/settings.py VARIABLES lists them (a
 # test keeps this list equal to it); docs/reference/settings.md says what each does.
-SETTINGS := SEED SCENARIO DESIGN PLACEMENT KNOWN_BUGS PRODUCERS CONSUMERS RATE SIZE QUEUES PERSISTENT \
+SETTINGS := SEED SCENARIO DESIGN PLACEMENT SHARD KNOWN_BUGS PRODUCERS CONSUMERS RATE SIZE QUEUES PERSISTENT \
 	SUBSCRIBERS CHURN DURATION CHECKPOINT TRIES BUDGET VERSIONS PATTERNS RUNS_DIR READY_TIMEOUT VIP_PORT \
 	STORE_SIZE BACKEND INVENTORY K8S_NAMESPACE K8S_CONTEXT K8S_BROKER_IMAGE K8S_VIP_IMAGE \
 	K8S_STORAGE_CLASS K8S_STORE_SIZE CHAOS_MESH_CRDS
@@ -132,6 +133,11 @@ clean: sweep
 # runs/index.html: every chaos run and soak, and a trend per scenario and design (each run rewrites it too)
 index: $(STAMP)
 	$(AMQ) index
+
+# one run from the shards a CI matrix ran (SHARD=K/N make chaos, the same SEED): their run folders, copied here
+merge: $(STAMP)
+	@test -n "$(SHARDS)" || { echo "error: give SHARDS=\"<run folder of shard 1> <of shard 2> ...\""; exit 2; }
+	$(AMQ) merge $(SHARDS)
 
 # the known-bug table: every pattern on every version and design (builds the images it lacks), TRIES tries
 # each; VERSIONS=5.17.2 PATTERNS=stranded,split-brain narrow it. About 80 minutes for everything, 2 tries.

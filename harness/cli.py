@@ -183,6 +183,16 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(settings: Settings, args: argparse.Namespace) -> int:
+    """Join the run folders of one chaos run's shards into one run folder, its report and the index."""
+    from harness.report.merge import merge_runs
+
+    _, lines = merge_runs([Path(folder) for folder in args.folders], settings.runs_dir)
+    for line in lines:
+        print(line)
+    return 0
+
+
 COMMANDS = {
     "images": cmd_images,
     "up": cmd_up,
@@ -193,6 +203,7 @@ COMMANDS = {
     "soak": cmd_soak,
     "shrink": cmd_shrink,
     "report": cmd_report,
+    "merge": cmd_merge,
     "replay": cmd_replay,
     "matrix": cmd_matrix,
     "bugs": cmd_bugs,
@@ -268,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report = commands.add_parser("report", help="redraw a chaos or soak run folder's report.html")
     report.add_argument("folder")
+    merge = commands.add_parser(
+        "merge", help="join the run folders of a chaos run's shards (SHARD=K/N) into one, with its report"
+    )
+    merge.add_argument("folders", nargs="+", metavar="folder")
     index = commands.add_parser("index", help="runs/index.html: every run, and a trend per scenario")
     index.add_argument("folder", nargs="?", help="the runs folder (default: $AMQ_CHAOS_RUNS_DIR or runs/)")
     chaos = commands.add_parser(

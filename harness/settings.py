@@ -69,6 +69,9 @@ VARIABLES: tuple[Variable, ...] = (
         "PLACEMENT", "seeded (client sessions placed on pairs by the seed) or vip (round robin)", "seeded"
     ),
     Variable("CHAOS_MINUTES", "minutes random-chaos draws faults for", "1", env_name=PREFIX + "MINUTES"),
+    Variable(
+        "SHARD", "run only the K-th of N shares of the items, K/N (a CI matrix; chaos needs SEED)", "all"
+    ),
     Variable("KNOWN_BUGS", "also run scenarios on the designs where they show a known bug (1/true)", "no"),
     Variable("PRODUCERS", "producers", "2"),
     Variable("CONSUMERS", "queue consumers", "2"),

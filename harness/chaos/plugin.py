@@ -29,6 +29,7 @@ import pytest
 from harness import commands
 from harness.chaos.faults import refused
 from harness.chaos.run import ChaosRun
+from harness.chaos.shard import Shard, parse_shard
 from harness.chaos.spec import RunSpec
 from harness.check.result import ScenarioResult
 from harness.check.weaknesses import declared_for_shape
@@ -57,6 +58,7 @@ from harness.signals import terminate_as_interrupt
 
 SESSION = pytest.StashKey["ChaosSession"]()
 GIVEN = pytest.StashKey[dict[str, str]]()  # the harness's own settings from the environment
+SHARD = pytest.StashKey["Shard | None"]()
 LAST_SEED = "amq-chaos/last-seed"
 # pytest-timeout's limit for a scenario: bring-up, recovery, probes and drain, plus the scenario's own length
 BASE_TIMEOUT = 900.0
@@ -74,6 +76,7 @@ class ChaosSession:
     known_bugs: bool = False  # run items that `chaos_known_bug` would skip (make bugs)
     verdict_failures: set[str] = dataclasses.field(default_factory=set)  # items failed by their verdict
     other_failures: set[str] = dataclasses.field(default_factory=set)  # items failed by anything else
+    shard: Shard | None = None  # this session runs one share of the items (a CI matrix's runner)
     run_dir: Path | None = None  # made when the first chaos test starts
     results: list[ScenarioResult] = dataclasses.field(default_factory=list)
 
@@ -82,7 +85,8 @@ class ChaosSession:
 
     def folder(self) -> Path:
         if self.run_dir is None:
-            self.run_dir = stamped_folder(self.settings.runs_dir, "chaos", f"seed{self.seed}")
+            label = f"seed{self.seed}" + (f"-{self.shard.label}" if self.shard else "")
+            self.run_dir = stamped_folder(self.settings.runs_dir, "chaos", label)
             self.run_dir.mkdir(parents=True, exist_ok=True)
             latest = self.run_dir.parent / "latest"
             latest.unlink(missing_ok=True)
@@ -128,6 +132,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"how clients are placed on the pairs: {' or '.join(MODES)}; default $AMQ_CHAOS_PLACEMENT, "
         "else seeded",
     )
+    group.addoption(
+        "--chaos-shard",
+        default=None,
+        help="K/N: run only the K-th of N deterministic shares of the items, for a CI matrix of N runners "
+        "(a chaos session needs a SEED, the same on every runner; `amq-chaos merge` joins the shards' run "
+        "folders); default $AMQ_CHAOS_SHARD (make: SHARD), else every item",
+    )
     for shape in SHAPE_OPTIONS:
         group.addoption(shape.flag, default=None, help=f"{shape.help}; default ${BY_NAME[shape.name].env}")
     parser.addini("chaos_scenarios", "folders holding chaos scenarios (relative to the root)", type="paths")
@@ -156,10 +167,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "chaos_faults(*kinds): every fault kind the scenario may inject; a backend that cannot realise one "
         "refuses the scenario before its cluster comes up, and injecting an undeclared kind fails it",
     )
+    try:
+        shard = parse_shard(option(config, "--chaos-shard", "SHARD"))
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SHARD] = shard
     if not is_chaos_session(config):
         return
     terminate_as_interrupt()
     try:
+        if shard and not option(config, "--chaos-seed", "SEED"):
+            raise HarnessError(
+                f"SHARD={shard} needs a SEED, the same on every runner: each shard of one run draws its "
+                "faults from it (SEED=$(date +%s) once, in the matrix's definition)"
+            )
         settings = Settings.from_env()
         session = ChaosSession(
             seed=chosen_seed(config),
@@ -170,6 +191,7 @@ def pytest_configure(config: pytest.Config) -> None:
             progress=Progress.for_terminal(os.isatty(1)),
             shape=chosen_shape(config),
             known_bugs=option(config, "--chaos-known-bugs", "KNOWN_BUGS").lower() in ("1", "true", "yes"),
+            shard=shard,
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -244,6 +266,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"workload: {session.workload_line()} (a scenario may shape its own)",
         f"designs: {', '.join(session.designs)}   ActiveMQ {session.settings.broker_label}   run folder: {session.folder()}",
     ]
+    if session.shard:
+        lines.append(f"shard {session.shard}: this runner's share of the items (amq-chaos merge joins them)")
     for name in session.designs:
         dropped = dataclasses.replace(session.settings, design=design(name)).dropped
         if dropped:
@@ -274,7 +298,18 @@ def scenario_name(item: pytest.Item) -> str:
     return name.removeprefix("test_").replace("_", "-")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _select_scenario(config, items)
+    shard = config.stash.get(SHARD, None)
+    if shard is not None:  # any session, `make test`'s too: after every other selection, so all agree
+        share = shard.pick(item.nodeid for item in items)
+        kept = [item for item in items if item.nodeid in share]
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in share])
+        items[:] = kept
+
+
+def _select_scenario(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = config.stash.get(SESSION, None)
     if session is None:
         return

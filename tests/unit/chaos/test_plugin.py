@@ -67,6 +67,7 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
         "CHAOS_MINUTES",
         "PLACEMENT",
         "KNOWN_BUGS",
+        "SHARD",
         "ACTIVEMQ_VERSION",
         "ACTIVEMQ_DIST",
         "ACTIVEMQ_DIST_CHECKSUM",
@@ -281,6 +282,45 @@ def test_bad_options_are_one_line_errors_before_any_test(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{error}*"])
     assert "Traceback" not in result.stderr.str()
+
+
+def test_shards_split_the_items_deterministically_and_each_runs_its_share(suite: pytest.Pytester) -> None:
+    """Three runners of a CI matrix, SHARD=1/3 to 3/3 with one SEED: each runs two of the six items, none
+    twice, none left out, each in a run folder named for its share (`amq-chaos merge` joins them)."""
+    shares = []
+    for k in (1, 2, 3):
+        result = suite.runpytest("scenarios", "--chaos-seed", "5", "--chaos-shard", f"{k}/3", "-v")
+        result.assert_outcomes(passed=2, deselected=4)
+        result.stdout.fnmatch_lines([f"shard {k}/3: this runner's share*"])
+        assert run_folder(suite).name.endswith(f"-seed5-shard{k}of3")
+        shares.append(passed_items(result))
+    assert sum(map(len, shares)) == len(set().union(*shares)) == 6
+    again = suite.runpytest("scenarios", "--chaos-seed", "5", "--chaos-shard", "2/3", "-v")
+    assert passed_items(again) == shares[1]  # the same share, run again
+
+
+def passed_items(result: pytest.RunResult) -> set[str]:
+    return {line.split(" PASSED")[0] for line in result.outlines if " PASSED" in line}
+
+
+def test_a_sharded_chaos_session_needs_one_seed_and_a_share_that_exists(suite: pytest.Pytester) -> None:
+    for args, error in (
+        (["--chaos-shard", "1/2"], "SHARD=1/2 needs a SEED, the same on every runner*"),
+        (["--chaos-shard", "3/2", "--chaos-seed", "1"], "SHARD must be K/N with 1 <= K <= N*"),
+        (["--chaos-shard", "half", "--chaos-seed", "1"], "SHARD must be K/N*'half'*"),
+    ):
+        result = suite.runpytest("scenarios", *args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*{error}"])
+
+
+def test_any_session_is_sharded_make_test_s_too(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_plain="def test_a():\n    pass\ndef test_b():\n    pass\ndef test_c():\n    pass\n")
+    first = suite.runpytest("test_plain.py", "--chaos-shard", "1/2", "-v")
+    first.assert_outcomes(passed=2, deselected=1)
+    second = suite.runpytest("test_plain.py", "--chaos-shard", "2/2", "-v")
+    second.assert_outcomes(passed=1, deselected=2)
+    second.stdout.fnmatch_lines(["*test_plain.py::test_b PASSED*"])
 
 
 def test_a_session_without_chaos_scenarios_is_left_alone(suite: pytest.Pytester) -> None:
