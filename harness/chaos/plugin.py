@@ -175,6 +175,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not is_chaos_session(config):
         return
     terminate_as_interrupt()
+    # a pytest-xdist worker runs some of the items of its controller's session: the same seed and run folder
+    shared = getattr(config, "workerinput", {}).get(WORKER_INPUT)
     try:
         if shard and not option(config, "--chaos-seed", "SEED"):
             raise HarnessError(
@@ -183,7 +185,7 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         settings = Settings.from_env()
         session = ChaosSession(
-            seed=chosen_seed(config),
+            seed=shared["seed"] if shared else chosen_seed(config),
             settings=settings,
             designs=chosen_designs(config, settings.line),
             chaos_minutes=chosen_minutes(config),
@@ -195,6 +197,8 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if shared:
+        session.run_dir = Path(shared["run_dir"])
     # settings are read once, here; the designs of the session replace the one from the environment
     config.stash[SESSION] = session
     cache = getattr(config, "cache", None)
@@ -442,11 +446,43 @@ def pytest_runtest_makereport(
     return report
 
 
+# ------------------------------------------------------------------ pytest-xdist: clusters side by side
+# (`make chaos WORKERS=2`): the controller draws the seed and makes the run folder; each worker runs its items
+# in it and hands back their results, which the controller's summary, report and exit code then read.
+WORKER_INPUT = "amq_chaos"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    chaos = node.config.stash.get(SESSION, None)
+    if chaos is not None:
+        node.workerinput[WORKER_INPUT] = {"seed": chaos.seed, "run_dir": str(chaos.folder())}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    chaos = node.config.stash.get(SESSION, None)
+    handed = getattr(node, "workeroutput", {}).get(WORKER_INPUT)
+    if chaos is None or not handed:
+        return
+    chaos.results += [ScenarioResult.from_json(r) for r in handed["results"]]
+    chaos.verdict_failures.update(handed["verdict_failures"])
+    chaos.other_failures.update(handed["other_failures"])
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Tests failed only by the harness or the machine (a cluster that never came up, Docker gone) end the
     session with 3, pytest's internal error, so that CI tells them from a verdict on the brokers (1)."""
     chaos = session.config.stash.get(SESSION, None)
+    output = getattr(session.config, "workeroutput", None)
+    if chaos is not None and output is not None:  # a worker: what it ran, for its controller
+        output[WORKER_INPUT] = {
+            "results": [r.to_json() for r in chaos.results],
+            "verdict_failures": sorted(chaos.verdict_failures),
+            "other_failures": sorted(chaos.other_failures),
+        }
+        return
     if chaos is None or exitstatus != pytest.ExitCode.TESTS_FAILED:
         return
     if chaos.other_failures and not chaos.verdict_failures:
@@ -457,8 +493,8 @@ def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
     session = config.stash.get(SESSION, None)
-    if session is None or session.run_dir is None:
-        return
+    if session is None or session.run_dir is None or hasattr(config, "workerinput"):
+        return  # a worker's results are its controller's to sum up
     results, run_dir = session.results, session.run_dir
     write = terminalreporter.write_line
     terminalreporter.section(f"chaos summary (seed {session.seed})")

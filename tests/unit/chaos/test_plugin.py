@@ -303,6 +303,45 @@ def passed_items(result: pytest.RunResult) -> set[str]:
     return {line.split(" PASSED")[0] for line in result.outlines if " PASSED" in line}
 
 
+# the stand-in fixture, with a result per item as the real one has (harness.chaos.run.ChaosRun.finish)
+RESULTS_CONFTEST = CONFTEST.replace(
+    "    yield contextlib.nullcontext",
+    """    yield contextlib.nullcontext
+    from harness.check.result import ScenarioResult
+    from harness.check.verdict import Verdict
+    counts = {"acknowledged": 1, "delivered": 1, "indeterminate": 0, "failed": 0, "invoked": 1}
+    name = request.node.originalname.removeprefix("test_")
+    result = ScenarioResult(name, design_name, session.seed, str(folder), counts, [Verdict("lost", True, {}, {})])
+    session.results.append(result)""",
+)
+
+
+def test_workers_side_by_side_make_one_run_with_one_seed_summary_and_report(suite: pytest.Pytester) -> None:
+    """`-n 2` (pytest-xdist): the controller draws the seed and makes the run folder; both workers run their
+    items in it under that seed, and hand back their results: one summary, one report, one JUnit file."""
+    (suite.path / "scenarios" / "conftest.py").write_text(RESULTS_CONFTEST)
+    # an absolute path: a chaos session works from the project's root (pytest_sessionstart), and a worker
+    # collects its arguments after that
+    result = suite.runpytest_subprocess(str(suite.path / "scenarios"), "-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6)
+    folders = list((suite.path / "runs" / "chaos").glob("*-seed*"))
+    assert len(folders) == 1, folders
+    folder = folders[0]
+    items = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    assert items == sorted(f"{n}-{d}" for n in ("alpha", "beta", "random") for d in ("seed", "hardened"))
+    seeds = {json.loads((folder / item / "record.json").read_text())["seed"] for item in items}
+    assert seeds == {int(folder.name.rsplit("-seed", 1)[1])}  # one seed, the controller's
+    summary = json.loads((folder / "summary.json").read_text())
+    assert sorted((r["scenario"], r["design"]) for r in summary) == sorted(
+        (n, d) for n in ("alpha", "beta", "random") for d in ("seed", "hardened")
+    )
+    assert (folder / "report.html").exists()
+    cases = list(ET.parse(folder / "junit.xml").getroot().iter("testcase"))
+    properties = [{p.get("name"): p.get("value") for p in case.iter("property")} for case in cases]
+    assert len(cases) == 6 and {p["seed"] for p in properties} == {str(seed) for seed in seeds}
+    result.stdout.fnmatch_lines(["*chaos summary (seed *", "report: *report.html"])
+
+
 def test_a_sharded_chaos_session_needs_one_seed_and_a_share_that_exists(suite: pytest.Pytester) -> None:
     for args, error in (
         (["--chaos-shard", "1/2"], "SHARD=1/2 needs a SEED, the same on every runner*"),
