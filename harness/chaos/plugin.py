@@ -184,6 +184,9 @@ def pytest_configure(config: pytest.Config) -> None:
                 "faults from it (SEED=$(date +%s) once, in the matrix's definition)"
             )
         settings = Settings.from_env()
+        if shared:  # clusters side by side: each worker's VIP on a port of its own, gw1 one above gw0's
+            index = int(str(config.workerinput.get("workerid", "gw0")).removeprefix("gw") or 0)  # type: ignore[attr-defined]
+            settings = dataclasses.replace(settings, vip_port=settings.vip_port + index)
         session = ChaosSession(
             seed=shared["seed"] if shared else chosen_seed(config),
             settings=settings,

@@ -68,6 +68,7 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
         "PLACEMENT",
         "KNOWN_BUGS",
         "SHARD",
+        "VIP_PORT",
         "ACTIVEMQ_VERSION",
         "ACTIVEMQ_DIST",
         "ACTIVEMQ_DIST_CHECKSUM",
@@ -312,7 +313,8 @@ RESULTS_CONFTEST = CONFTEST.replace(
     counts = {"acknowledged": 1, "delivered": 1, "indeterminate": 0, "failed": 0, "invoked": 1}
     name = request.node.originalname.removeprefix("test_")
     result = ScenarioResult(name, design_name, session.seed, str(folder), counts, [Verdict("lost", True, {}, {})])
-    session.results.append(result)""",
+    session.results.append(result)
+    (folder / "vip-port").write_text(str(session.settings.vip_port))""",
 )
 
 
@@ -331,6 +333,8 @@ def test_workers_side_by_side_make_one_run_with_one_seed_summary_and_report(suit
     assert items == sorted(f"{n}-{d}" for n in ("alpha", "beta", "random") for d in ("seed", "hardened"))
     seeds = {json.loads((folder / item / "record.json").read_text())["seed"] for item in items}
     assert seeds == {int(folder.name.rsplit("-seed", 1)[1])}  # one seed, the controller's
+    ports = {int((folder / item / "vip-port").read_text()) for item in items}
+    assert ports == {61613, 61614}  # each worker's cluster has a VIP port of its own
     summary = json.loads((folder / "summary.json").read_text())
     assert sorted((r["scenario"], r["design"]) for r in summary) == sorted(
         (n, d) for n in ("alpha", "beta", "random") for d in ("seed", "hardened")
