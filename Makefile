@@ -89,8 +89,10 @@ docs: $(STAMP)
 # PYTEST_ARGS passes pytest options through: -k freeze, a node id, --lf, --count 3 (pytest-repeat). It is
 # `pytest scenarios`, with the harness's exit codes: 0 ok, 1 a violation, 2 bad input, 3 the harness or the
 # machine failed, 130 interrupted (harness/errors.py)
+# WORKERS=N: N clusters side by side (pytest-xdist), one run folder, summary and report; one at a time unless
+# given, as a scenario's timing bounds were measured with one cluster on the machine
 chaos: images
-	$(AMQ) chaos $(PYTEST_ARGS)
+	$(AMQ) chaos $(if $(filter command line environment,$(origin WORKERS)),-n $(WORKERS)) $(PYTEST_ARGS)
 
 # progress lines only on a terminal; checkpoints always
 soak: images
