@@ -14,6 +14,7 @@ first at bring-up to clear what a killed run left.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shlex
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from typing import ClassVar, Self
 from harness.cluster.backend import MECHANISMS, PROCESS_ACTIONS, STOP_TIMEOUT
 from harness.cluster.brokers import BrokerCluster, new_run_id
 from harness.cluster.inventory import HostNode, Inventory
+from harness.cluster.leftovers import remove_leftovers
 from harness.cluster.log_cursor import LogCursors, parse_probe, probe_line
 from harness.cluster.render import render_configs
 from harness.cluster.ssh import ROOT_COMMANDS, SshHost
@@ -165,24 +167,8 @@ class HostsCluster(BrokerCluster):
     def _sweep(self, tag: str) -> None:
         def clean(node: HostNode) -> None:
             host = self.hosts[node.name]
-            code, rules = host.run(["iptables", "-S", "INPUT"], timeout=30)
-            if code != 0:
-                raise HarnessError(f"{node.name}: iptables -S failed: {rules.strip()[:200]}")
-            for rule in rules.splitlines():
-                if rule.startswith("-A ") and tag in rule:
-                    host.run(["iptables", "-D", *shlex.split(rule)[1:]], timeout=30)
-            # shaping and the rest: nothing else on these hosts is the harness's to keep
-            host.run(["tc", "qdisc", "del", "dev", node.broker.interface, "root"], timeout=30)
-            host.run(["pkill", "-f", "amqchaos-hold-loc[k]"], timeout=30)
-            host.run(
-                [
-                    "rm",
-                    "-f",
-                    f"{node.broker.store}/amqchaos-ballast",
-                    f"{node.broker.store}/amqchaos-ballast.rest",
-                ],
-                timeout=30,
-            )
+            run = functools.partial(host.run, timeout=30)
+            remove_leftovers(run, node.name, tag, node.broker.interface, node.broker.store)
             if self._process_state(node) == "frozen":
                 self.node_process(node.name, "thaw")
             if node.broker.control == "systemd" and "cpu" in self.capabilities:

@@ -12,6 +12,7 @@ run of the harness left in the namespace (the namespace is the harness's: say so
 from __future__ import annotations
 
 import contextlib
+import functools
 import shlex
 import threading
 import time
@@ -23,7 +24,8 @@ from harness.cluster.backend import MECHANISMS, PROCESS_ACTIONS, STOP_TIMEOUT, G
 from harness.cluster.brokers import BrokerCluster, new_run_id
 from harness.cluster.chaos_mesh import VENDORED_CRDS, ChaosMesh, partition, stress_cpu
 from harness.cluster.kube_api import CHAOS_KINDS, OWNED_KINDS, RUN_LABEL, KubeApi
-from harness.cluster.kube_objects import APP, APP_LABEL, COMPONENT_LABEL, pod_name
+from harness.cluster.kube_objects import APP, APP_LABEL, COMPONENT_LABEL, STORE_MOUNT, pod_name
+from harness.cluster.leftovers import remove_leftovers
 from harness.cluster.log_cursor import LogCursors, parse_probe, probe_line
 from harness.design.topology import Node
 from harness.errors import ClusterNotReady, HarnessError
@@ -33,7 +35,6 @@ from harness.wait import wait_until
 BROKER = "broker"  # the broker's container in its pod
 VIP = "vip"
 SERVICE = "amq-host-broker"  # the service script in the broker image (images/bin/amq-host-broker)
-HOLD_LOCK_TAG = "amqchaos-hold-loc[k]"  # what the nemesis's lock holder's command line carries
 STARTED_TIMEOUT = 300.0  # seconds for every pod to be scheduled, pulled and running
 
 
@@ -148,8 +149,11 @@ class KubeCluster(BrokerCluster):
             pods = self._pods()
             phases = {p["metadata"]["name"]: (p.get("status") or {}).get("phase") for p in pods}
             vip = [name for name, phase in phases.items() if name not in want and phase == "Running"]
-            problems[:] = [f"{name} {phases.get(name) or 'not created'}" for name in sorted(want)]
-            problems[:] = [p for p in problems if not p.endswith(" Running")]
+            problems[:] = [
+                f"{name} {phases.get(name) or 'not created'}"
+                for name in sorted(want)
+                if phases.get(name) != "Running"
+            ]
             if not vip:
                 problems.append("the VIP's pod not running")
             return not problems
@@ -196,15 +200,8 @@ class KubeCluster(BrokerCluster):
         for node in self.topology.nodes:
             if not self._pod_running(pod_name(node)):
                 continue
-            rules = self.exec(node, "iptables", "-S", "INPUT", timeout=30)[1]
-            for rule in rules.splitlines():
-                if rule.startswith("-A ") and tag in rule:
-                    self.exec(node, "iptables", "-D", *shlex.split(rule)[1:], timeout=30)
-            self.exec(node, "tc", "qdisc", "del", "dev", self.interface(node.name), "root", timeout=30)
-            self.exec(node, "pkill", "-f", HOLD_LOCK_TAG, timeout=30)
-            self.exec(
-                node, "rm", "-f", "/kahadb/amqchaos-ballast", "/kahadb/amqchaos-ballast.rest", timeout=30
-            )
+            run = functools.partial(self._run_in, node)
+            remove_leftovers(run, node.name, tag, self.interface(node.name), STORE_MOUNT)
             if self._process(node)[0] == "frozen":
                 self.node_process(node.name, "thaw")
 
@@ -238,6 +235,13 @@ class KubeCluster(BrokerCluster):
         pods = self.api.select("Pod", f"{RUN_LABEL}={self.run_id},{COMPONENT_LABEL}=vip")
         running = [p["metadata"]["name"] for p in pods if (p.get("status") or {}).get("phase") == "Running"]
         return running[0] if running else ""
+
+    def _run_in(self, node: Node, command: list[str]) -> tuple[int, str]:
+        return self.exec(node, *command, timeout=30)
+
+    def pod_of(self, node: Node | str) -> str:
+        """The pod that runs `node`'s broker."""
+        return self._target(node)[0]
 
     def _target(self, node: Node | str) -> tuple[str, str]:
         name = node if isinstance(node, str) else node.name
@@ -330,8 +334,8 @@ class KubeCluster(BrokerCluster):
         members = [node for node in self.topology.nodes if node.pair == pair]
         for node in members:
             if self._pod_running(pod_name(node)) and self.process_running(node.name):
-                return node.name, "/kahadb"
-        return members[0].name, "/kahadb"
+                return node.name, STORE_MOUNT
+        return members[0].name, STORE_MOUNT
 
     def _forward(self, pod: str, port: int) -> tuple[str, int]:
         with self._endpoint_lock:
@@ -360,7 +364,7 @@ class _ChaosGrudges:
         self.cluster = cluster
 
     def hold(self, holder: str, peers: list[str], loss: float | None) -> str:
-        pods = [self.cluster._target(node)[0] for node in (holder, *peers)]
+        pods = [self.cluster.pod_of(node) for node in (holder, *peers)]
         kube = self.cluster.kube
         obj = partition(
             self.cluster.chaos.name("grudge"), self.cluster.run_id, kube.namespace, pods[0], pods[1:], loss
@@ -372,4 +376,4 @@ class _ChaosGrudges:
         self.cluster.chaos.heal(handle)
 
     def restarted(self, handle: str, node: str) -> bool:
-        return self.cluster.chaos.reapply(handle, self.cluster._target(node)[0])
+        return self.cluster.chaos.reapply(handle, self.cluster.pod_of(node))

@@ -27,6 +27,7 @@ PAIR_LABEL = "io.amq-chaos/pair"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 BROKER_PORTS = {"openwire": 61616, "stomp": 61613, "replication": 61618}
 LOG_FOLDER = "/var/lib/amq/log"
+STORE_MOUNT = "/kahadb"  # where each broker's pod mounts its pair's store claim
 
 # the broker container's start: its node's configuration by the pod's ordinal, the environment the service
 # script gives the broker, the broker started, then tini's child stays (the broker comes and goes under it)
@@ -178,7 +179,7 @@ def pair_statefulset(settings: Settings, kube: KubeTarget, run_id: str, pair: st
                         },
                         "volumeMounts": [
                             {"name": "config", "mountPath": "/etc/amq-pair", "readOnly": True},
-                            {"name": "store", "mountPath": "/kahadb"},
+                            {"name": "store", "mountPath": STORE_MOUNT},
                         ],
                     }
                 ],

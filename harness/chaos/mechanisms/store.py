@@ -9,12 +9,11 @@ from typing import Any
 
 from harness.chaos.faults import fault_kind
 from harness.cluster.backend import NodeControl
+from harness.cluster.leftovers import BALLAST, HOLDER_PATTERN, HOLDER_TAG
 from harness.errors import HarnessError
 from harness.history import History
 
-BALLAST = "amqchaos-ballast"  # the file fill-store writes into a store volume
 MAX_FILLED = 4 * 1024**3  # the largest store fill-store fills: STORE_SIZE's upper bound
-HOLDER_TAG = "amqchaos-hold-lock"
 LOCK_HELD = "/tmp/amqchaos-lock-held"
 # a POSIX (fcntl) write lock on the whole file, the kind Java's FileChannel.tryLock takes on Linux: a flock(1)
 # lock would not stop a broker. struct flock on x86-64: short type, short whence, pad, off_t start, off_t
@@ -134,7 +133,7 @@ class StoreFaults:
     def release_lock(self, pair: str, node: str, *, heals: str) -> None:
         # a holder whose container has died since released the lock with it
         # the pattern in brackets matches the holder, not this shell, whose own command line holds the pattern
-        command = ["sh", "-c", f"pkill -f '{HOLDER_TAG[:-1]}[{HOLDER_TAG[-1]}]'; rm -f {LOCK_HELD}; true"]
+        command = ["sh", "-c", f"pkill -f '{HOLDER_PATTERN}'; rm -f {LOCK_HELD}; true"]
         self._recorded("heal", "release-lock", pair, node, command, heals=heals, node=node)
 
     def _member(self, pair: str, role: str) -> str:
