@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -16,6 +17,7 @@ import random
 import socket
 import tarfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import ClassVar
 import docker
 import docker.errors
 from docker.models.containers import Container
+from docker.models.networks import Network
 
 from harness.cluster import containers
 from harness.cluster.backend import MECHANISMS, PROCESS_ACTIONS, STOP_TIMEOUT
@@ -36,6 +39,7 @@ from harness.design.catalog import design
 from harness.design.topology import Node, Topology
 from harness.errors import HarnessError
 from harness.settings import Settings
+from harness.wait import wait_until
 
 RUN_LABEL = "io.amq-chaos.run"
 OWNER_LABEL = "io.amq-chaos.owner"
@@ -406,10 +410,44 @@ def sweep_orphans(client: docker.DockerClient, log=print) -> list[str]:
     return swept
 
 
+NETWORK_DRAIN = 20.0  # seconds a swept network may keep endpoints another sweep is removing
+
+
 def sweep_label(client: docker.DockerClient, label: str) -> None:
+    """Remove every container, network and volume with `label`. Another harness process may be sweeping the
+    same orphan at the same moment (each one's bring-up sweeps what dead runs left): what it removes first
+    is gone, not an error."""
     for container in client.containers.list(all=True, ignore_removed=True, filters={"label": label}):
-        container.remove(force=True, v=True)
+        _removed_elsewhere_ok(functools.partial(container.remove, force=True, v=True))
     for network in client.networks.list(filters={"label": label}):
-        network.remove()
+        # its containers may still be on their way out, removed by the other sweep: wait for them
+        wait_until(
+            functools.partial(_network_removed, network),
+            timeout=NETWORK_DRAIN,
+            what=f"network {network.name} to lose its last container",
+            interval=0.5,
+        )
     for volume in client.volumes.list(filters={"label": label}):
-        volume.remove(force=True)
+        _removed_elsewhere_ok(functools.partial(volume.remove, force=True))
+
+
+def _network_removed(network: Network) -> bool:
+    try:
+        network.remove()
+    except docker.errors.NotFound:
+        return True  # removed by the other sweep already
+    except docker.errors.APIError as exc:
+        if "active endpoints" in str(exc):
+            return False
+        raise
+    return True
+
+
+def _removed_elsewhere_ok(remove: Callable[[], object]) -> None:
+    try:
+        remove()
+    except docker.errors.NotFound:
+        pass  # removed by the other sweep already
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409 or "already in progress" not in str(exc):
+            raise
