@@ -9,12 +9,15 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -242,3 +245,26 @@ def apache_layout(tmp_path: Path, version: str = "5.17.2", start: str = "bin/act
             f"{top}/conf/activemq.xml": b"<beans/>",
         },
     )
+
+
+def stomp_frames(conn: socket.socket, stop: threading.Event | None = None) -> Iterator[str]:
+    """Each frame a fake broker's client sends, as text (the line breaks before it, heart-beats, left out),
+    until the client closes or goes; with `stop`, also once it is set (the socket is polled for it)."""
+    buffer = b""
+    if stop is not None:
+        conn.settimeout(0.05)
+    while stop is None or not stop.is_set():
+        try:
+            chunk = conn.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:  # the client is gone
+            return
+        if not chunk:
+            return
+        buffer += chunk
+        while b"\0" in buffer:
+            raw, buffer = buffer.split(b"\0", 1)
+            text = raw.decode().lstrip("\r\n")  # a bare line break is a heart-beat
+            if text:
+                yield text

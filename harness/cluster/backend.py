@@ -16,6 +16,12 @@ from harness.settings import Settings
 # replicating its master (harness.cluster.introspect reads both from the log)
 STANDBY_STATES = ("waiting", "replicating")
 
+
+def standby_state(pure_master_slave: bool) -> str:
+    """What a pair's slave is while its master is live."""
+    return "replicating" if pure_master_slave else "waiting"
+
+
 # what can be done to a node's broker process: the faults (kill -9, a graceful stop, a restart, a freeze of
 # every process) and their heals
 PROCESS_ACTIONS = ("kill", "stop", "restart", "freeze", "start", "thaw")

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Self
 
 from harness.client.stomp_client import StompSession
 from harness.cluster import introspect
-from harness.cluster.backend import Grudges
+from harness.cluster.backend import Grudges, standby_state
 from harness.cluster.jmx_names import JmxNames, jmx_names
 from harness.design.topology import Node, Topology
 from harness.errors import ClusterNotReady, HarnessError
@@ -233,7 +233,7 @@ class BrokerCluster(ABC):
         """Empty when every pair has one live node and one standby (waiting on the lock; replicating, on a
         pure master/slave design) and every live master answers STOMP."""
         problems: list[str] = []
-        standby = introspect.standby_state(self.settings.design.pure_master_slave)
+        standby = standby_state(self.settings.design.pure_master_slave)
         for pair in self.topology.pairs:
             members = [s for s in statuses if self.topology.node(s.node).pair == pair]
             states = sorted(s.state for s in members)

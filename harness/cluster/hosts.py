@@ -14,7 +14,6 @@ first at bring-up to clear what a killed run left.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import shlex
 import time
 from collections.abc import Callable
@@ -166,9 +165,10 @@ class HostsCluster(BrokerCluster):
 
     def _sweep(self, tag: str) -> None:
         def clean(node: HostNode) -> None:
-            host = self.hosts[node.name]
-            run = functools.partial(host.run, timeout=30)
-            remove_leftovers(run, node.name, tag, node.broker.interface, node.broker.store)
+            # every command there is one the host runs as root (ssh.ROOT_COMMANDS), as exec does
+            remove_leftovers(
+                self.node_exec(node.name), node.name, tag, node.broker.interface, node.broker.store
+            )
             if self._process_state(node) == "frozen":
                 self.node_process(node.name, "thaw")
             if node.broker.control == "systemd" and "cpu" in self.capabilities:

@@ -118,11 +118,6 @@ def next_state(state: str, line: str) -> str:
     return found
 
 
-def standby_state(pure_master_slave: bool) -> str:
-    """What a pair's slave is while its master is live."""
-    return "replicating" if pure_master_slave else "waiting"
-
-
 def node_status(
     node: Node,
     run: Exec,
@@ -397,7 +392,8 @@ def read_durable(
     subscriber's subscription is read on its own by reattaching to it (read_offline_subscriptions), and
     trusted once every count is back to what it was (within `settle` seconds). `names`: how the broker
     names its MBeans; where an offline subscription's counts are 0 whatever it holds (5.5), it is unread."""
-    patterns = [] if names is MODERN else names.durable_patterns(topic)
+    # the tool's own names are 5.8's: told others only where the line's differ
+    patterns = [] if names.durable == MODERN.durable else names.durable_patterns(topic)
     browse = _browse_durable(run, topic, max_browse, patterns)
     reading = split_durable(browse, persistent, offline_counts=names.offline_counts)
     if reading.held is not None and names.offline_counts:

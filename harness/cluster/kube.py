@@ -12,7 +12,6 @@ run of the harness left in the namespace (the namespace is the harness's: say so
 from __future__ import annotations
 
 import contextlib
-import functools
 import shlex
 import threading
 import time
@@ -200,8 +199,7 @@ class KubeCluster(BrokerCluster):
         for node in self.topology.nodes:
             if not self._pod_running(pod_name(node)):
                 continue
-            run = functools.partial(self._run_in, node)
-            remove_leftovers(run, node.name, tag, self.interface(node.name), STORE_MOUNT)
+            remove_leftovers(self.node_exec(node), node.name, tag, self.interface(node.name), STORE_MOUNT)
             if self._process(node)[0] == "frozen":
                 self.node_process(node.name, "thaw")
 
@@ -235,9 +233,6 @@ class KubeCluster(BrokerCluster):
         pods = self.api.select("Pod", f"{RUN_LABEL}={self.run_id},{COMPONENT_LABEL}=vip")
         running = [p["metadata"]["name"] for p in pods if (p.get("status") or {}).get("phase") == "Running"]
         return running[0] if running else ""
-
-    def _run_in(self, node: Node, command: list[str]) -> tuple[int, str]:
-        return self.exec(node, *command, timeout=30)
 
     def pod_of(self, node: Node | str) -> str:
         """The pod that runs `node`'s broker."""

@@ -16,6 +16,7 @@ from harness.client import stomp_client
 from harness.client.stomp_client import Delivery, StompSession
 from harness.errors import HarnessError
 from harness.settings import ROOT
+from tests.support import stomp_frames
 
 # a backstop only: every wait below has its own deadline of a few seconds
 pytestmark = pytest.mark.timeout(20)
@@ -87,24 +88,10 @@ class FakeBroker:
             thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(0.05)
-        buffer = b""
         with conn:
-            while not self._stop.is_set():
-                try:
-                    chunk = conn.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
+            for text in stomp_frames(conn, self._stop):
+                if not self._answer(conn, text):
                     return
-                if not chunk:
-                    return
-                buffer += chunk
-                while b"\0" in buffer:
-                    raw, buffer = buffer.split(b"\0", 1)
-                    text = raw.decode().lstrip("\r\n")  # a bare line break is a heart-beat
-                    if text and not self._answer(conn, text):
-                        return
 
     def _answer(self, conn: socket.socket, raw: str) -> bool:
         """Answer one frame as ActiveMQ 5.5 would; False once the broker closes the connection."""

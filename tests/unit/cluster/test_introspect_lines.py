@@ -16,6 +16,7 @@ from harness.cluster.introspect import Bridge, QueueConsumer, QueueStats
 from harness.cluster.jmx_names import MODERN, jmx_names
 from harness.design.topology import Node
 from harness.design.versions import version_line
+from harness.settings import ROOT
 from tests.support import S0, S1
 
 LAUNCHER_5_5 = """\
@@ -273,3 +274,12 @@ def test_an_offline_durable_subscription_on_5_5_is_unread_not_empty() -> None:
     modern = introspect.read_durable(run, "chaos.durable-topic", 100, True)
     assert modern.ids == {S0: [], S1: []} and modern.unread == {}
     assert asked[-1] == ["amq-durable-ids", "chaos.durable-topic", "100"]
+
+
+def test_the_durable_tools_own_names_are_5_8_s_so_a_5_8_broker_is_not_told_them() -> None:
+    """read_durable leaves out the patterns where they are 5.8's: the tool's default must be those very names."""
+    source = (ROOT / "images" / "java" / "AmqDurableIds.java").read_text()
+    (pattern,) = MODERN.durable_patterns("TOPIC")
+    assert pattern.replace("TOPIC", '"+args[0]+"') in "".join(source.split())  # whitespace aside
+    for version in ("5.8.0", "5.10.2", "5.17.2", "6.1.4"):
+        assert jmx_names(version_line(version)).durable == MODERN.durable

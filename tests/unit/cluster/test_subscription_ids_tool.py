@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.settings import ROOT
+from tests.support import stomp_frames
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -33,21 +34,10 @@ class Broker:
     def _serve(self) -> None:
         conn, _ = self._server.accept()
         with conn:
-            buffer = b""
-            while True:
-                try:
-                    data = conn.recv(65536)
-                except OSError:  # the tool is gone
+            for frame in stomp_frames(conn):
+                self.frames.append(frame)
+                if not self._answer(conn, frame):
                     return
-                if not data:
-                    return
-                buffer += data
-                while b"\0" in buffer:
-                    raw, buffer = buffer.split(b"\0", 1)
-                    frame = raw.decode().lstrip("\n")
-                    self.frames.append(frame)
-                    if not self._answer(conn, frame):
-                        return
 
     def _answer(self, conn: socket.socket, frame: str) -> bool:
         """False once the broker closes the connection, as ActiveMQ does after an ERROR."""
