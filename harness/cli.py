@@ -28,10 +28,12 @@ from harness.signals import terminate_as_interrupt
 
 def cmd_images(settings: Settings, args: argparse.Namespace) -> int:
     client = docker_client()
-    broker, vip = ensure_images(client, settings.version, dist=settings.dist)
-    print(f"broker image: {broker}\nvip image:    {vip}")
-    # the SSH backend's stand-in server host, from Debian's broker (a user's distribution has none)
-    if settings.dist is None:
+    images = ensure_images(client, settings)
+    print(f"broker image: {images.broker}\nvip image:    {images.vip}")
+    if images.tools != images.vip:
+        print(f"tools image:  {images.tools}")
+    # the SSH backend's stand-in server host, from Debian's broker (a user's distribution or image has none)
+    if settings.dist is None and settings.broker_image is None:
         print(f"host image:   {ensure_host_image(client, settings.version)}")
     return 0
 

@@ -184,10 +184,18 @@ def _version_from_broker_jar(archive: tarfile.TarFile, inside: dict[str, tarfile
         stream = archive.extractfile(member)
         if stream is None:
             continue
-        with zipfile.ZipFile(io.BytesIO(stream.read())) as jar:
-            for entry in jar.namelist():
-                if entry.endswith("/pom.properties") and "/org.apache.activemq/" in entry:
-                    for line in jar.read(entry).decode(errors="replace").splitlines():
-                        if line.startswith("version="):
-                            return line.partition("=")[2].strip()
+        version = version_in_jar(stream.read())
+        if version:
+            return version
+    return None
+
+
+def version_in_jar(data: bytes) -> str | None:
+    """The version ActiveMQ's Maven build recorded in a jar (its pom.properties), or None."""
+    with zipfile.ZipFile(io.BytesIO(data)) as jar:
+        for entry in jar.namelist():
+            if entry.endswith("/pom.properties") and "/org.apache.activemq/" in entry:
+                for line in jar.read(entry).decode(errors="replace").splitlines():
+                    if line.startswith("version="):
+                        return line.partition("=")[2].strip()
     return None

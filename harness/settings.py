@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.broker_image import BrokerImage, image_id, read_broker_image
 from harness.design.catalog import DESIGNS, Design, design
 from harness.design.topology import Topology
 from harness.design.versions import Dropped, VersionLine, fit, stomp_protocol, version_line
@@ -118,6 +119,13 @@ VARIABLES: tuple[Variable, ...] = (
         "ACTIVEMQ_DIST_CHECKSUM",
         "its checksum, <algorithm>:<hex> with sha512, sha256, sha1 or md5; a URL needs one unless the harness "
         "pins that release's",
+    ),
+    _broker(
+        "BROKER_IMAGE",
+        "your own broker image (in this Docker engine) instead of Debian's; the harness layers its tools on it",
+    ),
+    _broker(
+        "VIP_IMAGE", "your own HAProxy image (in this Docker engine) for the VIP", "one built from Debian"
     ),
     _broker("AMQ_HEAP", "each broker's JVM heap", "256m"),
     _broker("AMQ_GROUP", "the brokers' name prefix", "chaos"),
@@ -256,6 +264,9 @@ class Settings:
     runs_dir: Path = ROOT / "runs"
     # a user's own Apache ActiveMQ tarball (ACTIVEMQ_DIST); `version` is then the one read from it
     dist: Distribution | None = None
+    # a user's own broker image (BROKER_IMAGE); `version` is then the one read from it
+    broker_image: BrokerImage | None = None
+    vip_image: str | None = None  # a user's own HAProxy image (VIP_IMAGE)
     backend: str = "compose"  # one of BACKENDS (harness.cluster.backends)
     inventory: Path | None = None  # the SSH backend's hosts
     kube: KubeTarget | None = None  # the Kubernetes backend's namespace, images and store
@@ -281,19 +292,44 @@ class Settings:
 
     @property
     def suite(self) -> str:
-        return DIST_SUITE if self.dist else BROKER_SUITES[self.version]
+        return DIST_SUITE if self.dist or self.broker_image else BROKER_SUITES[self.version]
 
     @property
     def broker_label(self) -> str:
-        """The broker as reports name it: its version, and the tarball it came from when not Debian's."""
-        return f"{self.version} ({self.dist.name})" if self.dist else self.version
+        """The broker as reports name it: its version, and the tarball or image it came from when not
+        Debian's."""
+        if self.dist:
+            return f"{self.version} ({self.dist.name})"
+        if self.broker_image:
+            return f"{self.version} ({self.broker_image.ref})"
+        return self.version
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
         env = environment(environ, dotenv)
         own = own_settings(env)
+        backend = own.get("BACKEND") or "compose"
+        if backend not in BACKENDS:
+            raise HarnessError(f"unknown BACKEND {backend!r}: one of {', '.join(BACKENDS)}")
+        if backend != "compose" and (env.get("BROKER_IMAGE") or env.get("VIP_IMAGE")):
+            raise HarnessError(
+                f"BROKER_IMAGE and VIP_IMAGE are the compose backend's; BACKEND={backend} runs "
+                + ("K8S_BROKER_IMAGE and K8S_VIP_IMAGE" if backend == "k8s" else "the brokers its hosts have")
+            )
         dist = None
-        if env.get("ACTIVEMQ_DIST"):
+        broker_image = None
+        if env.get("ACTIVEMQ_DIST") and env.get("BROKER_IMAGE"):
+            raise HarnessError("ACTIVEMQ_DIST and BROKER_IMAGE both name the broker: unset one of them")
+        if env.get("BROKER_IMAGE"):
+            broker_image = read_broker_image(env["BROKER_IMAGE"], ROOT / ".cache" / "broker-images")
+            asked = env.get("ACTIVEMQ_VERSION")
+            if asked and asked != broker_image.version:
+                raise HarnessError(
+                    f"ACTIVEMQ_VERSION={asked} but BROKER_IMAGE={broker_image.ref} holds ActiveMQ "
+                    f"{broker_image.version}: unset one of them"
+                )
+            version = broker_image.version
+        elif env.get("ACTIVEMQ_DIST"):
             dist = distribution(env["ACTIVEMQ_DIST"], env.get("ACTIVEMQ_DIST_CHECKSUM") or None)
             asked = env.get("ACTIVEMQ_VERSION")
             if asked and asked != dist.version:
@@ -318,15 +354,15 @@ class Settings:
         if not _HEAP.match(heap):
             raise HarnessError(f"AMQ_HEAP={heap!r} is not a JVM heap size such as 256m")
         store_size = own.get("STORE_SIZE") or None
-        backend = own.get("BACKEND") or "compose"
-        if backend not in BACKENDS:
-            raise HarnessError(f"unknown BACKEND {backend!r}: one of {', '.join(BACKENDS)}")
         inventory = Path(own["INVENTORY"]).expanduser().resolve() if own.get("INVENTORY") else None
         if backend == "ssh" and inventory is None:
             raise HarnessError("BACKEND=ssh needs INVENTORY=hosts.toml: the hosts the brokers run on")
         kube = KubeTarget.from_settings(own) if backend == "k8s" else None
         if store_size is not None:
             store_size = parse_store_size(store_size)
+        vip_image = env.get("VIP_IMAGE") or None
+        if vip_image is not None:
+            image_id("VIP_IMAGE", vip_image)  # present in this engine, or a one-line error now
         return cls(
             version=version,
             topology=Topology(group=env.get("AMQ_GROUP") or "chaos"),
@@ -341,6 +377,8 @@ class Settings:
             inventory=inventory,
             kube=kube,
             dist=dist,
+            broker_image=broker_image,
+            vip_image=vip_image,
         )
 
 

@@ -214,6 +214,50 @@ def assemble_debian_distribution(out: Path, version: str = "5.17.2") -> Path:
     return out / f"apache-activemq-{version}-bin.tar.gz"
 
 
+# Stand-ins for images a user would pull from a registry, tagged as such (nothing here is pushed or pulled)
+BARE_BROKER_IMAGE = "example.org/activemq-classic:5.17.2-bare"
+PLAIN_HAPROXY_IMAGE = "example.org/haproxy:bookworm"
+
+
+def build_registry_standins(work: Path) -> tuple[str, str]:
+    """(broker, vip): a broker image in apache/activemq-classic's layout on a JRE root file system without
+    iptables, tc, ip or procps (tests/images/bare-broker.Dockerfile, from an Apache-layout tarball of Debian's
+    5.17.2), and Debian's HAProxy on a bare root file system, with no entrypoint and no harness script."""
+    import docker
+
+    from harness.cluster.images import (
+        DIST_PACKAGES,
+        DIST_SUITE,
+        ImageRecipe,
+        ensure_rootfs,
+        vip_recipe,
+    )
+
+    client = docker.from_env()
+    quiet = lambda line: None  # noqa: E731
+    client.images.get(ensure_rootfs(vip_recipe(), client, quiet)).tag(PLAIN_HAPROXY_IMAGE)
+    try:
+        client.images.get(BARE_BROKER_IMAGE)
+        return BARE_BROKER_IMAGE, PLAIN_HAPROXY_IMAGE
+    except docker.errors.ImageNotFound:
+        pass
+    jre = ensure_rootfs(ImageRecipe("broker", DIST_SUITE, DIST_PACKAGES, "", ()), client, quiet)
+    tarball = assemble_debian_distribution(work / "dist")
+    context = work / "context"
+    context.mkdir(parents=True)
+    shutil.copyfile(ROOT / "tests" / "images" / "bare-broker.Dockerfile", context / "Dockerfile")
+    shutil.copyfile(tarball, context / "dist.tar")
+    client.images.build(
+        path=str(context),
+        tag=BARE_BROKER_IMAGE,
+        buildargs={"ROOTFS": jre, "DIST_TOP": "apache-activemq-5.17.2"},
+        pull=False,
+        rm=True,
+        forcerm=True,
+    )
+    return BARE_BROKER_IMAGE, PLAIN_HAPROXY_IMAGE
+
+
 # Stand-ins for a user's ActiveMQ tarball: the layout and names the harness reads, jars that are not jars.
 def tarball(path: Path, files: dict[str, bytes]) -> Path:
     with tarfile.open(path, "w:gz") as archive:

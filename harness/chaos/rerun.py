@@ -31,6 +31,17 @@ def settings_of_history(settings: Settings, header: dict[str, Any]) -> Settings:
             f"this history ran on ActiveMQ {version} from ACTIVEMQ_DIST={recorded_dist}: "
             "give that tarball as ACTIVEMQ_DIST to run it again"
         )
+    recorded_image = header.get("broker_image")
+    if recorded_image and (settings.broker_image is None or settings.broker_image.ref != recorded_image):
+        raise HarnessError(
+            f"this history ran on ActiveMQ {version} from BROKER_IMAGE={recorded_image}: "
+            "give that image as BROKER_IMAGE to run it again"
+        )
+    if settings.broker_image is not None and settings.broker_image.version != version:
+        raise HarnessError(
+            f"this history ran on ActiveMQ {version}, BROKER_IMAGE={settings.broker_image.ref} holds "
+            f"{settings.broker_image.version}: unset BROKER_IMAGE or give the image it ran on"
+        )
     if settings.dist is not None and settings.dist.version != version:
         raise HarnessError(
             f"this history ran on ActiveMQ {version}, ACTIVEMQ_DIST={settings.dist.name} is "

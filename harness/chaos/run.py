@@ -93,6 +93,7 @@ class ChaosRun:
                 "design": self.design_name,
                 "activemq_version": cluster.settings.version,
                 "activemq_dist": cluster.settings.dist.name if cluster.settings.dist else None,
+                "broker_image": cluster.settings.broker_image.ref if cluster.settings.broker_image else None,
                 "store_size": cluster.settings.store_size,
                 "workload": asdict(self.config),
                 "placement": {**self.placement.to_json(), "named_pairs": self.pair.named},

@@ -83,6 +83,11 @@ class NodeControl(Protocol):
         """Start a command in the node and return at once (it runs until it ends or the node stops)."""
         ...
 
+    def net_exec(self, node: str, *command: str, timeout: float = 60) -> tuple[int, str]:
+        """Run a network tool (iptables, tc) in the node's network namespace, as root: in the node itself, or
+        from a helper that enters its namespace, so the node needs none of the tools."""
+        ...
+
     def node_process(self, node: str, action: str) -> None:
         """One of PROCESS_ACTIONS on the node's broker process."""
         ...

@@ -75,6 +75,11 @@ class BrokerCluster(ABC):
     def exec(self, node: Node | str, *command: str, timeout: float = 60) -> tuple[int, str]:
         """Run a command on the node (as root there), with a deadline: (exit code, stdout then stderr)."""
 
+    def net_exec(self, node: str, *command: str, timeout: float = 60) -> tuple[int, str]:
+        """A network tool (iptables, tc) in the node's network namespace: by default on the node itself (a
+        server host, a pod have the tools); the Compose backend runs it from a helper instead."""
+        return self.exec(node, *command, timeout=timeout)
+
     @abstractmethod
     def exec_detached(self, node: str, *command: str) -> None:
         """Start a command on the node and return at once (it runs until it ends or the node stops)."""

@@ -44,6 +44,7 @@ from harness.wait import wait_until
 RUN_LABEL = "io.amq-chaos.run"
 OWNER_LABEL = "io.amq-chaos.owner"
 PROJECT_PREFIX = "amqchaos"
+NETNS_HELPER = "netns"  # the Compose service that runs network tools in the brokers' namespaces (net_exec)
 __all__ = ["ADMIN_STOMP_PORT", "Cluster", "RunInfo", "new_run_id"]
 
 
@@ -62,10 +63,12 @@ class RunInfo:
     design: str = "seed"
     store_size: str | None = None
     dist: str | None = None  # the user's tarball the broker image was built from (ACTIVEMQ_DIST)
+    own_image: str | None = None  # the user's image the broker image was layered on (BROKER_IMAGE)
 
     @property
     def broker_label(self) -> str:
-        return f"{self.version} ({self.dist})" if self.dist else self.version
+        origin = self.dist or self.own_image
+        return f"{self.version} ({origin})" if origin else self.version
 
     def save(self) -> None:
         Path(self.directory, "cluster.json").write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -182,7 +185,13 @@ class Cluster(BrokerCluster):
         # the cluster's own version and design, whatever the environment says now (its configuration is
         # rendered already; a later command only needs the STOMP and the design it was rendered for)
         attached = dataclasses.replace(
-            settings, version=info.version, dist=None, design=design(info.design), store_size=info.store_size
+            settings,
+            version=info.version,
+            dist=None,
+            broker_image=None,
+            vip_image=None,
+            design=design(info.design),
+            store_size=info.store_size,
         )
         cluster = cls(attached, run_id=info.run_id, log=log)
         cluster.topology = Topology(group=info.group)
@@ -194,11 +203,12 @@ class Cluster(BrokerCluster):
     def up(self) -> Cluster:
         ensure_port_free(self.settings.vip_port)
         sweep_orphans(self.client, self.log)
-        broker_image, vip_image = ensure_images(
-            self.client, self.settings.version, self.log, dist=self.settings.dist
-        )
+        images = ensure_images(self.client, self.settings, self.log)
+        broker_image, vip_image = images.broker, images.vip
         self.directory.mkdir(parents=True, exist_ok=True)
-        rendered = render_run(self.settings, self.run_id, self.directory, broker_image, vip_image, self.owner)
+        rendered = render_run(
+            self.settings, self.run_id, self.directory, broker_image, vip_image, self.owner, images.tools
+        )
         self.info = RunInfo(
             run_id=self.run_id,
             project=self.project,
@@ -211,6 +221,7 @@ class Cluster(BrokerCluster):
             design=self.settings.design.name,
             store_size=self.settings.store_size,
             dist=self.settings.dist.name if self.settings.dist else None,
+            own_image=self.settings.broker_image.ref if self.settings.broker_image else None,
         )
         self.info.save()
         started = time.monotonic()
@@ -336,6 +347,20 @@ class Cluster(BrokerCluster):
 
     def exec_detached(self, node: str, *command: str) -> None:
         self.container(node).exec_run(list(command), detach=True)
+
+    def net_exec(self, node: str, *command: str, timeout: float = 60) -> tuple[int, str]:
+        """From the run's `netns` helper (the harness's own tools image, sharing the host's process table), in
+        the broker container's network namespace by its main process: the broker image needs no iptables or
+        tc, and no capability (Pumba's way, with one long-lived helper instead of a container per command).
+        A frozen container's namespace is entered as a running one's."""
+        container = self.container(node)
+        container.reload()
+        pid = container.attrs["State"]["Pid"]
+        if not pid:
+            raise containers.NodeNotRunning(f"{node}: not running")
+        return containers.exec_in(
+            self.container(NETNS_HELPER), ["nsenter", "-t", str(pid), "-n", *command], timeout=timeout
+        )
 
     def upload(self, node: str, data: bytes, path: str, mode: int = 0o644) -> None:
         """One file, as a tar archive unpacked in its folder (the Docker API's only way in)."""

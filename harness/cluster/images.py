@@ -19,9 +19,10 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from harness.broker_image import BrokerImage, image_id
 from harness.distribution import Distribution
 from harness.errors import HarnessError, MachineError
-from harness.settings import BROKER_SUITES, DIST_SUITE, ROOT, environment
+from harness.settings import BROKER_SUITES, DEFAULT_VERSION, DIST_SUITE, ROOT, Settings, environment
 
 IMAGES_DIR = ROOT / "images"
 BROKER_PACKAGES = (
@@ -73,13 +74,23 @@ class ImageRecipe:
     dockerfile: str
     files: tuple[str, ...]  # paths under images/ copied by the Dockerfile
     dist: Distribution | None = None  # a user's tarball, unpacked by the Dockerfile (ACTIVEMQ_DIST)
+    # a user's own image the Dockerfile layers on (BROKER_IMAGE, VIP_IMAGE), by id, with what was read of it
+    base: str | None = None
+    buildargs: tuple[tuple[str, str], ...] = ()
 
     def rootfs_digest(self) -> str:
         return _digest([self.suite, *sorted(self.packages)])
 
     def digest(self) -> str:
         contents = [(IMAGES_DIR / f).read_bytes().decode() for f in (self.dockerfile, *self.files)]
-        return _digest([self.rootfs_digest(), *contents, *([self.dist.sha256] if self.dist else [])])
+        own = [*([self.dist.sha256] if self.dist else []), *([self.base] if self.base else [])]
+        return _digest([self.rootfs_digest(), *contents, *own, *(f"{k}={v}" for k, v in self.buildargs)])
+
+    @property
+    def needs_rootfs(self) -> bool:
+        """A Debian root file system: the image's own (Debian's broker, a tarball's JRE, the VIP) or the stage
+        that compiles the tools for a user's broker image; a user's VIP image needs none."""
+        return bool(self.packages)
 
     def rootfs_tag(self) -> str:
         return f"amq-chaos/rootfs:{self.suite}-{self.name}-{self.rootfs_digest()}"
@@ -126,12 +137,35 @@ def dist_recipe(dist: Distribution) -> ImageRecipe:
     )
 
 
-def vip_recipe() -> ImageRecipe:
+def broker_image_recipe(image: BrokerImage) -> ImageRecipe:
+    """A user's broker image with the harness's tools layered on (images/broker-image.Dockerfile); the tools'
+    Java class is compiled in a stage on the default broker's Debian root file system, which `make images`
+    bootstraps anyway."""
+    default = broker_recipe(DEFAULT_VERSION)
+    return ImageRecipe(
+        "broker",
+        default.suite,
+        default.packages,
+        "broker-image.Dockerfile",
+        _BROKER_FILES,
+        base=image.id,
+        buildargs=(("AMQ_HOME", image.home), ("START_JAR", image.start_jar)),
+    )
+
+
+def vip_recipe(base: str | None = None) -> ImageRecipe:
+    """The VIP: HAProxy on Debian, or a user's HAProxy image (by id) with the harness's check script on it."""
+    if base is not None:
+        return ImageRecipe("vip", "", (), "vip-image.Dockerfile", ("bin/stomp-ping",), base=base)
     return ImageRecipe("vip", VIP_SUITE, VIP_PACKAGES, "vip.Dockerfile", ("bin/stomp-ping",))
 
 
 def image_tag(recipe: ImageRecipe, version: str | None = None) -> str:
-    flavour = (version or recipe.suite) + ("-dist" if recipe.dist else "")
+    flavour = (
+        (version or recipe.suite or "own")
+        + ("-dist" if recipe.dist else "")
+        + ("-image" if recipe.base else "")
+    )
     return f"amq-chaos/{recipe.name}:{flavour}-{recipe.digest()}"
 
 
@@ -157,7 +191,7 @@ def debian_mirror() -> str:
     raise HarnessError("no Debian mirror found in /etc/apt sources: set DEBIAN_MIRROR to one")
 
 
-def _bootstrap(recipe: ImageRecipe, client: docker.DockerClient, log: Callable[[str], None]) -> str:
+def ensure_rootfs(recipe: ImageRecipe, client: docker.DockerClient, log: Callable[[str], None]) -> str:
     tag = recipe.rootfs_tag()
     if _image_exists(client, tag):
         return tag
@@ -206,10 +240,14 @@ def ensure_image(
     if _image_exists(client, tag):
         return tag
     started = time.monotonic()
-    rootfs = _bootstrap(recipe, client, log)
-    log(f"building {tag}" + (f" from {recipe.dist.name}" if recipe.dist else ""))
+    buildargs = dict(recipe.buildargs)
+    if recipe.needs_rootfs:
+        buildargs["ROOTFS"] = ensure_rootfs(recipe, client, log)
+    if recipe.base is not None:
+        buildargs["BASE"] = recipe.base
+    origin = recipe.dist.name if recipe.dist else recipe.base
+    log(f"building {tag}" + (f" from {origin}" if origin else ""))
     with tempfile.TemporaryDirectory(prefix="amq-chaos-context-") as context:
-        buildargs = {"ROOTFS": rootfs}
         if recipe.dist is not None:
             # the tarball joins a copy of images/ as the build context (ADD unpacks it), under a fixed name
             shutil.copytree(IMAGES_DIR, context, dirs_exist_ok=True)
@@ -249,16 +287,31 @@ def _build(
         raise MachineError(f"building {tag} failed: {exc.msg}") from exc
 
 
+@dataclass(frozen=True)
+class Images:
+    broker: str
+    vip: str
+    # the harness's own tools image (the Debian VIP image: iptables, tc, nsenter, fallocate), for the helpers
+    # that enter a broker's network namespace or hold the stores, whatever the broker and VIP images hold
+    tools: str
+
+
 def ensure_images(
-    client: docker.DockerClient,
-    version: str,
-    log: Callable[[str], None] = print,
-    dist: Distribution | None = None,
-) -> tuple[str, str]:
-    """(broker tag, vip tag) for `version` (from Debian's package, or from `dist` when given), built if
-    needed."""
-    recipe = dist_recipe(dist) if dist is not None else broker_recipe(version)
-    return ensure_image(client, recipe, version, log), ensure_image(client, vip_recipe(), None, log)
+    client: docker.DockerClient, settings: Settings, log: Callable[[str], None] = print
+) -> Images:
+    """The run's images (from Debian's package, a user's tarball or a user's image), built if needed."""
+    if settings.broker_image is not None:
+        recipe = broker_image_recipe(settings.broker_image)
+    elif settings.dist is not None:
+        recipe = dist_recipe(settings.dist)
+    else:
+        recipe = broker_recipe(settings.version)
+    broker = ensure_image(client, recipe, settings.version, log)
+    tools = ensure_image(client, vip_recipe(), None, log)
+    vip = tools
+    if settings.vip_image is not None:
+        vip = ensure_image(client, vip_recipe(image_id("VIP_IMAGE", settings.vip_image)), None, log)
+    return Images(broker=broker, vip=vip, tools=tools)
 
 
 # The stand-in server host (host.Dockerfile): the broker image with sshd, sudo and the broker's service script,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from harness.settings import ROOT
 
 if TYPE_CHECKING:
+    from harness.broker_image import BrokerImage
     from harness.cluster.brokers import BrokerCluster
     from harness.distribution import Distribution
 
@@ -39,6 +40,10 @@ def _dist(dist: Distribution | None) -> str | None:
     return f"{dist.name} sha256:{dist.sha256}" if dist else None
 
 
+def _image(image: BrokerImage | None) -> str | None:
+    return f"{image.ref} {image.id}" if image else None
+
+
 def provenance(cluster: BrokerCluster) -> dict[str, Any]:
     images = cluster.software()
     return {
@@ -46,6 +51,8 @@ def provenance(cluster: BrokerCluster) -> dict[str, Any]:
         "activemq_version": cluster.settings.version,
         # a user's own tarball: its name and sha256, so a replay can tell it was the same distribution
         "activemq_dist": _dist(cluster.settings.dist),
+        # a user's own image: its name and the engine's id of it, so a replay can tell it was the same image
+        "broker_image": _image(cluster.settings.broker_image),
         "images": images,
     }
 
@@ -53,7 +60,7 @@ def provenance(cluster: BrokerCluster) -> dict[str, Any]:
 def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """What differs between a history's provenance and this machine's, one line each."""
     lines = []
-    for key in ("harness", "activemq_version", "activemq_dist"):
+    for key in ("harness", "activemq_version", "activemq_dist", "broker_image"):
         if recorded.get(key) and recorded.get(key) != current.get(key):
             lines.append(f"{key}: recorded {recorded.get(key)}, now {current.get(key)}")
     for role, image in (recorded.get("images") or {}).items():

@@ -154,6 +154,7 @@ def render_run(
     broker_image: str,
     vip_image: str,
     owner: str = "manual",
+    tools_image: str | None = None,
 ) -> RenderedRun:
     topology = settings.topology
     config = render_configs(settings, directory)
@@ -175,6 +176,8 @@ def render_run(
             pairs=topology.pairs,
             broker_image=broker_image,
             vip_image=vip_image,
+            # the helpers' image (the store holder, the netns helper): the harness's own, with its tools
+            tools_image=tools_image or vip_image,
             vip_port=settings.vip_port,
             heap=settings.heap,
             store_size=settings.store_size,

@@ -122,7 +122,7 @@ def start(directory: Path, settings: Settings, owner: str = "manual", log=print)
     """Start the stand-in hosts and the VIP, and write their inventory (and its keys) into `directory`."""
     client = docker.from_env()
     host_image = ensure_host_image(client, settings.version, log)
-    _, vip_image = ensure_images(client, settings.version, log)
+    vip_image = ensure_images(client, settings, log).vip
     directory.mkdir(parents=True, exist_ok=True)
     hosts = StandInHosts(new_run_id(), directory)
     labels = {RUN_LABEL: hosts.run_id, OWNER_LABEL: owner}

@@ -227,7 +227,7 @@ def test_waiting_node_takes_over_with_the_stored_messages(fresh_cluster: Cluster
 
 def tagged_rules(cluster: Cluster, node: str) -> list[str]:
     """The nemesis's rules in a node's INPUT chain (tagged with the run's id)."""
-    code, out = cluster.exec(node, "iptables", "-S", "INPUT")
+    code, out = cluster.net_exec(node, "iptables", "-S", "INPUT")
     assert code == 0, out
     return [line for line in out.splitlines() if f"amqchaos-{cluster.run_id}" in line]
 
@@ -242,7 +242,7 @@ def test_nemesis_rules_carry_the_run_id_and_heal_removes_them(cluster: Cluster, 
     a1, a2 = f"{group}-mq01-a", f"{group}-mq02-a"
 
     def qdisc(node: str) -> str:
-        return cluster.exec(node, "tc", "qdisc", "show", "dev", "eth0")[1]
+        return cluster.net_exec(node, "tc", "qdisc", "show", "dev", "eth0")[1]
 
     with History(tmp_path / "history.jsonl", {"seed": 0}) as history:
         nemesis = Nemesis(cluster, history, random.Random(0))
@@ -312,7 +312,7 @@ def test_one_way_reset_starve_and_delay_apply_and_heal_on_the_real_nodes(cluster
         return code, time.monotonic() - started
 
     def tagged(node: str) -> list[str]:
-        out = cluster.exec(node, "iptables", "-S", "INPUT")[1]
+        out = cluster.net_exec(node, "iptables", "-S", "INPUT")[1]
         return [line for line in out.splitlines() if f"amqchaos-{cluster.run_id}" in line]
 
     assert connect_seconds(a2, a1)[0] == 0
@@ -343,9 +343,9 @@ def test_one_way_reset_starve_and_delay_apply_and_heal_on_the_real_nodes(cluster
         except FaultUnsupported:
             assert nemesis.active == []
         else:
-            assert "netem" in cluster.exec(a1, "tc", "qdisc", "show", "dev", "eth0")[1]
+            assert "netem" in cluster.net_exec(a1, "tc", "qdisc", "show", "dev", "eth0")[1]
             nemesis.heal()
-        assert "netem" not in cluster.exec(a1, "tc", "qdisc", "show", "dev", "eth0")[1]
+        assert "netem" not in cluster.net_exec(a1, "tc", "qdisc", "show", "dev", "eth0")[1]
     events = list(read_history(tmp_path / "history.jsonl"))
     healed = {e["heals"] for e in events if e["f"] == "heal" and e["type"] == "ok"}
     assert {"one-way", "reset", "starve"} <= healed

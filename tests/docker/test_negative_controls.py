@@ -389,7 +389,7 @@ def throttle_bridges(run: ChaosRun, packets_per_second: int) -> list[str]:
             tag = ["-m", "comment", "--comment", run.nemesis.network.rule_tag]
             limit = ["-m", "limit", "--limit", f"{packets_per_second}/second", "--limit-burst", "1"]
             for rule in ([*source, *limit, "-j", "ACCEPT"], [*source, "-j", "DROP"]):
-                code, out = cluster.exec(node.name, "iptables", "-A", "INPUT", *rule, *tag)
+                code, out = cluster.net_exec(node.name, "iptables", "-A", "INPUT", *rule, *tag)
                 assert code == 0, out
     names = [n.name for n in live]
     run.history.append("nemesis", "ok", "fault", action="throttle", target=",".join(names), never_heal=True)
@@ -524,12 +524,12 @@ def test_sends_a_broker_never_answers_with_no_fault_recorded_fail_answered(clust
     rule = ["INPUT", "-s", vip, "-p", "tcp", "--dport", "61613", "-j", "REJECT", "--reject-with", "tcp-reset"]
     with run:
         run.load(100)
-        code, out = cluster_of.exec(master, "iptables", "-I", *rule)
+        code, out = cluster_of.net_exec(master, "iptables", "-I", *rule)
         assert code == 0, out
         try:
             run.load(50, timeout=20)  # the VIP sends the producer's next session to pair 02
         finally:
-            code, out = cluster_of.exec(master, "iptables", "-D", *rule)
+            code, out = cluster_of.net_exec(master, "iptables", "-D", *rule)
             assert code == 0, out
         run.load(100)
     answered = run.result.verdict("answered")

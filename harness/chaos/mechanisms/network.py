@@ -224,7 +224,7 @@ class NetworkFaults:
     def _qdisc(self, node: str, kind: str, qdisc: list[str], **record: Any) -> None:
         heal = fault_kind(kind).heal
         self.history.append("nemesis", "invoke", "fault", action=kind, target=node, heal=heal, **record)
-        code, out = self.cluster.exec(
+        code, out = self.cluster.net_exec(
             node, "tc", "qdisc", "add", "dev", self.cluster.interface(node), "root", *qdisc
         )
         if code != 0:
@@ -237,7 +237,7 @@ class NetworkFaults:
     def unshape(self, node: str, *, heals: str) -> None:
         heal = fault_kind(heals).heal
         self.history.append("nemesis", "invoke", "heal", action=heal, target=node, heals=heals)
-        self.cluster.exec(node, "tc", "qdisc", "del", "dev", self.cluster.interface(node), "root")
+        self.cluster.net_exec(node, "tc", "qdisc", "del", "dev", self.cluster.interface(node), "root")
         self.history.append("nemesis", "ok", "heal", action=heal, target=node, heals=heals)
 
     @property
@@ -252,7 +252,7 @@ class NetworkFaults:
         return [f"{node} {state}" for node, state in states.items() if state in ("down", "frozen")]
 
     def _iptables(self, node: str, source: str, rule: list[str], *, delete: bool = False) -> None:
-        code, out = self.cluster.exec(
+        code, out = self.cluster.net_exec(
             node,
             "iptables",
             "-D" if delete else "-A",
@@ -269,11 +269,11 @@ class NetworkFaults:
             raise HarnessError(f"iptables on {node} failed: {out.strip()[:200]}")
 
     def _flush(self, node: str) -> None:
-        code, out = self.cluster.exec(node, "iptables", "-S", "INPUT")
+        code, out = self.cluster.net_exec(node, "iptables", "-S", "INPUT")
         if code != 0:
             raise HarnessError(f"iptables -S on {node} failed: {out.strip()[:200]}")
         for line in out.splitlines():
             if self.rule_tag in line and line.startswith("-A "):
                 args = line.split()
                 args[0] = "-D"
-                self.cluster.exec(node, "iptables", *args)
+                self.cluster.net_exec(node, "iptables", *args)

@@ -15,11 +15,15 @@ from harness.history import History
 
 MAX_FILLED = 4 * 1024**3  # the largest store fill-store fills: STORE_SIZE's upper bound
 LOCK_HELD = "/tmp/amqchaos-lock-held"
+# the holder's pid, written before it waits for the lock: its release needs no pkill (a user's broker image may
+# have no procps)
+HOLDER_PID = "/tmp/amqchaos-lock-holder.pid"
 # a POSIX (fcntl) write lock on the whole file, the kind Java's FileChannel.tryLock takes on Linux: a flock(1)
 # lock would not stop a broker. struct flock on x86-64: short type, short whence, pad, off_t start, off_t
 # len, pid_t pid, pad.
 HOLD_LOCK = f"""# {HOLDER_TAG}
 use Fcntl qw(F_SETLKW F_WRLCK SEEK_SET O_RDWR O_CREAT);
+open(my $pid, ">", "{HOLDER_PID}"); print $pid "$$\\n"; close($pid);
 sysopen(my $fh, $ARGV[0], O_RDWR | O_CREAT) or die "open: $!";
 my $lock = pack("s s x4 q q l x4", F_WRLCK, SEEK_SET, 0, 0, 0);
 fcntl($fh, F_SETLKW, $lock) or die "lock: $!";
@@ -133,7 +137,12 @@ class StoreFaults:
     def release_lock(self, pair: str, node: str, *, heals: str) -> None:
         # a holder whose container has died since released the lock with it
         # the pattern in brackets matches the holder, not this shell, whose own command line holds the pattern
-        command = ["sh", "-c", f"pkill -f '{HOLDER_PATTERN}'; rm -f {LOCK_HELD}; true"]
+        command = [
+            "sh",
+            "-c",
+            f"[ -r {HOLDER_PID} ] && kill $(cat {HOLDER_PID}) 2>/dev/null; "
+            f"pkill -f '{HOLDER_PATTERN}' 2>/dev/null; rm -f {HOLDER_PID} {LOCK_HELD}; true",
+        ]
         self._recorded("heal", "release-lock", pair, node, command, heals=heals, node=node)
 
     def _member(self, pair: str, role: str) -> str:

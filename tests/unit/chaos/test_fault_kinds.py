@@ -61,6 +61,10 @@ class FakeCluster:
             return 0, str(sum(call.endswith("rm /kahadb/lock") for call in self.calls))
         return 0, ""
 
+    def net_exec(self, name: str, *command: str, timeout: float = 60) -> tuple[int, str]:
+        self.calls.append(f"net_exec {name} {' '.join(command)}")
+        return 0, ""
+
     def address(self, name: str) -> str:
         return f"ip-of-{name}"
 
@@ -288,7 +292,7 @@ def test_one_way_cuts_one_direction_and_reset_refuses_with_resets(nemesis: Nemes
     assert reset["reject"] is True  # on A1 alone: the others must not drop the resets it sends
     assert reset["grudge"] == {A1: sorted([A2, B1, B2])}
     rules = [c for c in nemesis.cluster.calls if "iptables -A INPUT" in c]  # type: ignore[attr-defined]
-    assert rules[0].startswith(f"exec {A2} ") and f"-s ip-of-{A1} -j DROP" in rules[0]
+    assert rules[0].startswith(f"net_exec {A2} ") and f"-s ip-of-{A1} -j DROP" in rules[0]
     assert all("-p tcp -j REJECT --reject-with tcp-reset" in c for c in rules[1:]) and len(rules) == 4
     with pytest.raises(HarnessError, match="name two different nodes"):
         nemesis.inject("one-way", A1, A1)
@@ -317,10 +321,10 @@ def test_a_partition_half_applied_is_taken_back(nemesis: Nemesis) -> None:
     calls: list[str] = cluster.calls  # type: ignore[attr-defined]
 
     def exec_failing_the_third_rule(name: str, *command: str) -> tuple[int, str]:
-        calls.append(f"exec {name} {' '.join(command)}")
+        calls.append(f"net_exec {name} {' '.join(command)}")
         return (1, "iptables: no chain") if len(iptables_calls(nemesis, "-A")) == 3 else (0, "")
 
-    cluster.exec = exec_failing_the_third_rule  # type: ignore[method-assign]
+    cluster.net_exec = exec_failing_the_third_rule  # type: ignore[method-assign]
     with pytest.raises(HarnessError, match="iptables on"):
         nemesis.inject("partition-pairs")
     added, deleted = iptables_calls(nemesis, "-A"), iptables_calls(nemesis, "-D")
@@ -353,7 +357,7 @@ def test_starve_holds_the_cpu_and_feeds_it_back(nemesis: Nemesis) -> None:
 
 
 def test_a_delay_the_kernel_refuses_is_recorded_as_unsupported(nemesis: Nemesis) -> None:
-    nemesis.cluster.exec = lambda node, *cmd, **_: (2, "Error: Specified qdisc kind is unknown.")  # type: ignore[method-assign]
+    nemesis.cluster.net_exec = lambda node, *cmd, **_: (2, "Error: Specified qdisc kind is unknown.")  # type: ignore[method-assign]
     with pytest.raises(FaultUnsupported, match="delay on chaos-mq01-a not applied"):
         nemesis.inject("delay", "live:01", "100", "20")
     invoke, info = nemesis_events(nemesis)
@@ -400,7 +404,7 @@ def test_a_node_that_starts_again_gets_back_the_partitions_in_force_over_it(neme
     # a container that starts again has a new network namespace: the rules it held are gone
     nemesis.inject("partition-pairs")
     (partition,) = nemesis.active
-    held_by_a1 = [c for c in iptables_calls(nemesis, "-A") if c.startswith(f"exec {A1} ")]
+    held_by_a1 = [c for c in iptables_calls(nemesis, "-A") if c.startswith(f"net_exec {A1} ")]
     nemesis.inject("restart", A1)
     again = iptables_calls(nemesis, "-A")[-len(held_by_a1) :]
     assert again == held_by_a1  # the same rules, on A1 only: the others still hold theirs, same address
@@ -408,7 +412,7 @@ def test_a_node_that_starts_again_gets_back_the_partitions_in_force_over_it(neme
     nemesis.inject("kill", A2)
     nemesis.heal_one(nemesis.active[-1])  # start: the heal of the kill
     first = iptables_calls(nemesis, "-A")[: len(partition.detail["rules"])]
-    assert iptables_calls(nemesis, "-A")[-2:] == [c for c in first if c.startswith(f"exec {A2} ")]
+    assert iptables_calls(nemesis, "-A")[-2:] == [c for c in first if c.startswith(f"net_exec {A2} ")]
     reapplied = [e for e in nemesis_events(nemesis) if e["f"] == "reapply"]
     assert [(e["type"], e["node"], e.get("rules"), e.get("errors")) for e in reapplied] == [
         ("invoke", A1, None, None),
@@ -454,7 +458,10 @@ def test_a_rule_that_could_not_go_back_is_retried_when_its_other_node_starts(nem
     assert [rule[1] for rule in partition.detail["rules"] if rule[0] == A1 and rule[2] == A2] == [""]
     down.clear()
     nemesis.heal_one(kill_a2)  # A2 starts: its own rules, and A1's against it
-    assert f"exec {A1} iptables -A INPUT -s ip-of-{A2} " in " ".join(iptables_calls(nemesis, "-A")[-3:]) + " "
+    assert (
+        f"net_exec {A1} iptables -A INPUT -s ip-of-{A2} "
+        in " ".join(iptables_calls(nemesis, "-A")[-3:]) + " "
+    )
     assert all(rule[1] for rule in partition.detail["rules"])
     errors = [e["errors"] for e in nemesis_events(nemesis) if e["f"] == "reapply" and e["type"] == "ok"]
     assert len(errors[0]) == 1 and A1 in errors[0][0] and errors[1] == []
@@ -503,7 +510,7 @@ def test_a_partition_leaves_out_the_rules_of_a_node_out_of_reach_where_the_other
         nemesis = Nemesis(cluster, history, random.Random(1))  # type: ignore[arg-type]
         assert nemesis.inject("isolate", "live:01", "clients") == f"{A1} from clients"
         assert [c for c in cluster.calls if "iptables" in c] == [
-            f"exec {A1} iptables -A INPUT -s ip-of-vip -j DROP -m comment --comment amqchaos-test"
+            f"net_exec {A1} iptables -A INPUT -s ip-of-vip -j DROP -m comment --comment amqchaos-test"
         ]
         nemesis.heal()
         cluster.calls.clear()

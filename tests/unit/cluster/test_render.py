@@ -93,7 +93,7 @@ def test_a_size_limited_store_is_a_tmpfs_volume_held_by_a_keeper(tmp_path: Path)
 
 def test_rendered_run_keeps_secrets_out_and_ports_on_loopback(tmp_path: Path) -> None:
     settings = Settings.from_env()
-    rendered = render_run(settings, "unit", tmp_path, "broker:x", "vip:y")
+    rendered = render_run(settings, "unit", tmp_path, "broker:x", "vip:y", tools_image="tools:z")
     secrets = [settings.credentials.network_password, settings.credentials.client_password]
     for path in tmp_path.rglob("*"):
         if path.is_file():
@@ -101,10 +101,16 @@ def test_rendered_run_keeps_secrets_out_and_ports_on_loopback(tmp_path: Path) ->
             assert not any(secret in text for secret in secrets), path
     compose = yaml.safe_load(rendered.compose_file.read_text())
     services = compose["services"]
-    assert sorted(services) == sorted([*(n.name for n in Topology().nodes), "vip"])
+    assert sorted(services) == sorted([*(n.name for n in Topology().nodes), "vip", "netns"])
     for name, service in services.items():
-        for port in service["ports"]:
+        for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), (name, port)
+    # the network faults come from the helper, in the harness's own image: the brokers need no capability
+    helper = services.pop("netns")
+    assert (helper["image"], helper["pid"], helper["network_mode"]) == ("tools:z", "host", "none")
+    assert "ports" not in helper and set(helper["cap_add"]) == {"NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"}
+    assert services["vip"]["image"] == "vip:y"
+    assert not any("cap_add" in service for service in services.values())
     assert services["vip"]["ports"] == [f"127.0.0.1:{settings.vip_port}:61613"]
     # each pair shares one KahaDB volume
     assert "kahadb-01:/kahadb" in services["chaos-mq01-a"]["volumes"]
