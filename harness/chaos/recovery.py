@@ -56,6 +56,16 @@ class Recovery:
             details.append(f"the VIP routes a client to {routed or 'nobody'} (live: {', '.join(live)})")
         return kinds, details, live
 
+    def _where_it_stands(self) -> dict[str, Any]:
+        """Every node's state and where the VIP routes a client, for the record of a failed recovery: what
+        tells a design's own mechanism (a pure master/slave pair that does not fail back) from a bug."""
+        found: dict[str, Any] = {}
+        with contextlib.suppress(Exception):
+            found["states"] = {s.node: s.state for s in self.cluster.pair_status()}
+        with contextlib.suppress(Exception):
+            found["routed"] = self.cluster.vip_routes_to()
+        return found
+
     def recover(self, *, fail_back: bool = True) -> float | None:
         """Wait for the design's promised state; record `recovered` or `not-recovered` with what was wrong.
 
@@ -94,6 +104,7 @@ class Recovery:
             problems=seen["kinds"],
             live=seen["live"],
             error="; ".join(seen["details"])[:300],
+            **self._where_it_stands(),
         )
         if not (fail_back and unreachable()):
             return None

@@ -317,6 +317,8 @@ def run_facts(cluster: BrokerCluster, config: WorkloadConfig, unavailable_after:
         pairs={n.name: n.pair for n in nodes},
         vip_routes=tuple(n.name for n in nodes if design.vip_over_all_nodes or n.is_master),
         client_nodes=tuple(n.name for n in nodes if design.serves_clients(n)),
+        masters=tuple(n.name for n in nodes if n.is_master),
+        pure_master_slave=design.pure_master_slave,
         design=design.name,
         queue=config.queue,
         queues=config.queues,

@@ -27,6 +27,10 @@ class RunFacts:
     # nodes the VIP balances over, and nodes that have client connectors once they are live
     vip_routes: tuple[str, ...] = ()
     client_nodes: tuple[str, ...] = ()
+    masters: tuple[str, ...] = ()  # each pair's configured master (its "a" node)
+    # pure master/slave (5.5 to 5.7): a slave replicates its master's store and takes over once, with no
+    # fail-back (harness.check.liveness, the no-fail-back mechanism)
+    pure_master_slave: bool = False
     # directions (src, dst) a message can cross by a bridge, for every set of live nodes: computed by the run
     # from the design when it probes; kept here only as the design's name for the record
     design: str = ""
@@ -49,6 +53,7 @@ class RunFacts:
         record = asdict(self)
         record["vip_routes"] = list(self.vip_routes)
         record["client_nodes"] = list(self.client_nodes)
+        record["masters"] = list(self.masters)
         return record
 
     @classmethod
@@ -58,6 +63,7 @@ class RunFacts:
         known = {k: v for k, v in record.items() if k in cls.__dataclass_fields__}
         known["vip_routes"] = tuple(known.get("vip_routes", ()))
         known["client_nodes"] = tuple(known.get("client_nodes", ()))
+        known["masters"] = tuple(known.get("masters", ()))
         return cls(**known)
 
     def same_pair(self, a: str, b: str) -> bool:

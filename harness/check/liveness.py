@@ -50,19 +50,56 @@ def check_recovered(ledger: Ledger, final: FinalState) -> Verdict:
         ]
     }
     if failures:
-        routable = set(ledger.facts.vip_routes) & set(ledger.facts.client_nodes)
-        # the one declarable mechanism: the only problem is the VIP, because no live node is one it routes
-        # to with a client connector (a seed design whose slaves both took over)
-        explained = all(
-            e.get("problems") == ["vip"] and e.get("live") is not None and not (set(e["live"]) & routable)
-            for e in failures
-        )
+        # each design's one declarable mechanism, found in every failed recovery or in none
+        if ledger.facts.pure_master_slave:
+            explained = all(_left_without_fail_back(e, ledger) for e in failures)
+        else:
+            routable = set(ledger.facts.vip_routes) & set(ledger.facts.client_nodes)
+            # the only problem is the VIP, because no live node is one it routes to with a client connector
+            # (a seed design whose slaves both took over)
+            explained = all(
+                e.get("problems") == ["vip"] and e.get("live") is not None and not (set(e["live"]) & routable)
+                for e in failures
+            )
         return Verdict(
             "recovered", False, counts, evidence, str(failures[-1].get("error", ""))[:300], explained
         )
     if ledger.recovered is None:
         return Verdict("recovered", None, counts, evidence, "the history records no recovery after the heal")
     return Verdict("recovered", True, counts, evidence)
+
+
+# what ends a master's process: after one of these its pure master/slave slave takes over for good
+_PROCESS_ENDS = ("kill", "stop", "restart")
+
+
+def _left_without_fail_back(failure: dict[str, Any], ledger: Ledger) -> bool:
+    """A pure master/slave pair that took over and cannot fail back, and nothing else wrong: every pair is
+    either its master live and its slave replicating, or its slave live (it logged its master's failure and
+    started its connectors) and its master `starting`, blocked in waitForSlave since a fault ended the
+    master's process before this check (its former slave never attaches again: only an operator's copy of
+    the store and a restart in order bring the pair back). Where the VIP is a problem too, it routes clients
+    to such a blocked master, whose connectors open before it waits. A pair in any other shape (both down, a
+    master that never came back, two live), a bridge not up, or a state not recorded is no such pair."""
+    facts = ledger.facts
+    states = failure.get("states")
+    problems = set(failure.get("problems") or ())
+    if not states or not facts.masters or not problems <= {"pairs", "vip"}:
+        return False
+    ended = {w.target for w in ledger.faults if w.action in _PROCESS_ENDS and w.start < failure["t"]}
+    blocked: set[str] = set()
+    for master in facts.masters:
+        slaves = [n for n, pair in facts.pairs.items() if pair == facts.pairs.get(master) and n != master]
+        if len(slaves) != 1:
+            return False
+        shape = (states.get(master), states.get(slaves[0]))
+        if shape == ("starting", "live") and master in ended:
+            blocked.add(master)
+        elif shape != ("live", "replicating"):
+            return False
+    if not blocked:
+        return False
+    return "vip" not in problems or failure.get("routed") in blocked
 
 
 def check_one_live(ledger: Ledger, final: FinalState) -> Verdict:

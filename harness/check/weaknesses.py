@@ -92,10 +92,22 @@ DURABLE_GAP_LOST = (
     "duplex bridge between the pairs: each message is forwarded once, no duplicate add, and the same "
     "subscribers get every such message from the partner)"
 )
+NO_FAIL_BACK = (
+    "pure master/slave (5.5 to 5.7) takes over once: when a fault ends the master's process, its slave logs "
+    "'Master Failed - starting all connectors' and serves from its copy of the store, and the master, started "
+    "again, waits for a slave (waitForSlave) that never comes, its former slave being a master now. Only an "
+    "operator brings the pair back: stop both, copy the store of the one that ran last, start master then "
+    "slave (the seed post's restart script). Accepted only when every failed recovery shows exactly that: each "
+    "pair either its master live and its slave replicating, or its slave live and its master `starting` "
+    "after a kill, stop or restart of it, and no other problem than the pairs and a VIP that routes clients to "
+    "such a master (its connectors open before it waits)"
+)
 # one fault on one pair: the other pair keeps serving, so unavailability has no excuse even on seed
 SINGLE_FAULT = {
     "seed": {"stuck": STRANDED, "duplicated": REDELIVERED},
     "hardened": {"duplicated": REDELIVERED},
+    # the seed design's broker settings on pure master/slave pairs (5.5 to 5.7)
+    "pure-master-slave": {"stuck": STRANDED, "duplicated": REDELIVERED, "recovered": NO_FAIL_BACK},
 }
 # durable subscribers across a failover: what waits for them stays where their subscriptions are
 DURABLE = {
@@ -105,11 +117,17 @@ DURABLE = {
         "durable-stuck": DURABLE_AWAY,
         "durable-duplicated": DURABLE_TWICE,
     },
+    "pure-master-slave": {
+        **SINGLE_FAULT["pure-master-slave"],
+        "durable-stuck": DURABLE_AWAY,
+        "durable-duplicated": DURABLE_TWICE,
+    },
 }
 # faults that can leave both pairs failed over (random chaos, rolling restarts, soaks)
 SEED_WEAKNESSES = {
     "seed": {**SINGLE_FAULT["seed"], "available": UNREACHABLE, "recovered": UNREACHABLE},
     "hardened": {"duplicated": REDELIVERED},
+    "pure-master-slave": {**SINGLE_FAULT["pure-master-slave"], "available": UNREACHABLE},
 }
 VOLATILE = (
     "non-persistent messages live only in the memory of the broker holding them (PERSISTENT=false): a broker "

@@ -620,6 +620,68 @@ def test_a_lost_message_found_on_a_dead_letter_queue_is_still_lost_and_says_wher
 
 
 # the checker added as proof that a checker is one unit: its function, its column, its cell
+# pure master/slave (5.5 to 5.7): the slave takes over once, the master started again waits for a slave
+PURE = dataclasses.replace(FACTS, pure_master_slave=True, masters=(B1, B2), design="pure-master-slave")
+NO_FAIL_BACK = {
+    **phase("not-recovered", 130),
+    "problems": ["pairs", "vip"],
+    "live": [S1, B2],
+    "error": "pair 01 is live/starting (want live/replicating); the VIP routes a client to chaos-mq01-a",
+    "states": {B1: "starting", S1: "live", B2: "live", S2: "replicating"},
+    "routed": B1,
+}
+
+
+def test_a_pure_master_slave_pair_that_took_over_and_cannot_fail_back_is_explained() -> None:
+    history = ledger(
+        phase("load", 0), fault("kill", B1, 5, heal_t=10), NO_FAIL_BACK, deadline(200), facts=PURE
+    )
+    verdict = check_recovered(history, CLEAN)
+    assert verdict.valid is False and verdict.explained
+    # and the VIP need not be part of it: clients placed on the other pair
+    pairs_only = {**NO_FAIL_BACK, "problems": ["pairs"], "routed": B2}
+    assert check_recovered(ledger(fault("restart", B1, 5), pairs_only, facts=PURE), CLEAN).explained
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({}, "the master's process was never ended: a master stuck starting on its own is a bug"),
+        ({"problems": ["pairs", "bridges"]}, "the promoted slave's bridges must come up"),
+        ({"states": {B1: "down", S1: "live", B2: "live", S2: "replicating"}}, "the master never came back"),
+        ({"states": {B1: "live", S1: "live", B2: "live", S2: "replicating"}}, "two live brokers in one pair"),
+        ({"states": {B1: "starting", S1: "live", B2: "live", S2: "down"}}, "the other pair lost its slave"),
+        ({"routed": B2}, "the VIP problem is not the blocked master's"),
+        ({"states": None}, "no states recorded: no evidence of the shape"),
+    ],
+)
+def test_bug_a_failed_recovery_unlike_the_no_fail_back_shape_is_not_excused(change: dict, why: str) -> None:
+    failed = {**NO_FAIL_BACK, **change}
+    faults = [] if not change else fault("kill", B1, 5, heal_t=10)
+    assert not check_recovered(ledger(*faults, failed, facts=PURE), CLEAN).explained, why
+
+
+def test_the_no_fail_back_shape_excuses_nothing_on_a_shared_store_design() -> None:
+    history = ledger(fault("kill", B1, 5, heal_t=10), NO_FAIL_BACK, facts=FACTS)
+    assert not check_recovered(history, CLEAN).explained
+
+
+def test_pure_master_slave_declares_no_fail_back_for_recovered_only() -> None:
+    from harness.check.weaknesses import NO_FAIL_BACK as DECLARED
+    from harness.check.weaknesses import SINGLE_FAULT
+
+    declared = SINGLE_FAULT["pure-master-slave"]
+    assert declared["recovered"] is DECLARED and "one-live" not in declared
+    history = ledger(
+        phase("load", 0), fault("kill", B1, 5, heal_t=10), NO_FAIL_BACK, deadline(200), facts=PURE
+    )
+    result = judge(
+        history, CLEAN, scenario="kill-live-master", design="pure-master-slave", seed=1, directory="d",
+        expected=declared, invoked=0,
+    )  # fmt: skip
+    assert "recovered" in result.expected_and_seen and "recovered" not in result.unexpected
+
+
 def test_a_message_crawling_to_its_consumer_after_the_recovery_is_not_prompt() -> None:
     # sent at 14, after the recovery at 12, first delivered 25 s later: the bridge forwards, at a crawl
     history = clean_run(sent("r1-p1-0", 14, broker=B1), delivered("r1-p1-0", 39.01))
