@@ -104,12 +104,26 @@ def _left_without_fail_back(failure: dict[str, Any], ledger: Ledger) -> bool:
 
 def check_one_live(ledger: Ledger, final: FinalState) -> Verdict:
     """At most one live broker per pair, over the whole run and at its end: two live brokers on one store
-    serve clients and bridges from two copies of it (a lost lock nobody noticed). Read from every sampler
-    sweep's node states, the live nodes each recovery check found, and the final state's. Unknown when
-    nothing read the nodes' states."""
+    serve clients and bridges from two copies of it (a lost lock nobody noticed), and a broker that serves
+    clients while still starting, beside its partner live, does the same from its own store. Read from every
+    sampler sweep's node states and answers, the live nodes each recovery check found, and the final state's.
+    Unknown when nothing read the nodes' states."""
     pairs = ledger.facts.pairs
+    # a node serves as a broker when it is live, or when it answered the sampler over its client connector
+    # while still `starting`: a pure master/slave master started again after its slave took over opens its
+    # connectors, then blocks waiting for a slave, and serves clients from its own, older store beside the
+    # pair's live node. A node that answered and is down by the sweep's end (killed meanwhile) serves no more.
+    answered = dict(ledger.serving)
     readings: list[tuple[float, list[str]]] = [
-        (t, [node for node, state in states.items() if state == "live"]) for t, states in ledger.node_states
+        (
+            t,
+            [
+                node
+                for node, state in states.items()
+                if state == "live" or (state == "starting" and node in answered.get(t, ()))
+            ],
+        )
+        for t, states in ledger.node_states
     ]
     readings += [(t, list(live)) for t, live in ledger.live_seen]
     if final.states:

@@ -485,6 +485,25 @@ def test_twin_a_takeover_is_one_live_broker_at_a_time() -> None:
     assert verdict.valid is True and verdict.counts["readings"] == 11
 
 
+def test_bug_a_master_serving_while_it_waits_for_a_slave_beside_its_live_former_slave() -> None:
+    """Pure master/slave: the master, started again after its slave took over, opens its client connector and
+    then blocks in waitForSlave (`starting`); clients reach it and it serves them from its own store while
+    its former slave serves the pair too. The states alone show one live broker."""
+    blocked = {**MASTERS_LIVE, B1: "starting", S1: "live"}
+    history = clean_run(*sweeps(14, 20, [B1, S1, B2], blocked))
+    verdict = check_one_live(history, CLEAN)
+    assert verdict.valid is False
+    assert verdict.evidence["two_live"][0] == {"t": 14, "pair": "01", "live": [B1, S1]}
+
+
+def test_twin_a_starting_node_that_does_not_answer_or_a_killed_one_that_did_is_no_second_broker() -> None:
+    # the blocked master before its connectors open; the old master that answered early in a sweep and was
+    # killed before its end (its partner took over in between)
+    starting = sweeps(14, 20, [S1, B2], {**MASTERS_LIVE, B1: "starting", S1: "live"})
+    killed = sweeps(20, 24, [B1, S1, B2], {**MASTERS_LIVE, B1: "down", S1: "live"})
+    assert check_one_live(clean_run(*starting, *killed), CLEAN).valid is True
+
+
 def test_one_live_is_unknown_when_nothing_read_the_nodes() -> None:
     history = ledger(phase("load", 0), sent("r1-p0-0", 1), phase("load-ended", 2))
     assert check_one_live(history, CLEAN).valid is None
