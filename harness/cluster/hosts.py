@@ -302,7 +302,7 @@ class HostsCluster(BrokerCluster):
             raise HarnessError(f"{action} of {node}'s broker failed ({code}): {out.strip()[-200:]}")
 
     def _process_state(self, node: HostNode) -> str:
-        return self._probe(node, with_log=False)[0]
+        return self._probe(node, log_from=None)[0]
 
     def process_running(self, node: str) -> bool:
         return self._process_state(self._node(node)) == "running"
@@ -319,15 +319,17 @@ class HostsCluster(BrokerCluster):
 
     def node_state(self, node: Node | str) -> str:
         host_node = self._node(node)
-        process, pid, size, text = self._probe(host_node, with_log=True)
+        start = self._cursors.offset(host_node.name)
+        process, pid, size, text = self._probe(host_node, log_from=start)
         if process != "running":
             return "down" if process == "down" else process
-        state = self._cursors.advance(host_node.name, pid, size, text)
+        state = self._cursors.advance(host_node.name, pid, size, text, start)
         # a new life: what was read came from the old life's offset, so read this life's from its start
         return self.node_state(node) if state is None else state
 
-    def _probe(self, node: HostNode, *, with_log: bool) -> tuple[str, str, int, str]:
-        """(running | frozen | down, pid, log size, log since the cursor) in one round trip."""
+    def _probe(self, node: HostNode, *, log_from: int | None) -> tuple[str, str, int, str]:
+        """(running | frozen | down, pid, log size, log from offset `log_from` on) in one round trip; no log
+        when `log_from` is None."""
         broker = node.broker
         if broker.control == "systemd":
             unit = shlex.quote(broker.unit)
@@ -341,9 +343,8 @@ class HostsCluster(BrokerCluster):
             service = shlex.quote(broker.service)
             sudo = "sudo -n " if node.ssh.sudo else ""
             process = f"s=$({sudo}{service} status); pid=$({sudo}{service} pid); "
-        offset = self._cursors.offset(node.name) if with_log else None
-        code, out = self.hosts[node.name].run_line(probe_line(process, broker.log, offset), timeout=20)
-        return parse_probe(node.name, code, out, with_log)
+        code, out = self.hosts[node.name].run_line(probe_line(process, broker.log, log_from), timeout=20)
+        return parse_probe(node.name, code, out, log_from is not None)
 
     def address(self, node: str) -> str:
         if node == "vip":

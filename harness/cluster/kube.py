@@ -281,14 +281,13 @@ class KubeCluster(BrokerCluster):
         if code != 0:
             raise HarnessError(f"{action} of {node}'s broker failed ({code}): {out.strip()[-200:]}")
 
-    def _process(self, node: Node | str, with_log: bool = False) -> tuple[str, str, int, str]:
+    def _process(self, node: Node | str, log_from: int | None = None) -> tuple[str, str, int, str]:
         name = node if isinstance(node, str) else node.name
         process = f"s=$({SERVICE} status); pid=$({SERVICE} pid); "
-        offset = self._cursors.offset(name) if with_log else None
         code, out = self.exec(
-            node, "sh", "-c", probe_line(process, self.broker_log(name), offset), timeout=20
+            node, "sh", "-c", probe_line(process, self.broker_log(name), log_from), timeout=20
         )
-        return parse_probe(name, code, out, with_log)
+        return parse_probe(name, code, out, log_from is not None)
 
     def process_running(self, node: str) -> bool:
         return self._process(node)[0] == "running"
@@ -310,10 +309,11 @@ class KubeCluster(BrokerCluster):
             return "live" if self._vip_pod() else "down"
         if not self._pod_running(pod_name(self.topology.node(name))):
             return "down"
-        process, pid, size, text = self._process(name, with_log=True)
+        start = self._cursors.offset(name)
+        process, pid, size, text = self._process(name, log_from=start)
         if process != "running":
             return "down" if process == "down" else process
-        state = self._cursors.advance(name, pid, size, text)
+        state = self._cursors.advance(name, pid, size, text, start)
         return self.node_state(name) if state is None else state
 
     def address(self, node: str) -> str:

@@ -52,14 +52,21 @@ class LogCursors:
         with self._lock:
             return self._cursors.get(node, _Cursor()).offset
 
-    def advance(self, node: str, pid: str, size: int, text: str) -> str | None:
-        """The node's state after reading `text` (its log from the cursor on), or None when the broker began
-        a new life (another pid, or a log that started over): then poll again, from the start."""
+    def advance(self, node: str, pid: str, size: int, text: str, start: int) -> str | None:
+        """The node's state after reading `text` (its log from offset `start` on, where the cursor was when
+        the poll began), or None when the broker began a new life (another pid, or a log that started over):
+        then poll again, from the start."""
         with self._lock:
             cursor = self._cursors.setdefault(node, _Cursor())
             if cursor.pid != pid or size < cursor.offset:
                 cursor.pid, cursor.offset, cursor.state = pid, 0, "starting"
                 return None
+            if start != cursor.offset:
+                # another poll of the node (the sampler's, the harness's) read from the same place and moved
+                # the cursor first: this text is counted already, or begins before what is left to read, and
+                # counting it again would carry the cursor past lines nobody read (a takeover's line skipped,
+                # the node read `starting` for good; seen on the SSH backend with two test workers)
+                return cursor.state
             # whole lines only: the broker may be half-way through writing the last one, which the next poll
             # reads whole (a line read in two pieces would match no state, and a takeover would go unseen)
             complete = text[: text.rfind("\n") + 1]
