@@ -64,8 +64,10 @@ images: $(STAMP) tools
 # on one worker, so a file's tests keep sharing its session cluster. WORKERS=1 runs them one at a time.
 WORKERS ?= $(shell $(PYTHON) -c 'import os; m = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30; print(max(1, min(os.cpu_count() or 1, 3, int(m // 4))))')
 
+# the JUnit file is what `make bench` reads the suite's wall time from; the slowest tests are listed at the end
 test: images lint
-	$(PY) -m pytest tests -m "not k8s" -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest tests -m "not k8s" -n $(WORKERS) --dist loadfile --durations=15 \
+		--junitxml=runs/tests/junit.xml $(PYTEST_ARGS)
 
 # the Kubernetes backend on a real cluster (docs/backends.md, Kubernetes): your kubeconfig and K8S_* settings
 test-k8s: $(STAMP)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -110,8 +111,140 @@ def last_full_chaos() -> tuple[str, float, float, int] | None:
     return None
 
 
+@dataclass
+class SuiteRun:
+    """One pytest session as its JUnit file tells it: when it began, its wall time, its items."""
+
+    started: str
+    seconds: float
+    items: int
+    failed: int
+
+    @classmethod
+    def read(cls, junit: Path) -> SuiteRun | None:
+        try:
+            suite = ET.parse(junit).getroot().find("testsuite")
+        except (ET.ParseError, OSError):
+            return None
+        if suite is None:
+            return None
+        failed = int(suite.get("failures", "0")) + int(suite.get("errors", "0"))
+        items = len(list(suite.iter("testcase")))
+        return cls(suite.get("timestamp", "?")[:16], float(suite.get("time", "0")), items, failed)
+
+
+def last_test_run() -> SuiteRun | None:
+    """The newest `make test` (it writes runs/tests/junit.xml)."""
+    return SuiteRun.read(ROOT / "runs" / "tests" / "junit.xml")
+
+
+def chaos_items() -> int | None:
+    """How many items a full `make chaos` has now (pytest's collection of scenarios/, a few seconds)."""
+    done = subprocess.run(
+        [PYTHON, "-m", "pytest", "scenarios", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    found = re.search(r"(\d+) tests? collected", done.stdout)
+    return int(found[1]) if found else None
+
+
+def newest_chaos_with(items: int) -> SuiteRun | None:
+    """The newest chaos run (not a shard) that ran every one of `items`."""
+    for junit in sorted(
+        (ROOT / "runs" / "chaos").glob("*/junit.xml"), key=lambda p: p.stat().st_mtime, reverse=True
+    ):
+        if "-shard" in junit.parent.name:
+            continue
+        run = SuiteRun.read(junit)
+        if run is not None and run.items >= items:
+            return run
+    return None
+
+
+_SHARD = re.compile(r"-seed(?P<seed>[0-9]+)-shard(?P<k>[0-9]+)of(?P<n>[0-9]+)$")
+
+
+def newest_shards() -> tuple[int, list[SuiteRun], float] | None:
+    """(N, each shard's run, their wall time from the first start to the last end) of the newest complete
+    set of shards of one seed: side by side, the wall time is near the slowest shard's; one after another,
+    near their sum."""
+    sets: dict[tuple[str, str], dict[int, tuple[float, Path]]] = {}
+    for folder in (ROOT / "runs" / "chaos").glob("*-shard*of*"):
+        match = _SHARD.search(folder.name)
+        if match and (folder / "junit.xml").exists():
+            key = (match["seed"], match["n"])
+            sets.setdefault(key, {})[int(match["k"])] = ((folder / "junit.xml").stat().st_mtime, folder)
+    complete = [(max(m for m, _ in shares.values()), int(n), shares) for (_, n), shares in sets.items()
+                if set(shares) == set(range(1, int(n) + 1))]  # fmt: skip
+    if not complete:
+        return None
+    _, n, shares = max(complete, key=lambda c: c[0])
+    runs, spans = [], []
+    for k in sorted(shares):
+        junit = shares[k][1] / "junit.xml"
+        run = SuiteRun.read(junit)
+        if run is None:
+            return None
+        runs.append(run)
+        end = junit.stat().st_mtime
+        spans.append((end - run.seconds, end))
+    return n, runs, max(e for _, e in spans) - min(b for b, _ in spans)
+
+
 def minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+def suite_rows(every: int | None) -> list[Row]:
+    """Issue 30's figures, read from the last runs on record (each takes minutes: measured by running it)."""
+    rows = []
+    test = last_test_run()
+    rows.append(
+        Row("`make test` (pytest wall time, last run)", "no run on record", "<= 10 min", "-", "-", None)
+        if test is None
+        else Row(
+            f"`make test` (pytest wall time, run of {test.started})",
+            minutes(test.seconds),
+            "<= 10 min",
+            f"{test.items} tests, {test.failed} failed",
+            f"{test.seconds / 600:.2f} of target",
+            test.seconds <= 600 and test.failed == 0,
+        )
+    )
+    full = newest_chaos_with(every) if every else None
+    rows.append(
+        Row("full `make chaos`, every item (wall)", "no full run on record", "<= 10 min", "-", "-", None)
+        if full is None
+        else Row(
+            f"full `make chaos`, every item (wall, run of {full.started})",
+            minutes(full.seconds),
+            "<= 10 min",
+            f"{full.items} items, {full.failed} failed",
+            f"{full.seconds / 600:.2f} of target",
+            full.seconds <= 600,
+        )
+    )
+    shards = newest_shards()
+    if shards is None:
+        rows.append(
+            Row("`make chaos` in N shards (wall)", "no shards on record", "close to 1/N", "-", "-", None)
+        )
+    else:
+        n, runs, wall = shards
+        slowest, total = max(r.seconds for r in runs), sum(r.seconds for r in runs)
+        side_by_side = wall < total * 0.9
+        reference = full.seconds if full else None
+        rows.append(
+            Row(
+                f"`make chaos` in {n} shards, {'side by side' if side_by_side else 'one after another'}",
+                f"{minutes(wall)} wall (slowest shard {minutes(slowest)})",
+                f"close to 1/{n}",
+                f"shards' sum {minutes(total)}" + (f"; unsharded {minutes(reference)}" if reference else ""),
+                f"slowest {slowest / total:.2f} of the sum (1/{n} = {1 / n:.2f})",
+                None,
+            )
+        )
+    return rows
 
 
 def main() -> None:
@@ -176,19 +309,22 @@ def main() -> None:
     )
     chaos = last_full_chaos()
     if chaos is None:
-        rows.append(Row("full `make chaos`", "no full run on record", "<= 10 min", "-", "-", None))
+        rows.append(
+            Row("`make chaos`, the issue's 20 items", "no such run on record", "<= 10 min", "-", "-", None)
+        )
     else:
         when, issue, total, items = chaos
         rows.append(
             Row(
-                f"`make chaos`, the issue's 10 scenarios x 2 designs (run of {when})",
+                f"`make chaos`, the issue's 10 scenarios x 2 designs, sum of item times (run of {when})",
                 minutes(issue),
                 "<= 10 min",
-                f"all {items} items: {minutes(total)}",
+                f"all {items} items: {minutes(total)} wall",
                 f"{issue / 600:.2f} of target",
                 issue <= 600,
             )
         )
+    rows += suite_rows(chaos_items())
 
     header = ["figure", "now", "target", "floor / reference", "ratio", "met"]
     table = [header, *(row.cells() for row in rows)]

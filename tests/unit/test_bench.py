@@ -43,3 +43,52 @@ def test_no_full_run_is_said_so(bench, tmp_path: Path) -> None:
     assert bench.last_full_chaos() is None
     assert bench.Row("f", "no full run on record", "<= 10 min", "-", "-", None).cells()[-1] == "-"
     assert bench.minutes(614.5) == "10 min 14 s"
+
+
+def suite(folder: Path, items: int, seconds: float, failures: int = 0, ended: float | None = None) -> Path:
+    folder.mkdir(parents=True)
+    body = "".join(f'<testcase name="t{i}" time="1"/>' for i in range(items))
+    junit = folder / "junit.xml"
+    junit.write_text(
+        f'<testsuites><testsuite time="{seconds}" failures="{failures}" errors="0" '
+        f'timestamp="2026-12-07T09:00:00">{body}</testsuite></testsuites>'
+    )
+    if ended is not None:
+        import os
+
+        os.utime(junit, (ended, ended))
+    return junit
+
+
+def test_make_test_and_full_chaos_rows_read_the_last_runs_wall_time(bench, tmp_path: Path) -> None:
+    suite(tmp_path / "runs" / "tests", 640, 690.0)
+    suite(tmp_path / "runs" / "chaos" / "a-seed7", 42, 580.0, ended=1000)
+    suite(tmp_path / "runs" / "chaos" / "b-seed7-shard1of2", 21, 300.0, ended=2000)  # a shard is no full run
+    suite(tmp_path / "runs" / "chaos" / "c-seed8", 1, 20.0, ended=3000)  # nor is one scenario
+    test_row, chaos_row, _ = bench.suite_rows(42)
+    assert (
+        test_row.now == "11 min 30 s"
+        and test_row.met is False
+        and "640 tests, 0 failed" in test_row.reference
+    )
+    assert (
+        chaos_row.now == "9 min 40 s"
+        and chaos_row.met is True
+        and chaos_row.reference == "42 items, 0 failed"
+    )
+
+
+def test_shards_side_by_side_and_one_after_another_are_told_apart(bench, tmp_path: Path) -> None:
+    runs = tmp_path / "runs" / "chaos"
+    suite(runs / "x-seed5-shard1of2", 21, 300.0, ended=10_300)  # ran 10,000 to 10,300
+    suite(runs / "x-seed5-shard2of2", 21, 280.0, ended=10_290)
+    n, shards, wall = bench.newest_shards()
+    assert (n, [s.seconds for s in shards], wall) == (2, [300.0, 280.0], 300.0)
+    assert "side by side" in bench.suite_rows(None)[2].figure
+    # an incomplete newer set is not a measurement; a complete one run one after the other is
+    suite(runs / "y-seed6-shard1of3", 14, 200.0, ended=20_200)
+    suite(runs / "z-seed9-shard1of2", 21, 300.0, ended=30_300)
+    suite(runs / "z-seed9-shard2of2", 21, 290.0, ended=30_600)
+    n, _, wall = bench.newest_shards()
+    assert (n, wall) == (2, 600.0)
+    assert "one after another" in bench.suite_rows(None)[2].figure
