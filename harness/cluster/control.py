@@ -286,8 +286,10 @@ class Cluster(BrokerCluster):
     def collect_logs(self) -> None:
         logs = self.directory / "logs"
         for container in self._containers():
-            logs.mkdir(parents=True, exist_ok=True)
             service = container.labels.get("com.docker.compose.service", container.name)
+            if service == NETNS_HELPER:  # it only sleeps: the commands it runs are the nemesis's, recorded
+                continue
+            logs.mkdir(parents=True, exist_ok=True)
             (logs / f"{service}.log").write_bytes(container.logs(timestamps=True))
 
     # ------------------------------------------------------------------------------------------- nodes
