@@ -12,7 +12,7 @@ help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
 	@echo "make unit      the harness's tests that need no Docker (under a minute)"
 	@echo "make test-k8s  the Kubernetes backend on your cluster (kubeconfig, K8S_NAMESPACE=, docs/backends.md)"
-	@echo "make chaos     the chaos scenarios (SEED=, SCENARIO=, DESIGN= select)"
+	@echo "make chaos     the chaos scenarios, clusters side by side (SEED=, SCENARIO=, DESIGN= select; WORKERS=1)"
 	@echo "make soak      random faults for DURATION (default 8h; CHECKPOINT=5m, SEED=, DESIGN=seed|hardened)"
 	@echo "make replay    redo a recorded history's faults (HISTORY=path/to/history.jsonl)"
 	@echo "make shrink    the smallest fault schedule of a failing history that still fails (HISTORY=, TRIES=, BUDGET=)"
@@ -93,8 +93,9 @@ docs: $(STAMP)
 # machine failed, 130 interrupted (harness/errors.py)
 # WORKERS=N: N clusters side by side (pytest-xdist), one run folder, summary and report; one at a time unless
 # given, as a scenario's timing bounds were measured with one cluster on the machine
+# the scenarios side by side too, as many clusters as workers (WORKERS=1: one at a time, no xdist)
 chaos: images
-	$(AMQ) chaos $(if $(filter command line environment,$(origin WORKERS)),-n $(WORKERS)) $(PYTEST_ARGS)
+	$(AMQ) chaos $(if $(filter-out 1,$(WORKERS)),-n $(WORKERS)) $(PYTEST_ARGS)
 
 # progress lines only on a terminal; checkpoints always
 soak: images

@@ -51,6 +51,8 @@ def test_a_registry_image_without_network_tools_runs_the_network_faults(
         "DESIGN": "hardened",
         "SEED": "29",
         "RUNS_DIR": str(runs),
+        # one cluster at a time: this test runs beside others on the test workers already
+        "WORKERS": "1",
         "VIP_PORT": str(free_port()),
         # the two faults made of network rules: one between the pairs, one between a master and everyone
         "PYTEST_ARGS": shlex.join(["-k", "partition_pairs or isolate_master"]),
