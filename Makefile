@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 AMQ := $(VENV)/bin/amq-chaos
 
-.PHONY: help test test-k8s unit chaos soak replay shrink matrix bugs index merge up status down sweep images tools lint docs clean bench
+.PHONY: help test test-k8s unit chaos soak replay shrink matrix bugs index merge up status down sweep images tools browser lint docs clean bench
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
@@ -46,18 +46,20 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-# mmdebstrap bootstraps the images' root file systems from Debian's mirror (no container registry here);
-# chromium renders the HTML report headless in its test.
+# mmdebstrap bootstraps the images' root file systems from Debian's mirror (no container registry here).
 # apt-get needs root: sudo where make does not run as root (CI runners)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 tools:
 	@command -v mmdebstrap >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mmdebstrap >/dev/null; }
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || \
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq docker-compose >/dev/null; }
 
 images: $(STAMP) tools
 	$(AMQ) images
+
+# only the harness's own tests draw a report in a browser (its rendering test): a soak or a chaos run never
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 # The Docker tests mostly wait (takeovers, holds, drains): clusters side by side, one worker per core up to 3,
 # and no more than one per 4 GiB of memory (a worker may hold two clusters of four JVMs). Each test file runs
@@ -65,7 +67,7 @@ images: $(STAMP) tools
 WORKERS ?= $(shell $(PYTHON) -c 'import os; m = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30; print(max(1, min(os.cpu_count() or 1, 3, int(m // 4))))')
 
 # the JUnit file is what `make bench` reads the suite's wall time from; the slowest tests are listed at the end
-test: images lint
+test: images browser lint
 	$(PY) -m pytest tests -m "not k8s" -n $(WORKERS) --dist loadfile --durations=15 \
 		--junitxml=runs/tests/junit.xml $(PYTEST_ARGS)
 
