@@ -84,6 +84,9 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir .cache/site
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows ci/github-nightly-soak.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.gitlab-ci ci/gitlab-nightly-soak.yml
+	$(VENV)/bin/zizmor --offline --quiet --min-severity low ci/github-nightly-soak.yml
 
 # docs/reference/ is generated from the code (harness/reference.py); a test fails while it is stale
 docs: $(STAMP)
