@@ -195,35 +195,28 @@ def minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
+def _within_ten_minutes(figure: str, run: SuiteRun | None, unit: str, *, failures_miss: bool) -> Row:
+    """A suite's wall time against issue 30's 10 minutes; a run with failures misses it where they count."""
+    if run is None:
+        return Row(f"{figure}, last run)", "no run on record", "<= 10 min", "-", "-", None)
+    met = run.seconds <= 600 and not (failures_miss and run.failed)
+    return Row(
+        f"{figure}, run of {run.started})",
+        minutes(run.seconds),
+        "<= 10 min",
+        f"{run.items} {unit}, {run.failed} failed",
+        f"{run.seconds / 600:.2f} of target",
+        met,
+    )
+
+
 def suite_rows(every: int | None) -> list[Row]:
     """Issue 30's figures, read from the last runs on record (each takes minutes: measured by running it)."""
-    rows = []
-    test = last_test_run()
-    rows.append(
-        Row("`make test` (pytest wall time, last run)", "no run on record", "<= 10 min", "-", "-", None)
-        if test is None
-        else Row(
-            f"`make test` (pytest wall time, run of {test.started})",
-            minutes(test.seconds),
-            "<= 10 min",
-            f"{test.items} tests, {test.failed} failed",
-            f"{test.seconds / 600:.2f} of target",
-            test.seconds <= 600 and test.failed == 0,
-        )
-    )
     full = newest_chaos_with(every) if every else None
-    rows.append(
-        Row("full `make chaos`, every item (wall)", "no full run on record", "<= 10 min", "-", "-", None)
-        if full is None
-        else Row(
-            f"full `make chaos`, every item (wall, run of {full.started})",
-            minutes(full.seconds),
-            "<= 10 min",
-            f"{full.items} items, {full.failed} failed",
-            f"{full.seconds / 600:.2f} of target",
-            full.seconds <= 600,
-        )
-    )
+    rows = [
+        _within_ten_minutes("`make test` (pytest wall time", last_test_run(), "tests", failures_miss=True),
+        _within_ten_minutes("full `make chaos`, every item (wall", full, "items", failures_miss=False),
+    ]
     shards = newest_shards()
     if shards is None:
         rows.append(

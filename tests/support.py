@@ -54,6 +54,18 @@ def harness(*args: str, timeout: float = 600, **env: str) -> subprocess.Complete
     )
 
 
+def make_chaos_passes(env: dict[str, str], timeout: float) -> str:
+    """`make chaos` as a user runs it, with `env` added (one cluster at a time: the test runs beside others
+    on the test workers already); its output, once it passed."""
+    done = subprocess.run(
+        ["make", "--no-print-directory", "chaos"],
+        cwd=ROOT, env={**os.environ, "WORKERS": "1", **env}, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    return output
+
+
 def assert_one_line_error(
     done: subprocess.CompletedProcess[str], expected: str, code: int = BAD_INPUT
 ) -> None:
