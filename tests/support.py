@@ -200,7 +200,10 @@ for jar in /usr/share/activemq/lib/*.jar /usr/share/activemq/lib/optional/*.jar;
     cp -L "$jar" "$d/$dir/$(basename "$(readlink -f "$jar")")"
 done
 cp /etc/activemq/instances-available/main/* "$d/conf/"
-tar czf "/out/$top-bin.tar.gz" -C /tmp/dist "$top"
+# the same bytes every time (names sorted, times and owners fixed, no gzip time stamp): the image built from
+# it is found again by its digest instead of built anew, and a new one left in the engine, at every run
+tar --sort=name --mtime=@946684800 --owner=0 --group=0 --numeric-owner -cf - -C /tmp/dist "$top" \
+    | gzip -n > "/out/$top-bin.tar.gz"
 chown "$OWNER" "/out/$top-bin.tar.gz"
 """
 
