@@ -65,6 +65,12 @@ def test_make_test_and_full_chaos_rows_read_the_last_runs_wall_time(bench, tmp_p
     suite(tmp_path / "runs" / "chaos" / "a-seed7", 42, 580.0, ended=1000)
     suite(tmp_path / "runs" / "chaos" / "b-seed7-shard1of2", 21, 300.0, ended=2000)  # a shard is no full run
     suite(tmp_path / "runs" / "chaos" / "c-seed8", 1, 20.0, ended=3000)  # nor is one scenario
+    merged = suite(tmp_path / "runs" / "chaos" / "d-seed7", 42, 600.0, ended=4000)  # nor a merge of shards
+    merged.write_text(
+        merged.read_text().replace(
+            "<testcase", '<properties><property name="merged_shards" value="2"/></properties><testcase', 1
+        )
+    )
     test_row, chaos_row, _ = bench.suite_rows(42)
     assert (
         test_row.now == "11 min 30 s"

@@ -63,6 +63,8 @@ def test_every_share_of_one_run_merges_into_one_run_folder(tmp_path: Path) -> No
     assert suite is not None
     assert (suite.get("tests"), suite.get("skipped"), suite.get("time")) == ("4", "1", "7.500")
     assert len(list(suite.iter("testcase"))) == 4
+    # its time is the shards' added up, and the file says it is a merge (make bench takes no wall time from it)
+    assert suite.find("properties/property[@name='merged_shards']").get("value") == "2"  # type: ignore[union-attr]
     report = (merged / "report.html").read_text()
     assert "kill-live-master" in report and "freeze-master" in report
     assert lines[0] == f"merged shards 1/2, 2/2 into {merged}" and "index" in lines[-1]
