@@ -21,6 +21,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.report.merge import MERGED_PROPERTY, SHARD_FOLDER
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 # the scenarios the issue's "full make chaos" figure was taken on (10 scenarios x 2 designs, 14 min 20 s)
@@ -131,7 +133,7 @@ class SuiteRun:
             return None
         failed = int(suite.get("failures", "0")) + int(suite.get("errors", "0"))
         items = len(list(suite.iter("testcase")))
-        merged = suite.find("properties/property[@name='merged_shards']") is not None
+        merged = suite.find(f"properties/property[@name='{MERGED_PROPERTY}']") is not None
         return cls(suite.get("timestamp", "?")[:16], float(suite.get("time", "0")), items, failed, merged)
 
 
@@ -163,16 +165,13 @@ def newest_chaos_with(items: int) -> SuiteRun | None:
     return None
 
 
-_SHARD = re.compile(r"-seed(?P<seed>[0-9]+)-shard(?P<k>[0-9]+)of(?P<n>[0-9]+)$")
-
-
 def newest_shards() -> tuple[int, list[SuiteRun], float] | None:
     """(N, each shard's run, their wall time from the first start to the last end) of the newest complete
     set of shards of one seed: side by side, the wall time is near the slowest shard's; one after another,
     near their sum."""
     sets: dict[tuple[str, str], dict[int, tuple[float, Path]]] = {}
     for folder in (ROOT / "runs" / "chaos").glob("*-shard*of*"):
-        match = _SHARD.search(folder.name)
+        match = SHARD_FOLDER.search(folder.name)
         if match and (folder / "junit.xml").exists():
             key = (match["seed"], match["n"])
             sets.setdefault(key, {})[int(match["k"])] = ((folder / "junit.xml").stat().st_mtime, folder)

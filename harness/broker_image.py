@@ -17,7 +17,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.distribution import version_in_jar
+from harness.distribution import START_JARS, version_in_jar
 from harness.errors import HarnessError, MachineError
 
 DOCKER_TIMEOUT = 120.0  # seconds for one docker command here (an inspect, a probe container's whole life)
@@ -36,12 +36,8 @@ echo "home ${ACTIVEMQ_HOME:-}"
 """
 # versioned as Apache names them, or not (as Debian's package does: the version is then read inside the jar)
 _JAR = re.compile(r"^activemq-(?:broker|core|all)(?:-(?P<version>\d+\.\d+\.\d+))?\.jar$")
-_START_JARS = ("bin/activemq.jar", "bin/run.jar")  # run.jar: 5.5 and earlier
-NEEDED_TOOLS = (
-    "bash",
-    "java",
-    "timeout",
-)  # the harness's in-image tools are bash; exec's deadline is timeout
+# the harness's in-image tools are bash; exec's deadline is coreutils' timeout
+NEEDED_TOOLS = ("bash", "java", "timeout")
 
 
 @dataclass(frozen=True)
@@ -98,12 +94,15 @@ class Probed:
 def parse_probe(ref: str, output: str) -> Probed:
     """The probe's output, read; what is missing is a one-line error naming it."""
     jars: list[Path] = []
+    starts: set[str] = set()
     tools: set[str] = set()
     declared = ""
     for line in output.splitlines():
         word, _, rest = line.partition(" ")
         if word == "jar":
             jars.append(Path(rest.strip()))
+        elif word == "start":
+            starts.add(rest.strip())
         elif word == "has":
             tools.add(rest.strip())
         elif word == "home":
@@ -136,16 +135,11 @@ def parse_probe(ref: str, output: str) -> Probed:
             f"BROKER_IMAGE={ref} holds more than one ActiveMQ ({', '.join(sorted(homes))}): set ACTIVEMQ_HOME "
             "in the image to the one it runs"
         )
-    present = _start_jars_seen(output)
-    start = next((s for s in _START_JARS if f"{home}/{s}" in present), None)
+    start = next((s for s in START_JARS if f"{home}/{s}" in starts), None)
     if start is None:
         raise HarnessError(f"BROKER_IMAGE={ref}: ActiveMQ at {home} has no bin/activemq.jar or bin/run.jar")
     version, versioned_by = homes[home]
     return Probed(home=home, start_jar=start, version=version, broker_jar=versioned_by)
-
-
-def _start_jars_seen(output: str) -> set[str]:
-    return {line.partition(" ")[2].strip() for line in output.splitlines() if line.startswith("start ")}
 
 
 def _version_inside(ref: str, identity: str, jar: str) -> str:

@@ -27,7 +27,7 @@ from harness.errors import HarnessError, MachineError
 # or activemq-core-X (5.7 and earlier), in lib/; activemq-all-X at the top of older tarballs.
 _VERSIONED_JAR = re.compile(r"^(?:lib/)?activemq-(?:broker|core|all)-(?P<version>\d+\.\d+\.\d+)\.jar$")
 _BROKER_JAR = re.compile(r"^lib/activemq-(?:broker|core)(?:-[0-9.]+)?\.jar$")
-_START_JARS = ("bin/activemq.jar", "bin/run.jar")  # run.jar: 5.5 and earlier
+START_JARS = ("bin/activemq.jar", "bin/run.jar")  # run.jar: 5.5 and earlier
 _CHECKSUM = re.compile(r"^(?P<algorithm>sha512|sha256|sha1|md5):(?P<digest>[0-9a-fA-F]+)$")
 # md5: all Apache published beside releases as old as 5.5 (with a PGP signature, which is the real check)
 _DIGEST_LENGTH = {"sha512": 128, "sha256": 64, "sha1": 40, "md5": 32}
@@ -146,7 +146,7 @@ def read_distribution(path: Path) -> Distribution:
                 )
             top = tops.pop()
             inside = {name.split("/", 1)[1]: m for name, m in members.items() if "/" in name}
-            start_jar = next((jar for jar in _START_JARS if jar in inside), None)
+            start_jar = next((jar for jar in START_JARS if jar in inside), None)
             if start_jar is None:
                 raise HarnessError(
                     f"ACTIVEMQ_DIST={path}: not an ActiveMQ binary distribution (no bin/activemq.jar or bin/run.jar)"

@@ -320,24 +320,20 @@ class Settings:
         broker_image = None
         if env.get("ACTIVEMQ_DIST") and env.get("BROKER_IMAGE"):
             raise HarnessError("ACTIVEMQ_DIST and BROKER_IMAGE both name the broker: unset one of them")
+        # a broker of the user's own carries its version, which ACTIVEMQ_VERSION may only repeat
+        holder = ""
         if env.get("BROKER_IMAGE"):
             broker_image = read_broker_image(env["BROKER_IMAGE"], ROOT / ".cache" / "broker-images")
-            asked = env.get("ACTIVEMQ_VERSION")
-            if asked and asked != broker_image.version:
-                raise HarnessError(
-                    f"ACTIVEMQ_VERSION={asked} but BROKER_IMAGE={broker_image.ref} holds ActiveMQ "
-                    f"{broker_image.version}: unset one of them"
-                )
-            version = broker_image.version
+            version, holder = broker_image.version, f"BROKER_IMAGE={broker_image.ref} holds"
         elif env.get("ACTIVEMQ_DIST"):
             dist = distribution(env["ACTIVEMQ_DIST"], env.get("ACTIVEMQ_DIST_CHECKSUM") or None)
+            version, holder = dist.version, f"ACTIVEMQ_DIST={dist.name} is"
+        if holder:
             asked = env.get("ACTIVEMQ_VERSION")
-            if asked and asked != dist.version:
+            if asked and asked != version:
                 raise HarnessError(
-                    f"ACTIVEMQ_VERSION={asked} but ACTIVEMQ_DIST={dist.name} is ActiveMQ {dist.version}: "
-                    "unset one of them"
+                    f"ACTIVEMQ_VERSION={asked} but {holder} ActiveMQ {version}: unset one of them"
                 )
-            version = dist.version
         else:
             version = env.get("ACTIVEMQ_VERSION") or DEFAULT_VERSION
             if version not in BROKER_SUITES:

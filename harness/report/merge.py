@@ -17,8 +17,9 @@ from harness.report.html import report_from_folder
 from harness.report.index import rewrite_index
 from harness.settings import stamped_folder
 
-_SHARD_FOLDER = re.compile(r"-seed(?P<seed>[0-9]+)-shard(?P<k>[0-9]+)of(?P<n>[0-9]+)$")
+SHARD_FOLDER = re.compile(r"-seed(?P<seed>[0-9]+)-shard(?P<k>[0-9]+)of(?P<n>[0-9]+)$")
 _COUNTS = ("tests", "errors", "failures", "skipped")
+MERGED_PROPERTY = "merged_shards"  # a merged JUnit file's property: how many shards (its time is their sum)
 
 
 def merge_runs(shards: list[Path], runs_dir: Path) -> tuple[Path, list[str]]:
@@ -49,7 +50,7 @@ def _check(shards: list[Path]) -> tuple[set[int], list[str]]:
     seeds: set[int] = set()
     found: dict[int, set[int]] = {}
     for shard in shards:
-        match = _SHARD_FOLDER.search(shard.name)
+        match = SHARD_FOLDER.search(shard.name)
         if not shard.is_dir() or not (shard / "summary.json").exists():
             raise HarnessError(f"{shard} is not a finished chaos run folder (no summary.json)")
         if match is None:
@@ -90,7 +91,7 @@ def merge_junit(files: list[Path]) -> bytes:
     counts and times added up."""
     suite = ET.Element("testsuite", name="pytest")
     # said in the file: its time is the shards' added up, not any one session's wall time
-    ET.SubElement(ET.SubElement(suite, "properties"), "property", name="merged_shards", value=str(len(files)))
+    ET.SubElement(ET.SubElement(suite, "properties"), "property", name=MERGED_PROPERTY, value=str(len(files)))
     totals = dict.fromkeys(_COUNTS, 0)
     seconds = 0.0
     for path in files:
