@@ -265,6 +265,7 @@ class ChaosRun:
             self.cluster, self.history, healed_at, time.monotonic() + self.probe_timeout, self.scenario
         )
         may_settle = settle.may_settle(self.design, self.config.subscribers, bridges_carry)
+        durable_may_settle = settle.durable_may_settle(self.config.subscribers, bridges_carry)
         # clients that gave up while the cluster was away come back now that it may serve again
         revived += self.workload.revive()
         # deliveries after the last heal are part of the evidence: the cluster must work again, not only hold
@@ -272,7 +273,7 @@ class ChaosRun:
         self.workload.stop_producers()
         self.phase(phases.LOAD_ENDED)
         revived += self.workload.revive()
-        ended, detail = self.drain(may_settle=may_settle)
+        ended, detail = self.drain(may_settle=may_settle, durable_may_settle=durable_may_settle)
         self.phase(phases.DRAIN_DEADLINE, ended=ended, **detail)
         final = self.final_state()
         self.phase(
@@ -301,10 +302,12 @@ class ChaosRun:
         (self.directory / "verdicts.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
         return result
 
-    def drain(self, may_settle: bool = False) -> tuple[str, dict[str, Any]]:
+    def drain(self, may_settle: bool = False, durable_may_settle: bool = False) -> tuple[str, dict[str, Any]]:
         """Wait until nothing the checkers read can change any more, or the drain deadline
         (harness.chaos.drain): how it ended, and what the history should keep of it."""
-        return Drain(self.cluster, self.workload, self.config, self.drain_timeout).run(may_settle)
+        return Drain(self.cluster, self.workload, self.config, self.drain_timeout).run(
+            may_settle, durable_may_settle
+        )
 
     def final_state(self) -> FinalState:
         return read_final_state(self.cluster, self.config, self.workload.plan.sizes.high)

@@ -18,8 +18,18 @@ redelivery) that one reading alone could miss.
 
 The caller applies it only where the filter has no clock: a design that replays messages to a broker without
 consumers (conditionalNetworkBridgeFilterFactory, `replayDelay`) may take them later, and only where every
-promised bridge direction passed its probe after the heal and no durable subscriber waits (a subscription
-left on another broker holds what its subscriber is owed: durable-stuck is judged at the deadline).
+promised bridge direction passed its probe after the heal and no durable subscriber waits.
+
+Durable subscribers have a rule of their own (`why_durable_may_move`), applied once every queue message is
+delivered and off the brokers. A topic's store holds a message for each durable subscription it has not
+reached. Such a message moves only to that subscription's consumer: a subscriber's subscription is active
+only on the broker the subscriber is connected to, and a bridge's (named for the broker at its other end)
+only while that broker is live and its bridge up. So a run is settled when two equal readings at least
+`SETTLE_SECONDS` apart show the same healthy cluster as above, and every subscription still holding messages
+(pending or dispatched) is inactive and either a subscriber's on a broker it is not connected to, or a
+bridge's for a broker that is not live: neither can take anything until a subscriber moves or a standby
+takes over, which no client and no fault does any more. durable-stuck then reads the same counts it would
+read at the deadline.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 from harness.cluster.backend import STANDBY_STATES
-from harness.cluster.introspect import NodeStatus, QueueConsumer
+from harness.cluster.introspect import DurableSubscription, NodeStatus, QueueConsumer
 from harness.design.catalog import Design
 
 SETTLE_SECONDS = 2.0
@@ -43,6 +53,12 @@ def may_settle(design: Design, subscribers: int, bridges_carry: bool) -> bool:
     return bridges_carry and not design.replay_when_no_consumers and not subscribers
 
 
+def durable_may_settle(subscribers: int, bridges_carry: bool) -> bool:
+    """Whether durable subscriptions' leftovers can end this run's drain (`why_durable_may_move`): there are
+    subscribers, and every promised bridge direction carried its probe."""
+    return bridges_carry and subscribers > 0
+
+
 @dataclass(frozen=True)
 class Reading:
     """What the brokers and the workload showed at one moment, comparable with another reading."""
@@ -55,13 +71,17 @@ class Reading:
     # (node, queue, client id, network, dispatched) wherever the queue holds messages
     consumers: tuple[tuple[str, str, str, bool, int], ...]
     activity: Hashable
+    # (node, durable subscription, pending, dispatched, active) wherever one holds messages
+    durable: tuple[tuple[str, str, int, int, bool], ...] = ()
 
     def held(self) -> dict[str, int]:
-        """Node -> messages it holds on the workload's queues."""
+        """Node -> messages it holds on the workload's queues, or for durable subscriptions."""
         held: dict[str, int] = {}
         for node, _queue, size, *_ in self.queues:
             if size:
                 held[node] = held.get(node, 0) + size
+        for node, _name, pending, dispatched, _active in self.durable:
+            held[node] = held.get(node, 0) + pending + dispatched
         return held
 
 
@@ -113,19 +133,10 @@ def why_not_settled(
 ) -> str | None:
     """Why a held message may still move, or None when none can (consumers read for every node that holds
     messages; `missing_bridges`: promised (owner, remote) bridges not up)."""
+    unsettled = why_cluster_unsettled(statuses, pair_of, missing_bridges)
+    if unsettled:
+        return unsettled
     live = [s for s in statuses if s.state == "live"]
-    for status in statuses:
-        if status.state not in ("live", *STANDBY_STATES, "down"):
-            return f"{status.node} is {status.state}"
-    missing = set(pair_of.values()) - {pair_of[s.node] for s in live}
-    if missing:
-        return f"no live node in {', '.join(sorted(missing))}"
-    for status in live:
-        if status.error:
-            return f"{status.node} unreadable: {status.error}"
-    down = sorted(missing_bridges)
-    if down:
-        return "bridge " + ", ".join(f"{owner}->{remote}" for owner, remote in down) + " not up"
     names = tuple(queues)
     for status in live:
         for queue in names:
@@ -144,6 +155,52 @@ def why_not_settled(
                     return f"{status.node} {queue} holds messages beside a client's subscription"
                 if consumer.dispatched:
                     return f"a bridge holds {consumer.dispatched} from {status.node} {queue}"
+    return None
+
+
+def why_cluster_unsettled(
+    statuses: list[NodeStatus], pair_of: dict[str, str], missing_bridges: Iterable[tuple[str, str]]
+) -> str | None:
+    """Why the cluster may still move a message whatever it holds: a node between states, a pair without a
+    live node, a live node unreadable, a promised bridge not up (it brings its subscriptions back with it)."""
+    live = [s for s in statuses if s.state == "live"]
+    for status in statuses:
+        if status.state not in ("live", *STANDBY_STATES, "down"):
+            return f"{status.node} is {status.state}"
+    missing = set(pair_of.values()) - {pair_of[s.node] for s in live}
+    if missing:
+        return f"no live node in {', '.join(sorted(missing))}"
+    for status in live:
+        if status.error:
+            return f"{status.node} unreadable: {status.error}"
+    down = sorted(missing_bridges)
+    if down:
+        return "bridge " + ", ".join(f"{owner}->{remote}" for owner, remote in down) + " not up"
+    return None
+
+
+def why_durable_may_move(
+    states: dict[str, str], subscriptions: dict[str, list[DurableSubscription]], subscribed_at: dict[str, str]
+) -> str | None:
+    """Why a message held for a durable subscription may still reach a consumer, or None when none can.
+
+    `subscriptions`: live node -> its durable subscriptions to the workload's topic; `subscribed_at`:
+    subscriber -> the broker its live subscription is on."""
+    for node, found in sorted(subscriptions.items()):
+        for sub in sorted(found, key=lambda s: s.name):
+            held = sub.pending + sub.dispatched
+            if held <= 0:
+                continue
+            if sub.active:
+                return f"{node} holds {held} for {sub.name}, which is active"
+            if sub.name.startswith("bridge:"):
+                remote = sub.name.removeprefix("bridge:")
+                if states.get(remote) == "live":
+                    return f"{node} holds {held} for its bridge to {remote}, which is live"
+            elif sub.name not in subscribed_at:
+                return f"{sub.name} is not subscribed anywhere, and is owed {held} on {node}"
+            elif subscribed_at[sub.name] == node:
+                return f"{sub.name} is owed {held} on {node}, where it is subscribed"
     return None
 
 

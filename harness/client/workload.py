@@ -120,6 +120,7 @@ class Workload:
         self._closing_since: dict[int, float] = {}  # id(session) -> when its close began
         self._next_seq: dict[str, int] = {}
         self._subscribed: set[str] = set()  # consumers and subscribers with a live subscription now
+        self._subscribed_at: dict[str, str] = {}  # ...and the broker each one's subscription is on
         # durable subscribers: when each one's subscription was first confirmed, what it received, and the
         # receipt time of each acknowledged publish (for the drain to know what each one still awaits)
         self.subscribed_since: dict[str, float] = {}
@@ -189,12 +190,23 @@ class Workload:
     def undelivered(self) -> int:
         """Acknowledged queue messages not delivered yet, plus, per durable subscriber, messages published
         since its subscription that it has not received yet."""
+        return sum(self.undelivered_by_kind())
+
+    def undelivered_by_kind(self) -> tuple[int, int]:
+        """(acknowledged queue messages not delivered yet, messages durable subscribers are owed and have
+        not received yet, summed over the subscribers)."""
         with self._lock:
-            waiting = len(self.acknowledged_ids - self.delivered_ids)
+            queue = len(self.acknowledged_ids - self.delivered_ids)
+            durable = 0
             for process, since in self.subscribed_since.items():
                 got = self.received.get(process, set())
-                waiting += sum(1 for t, i in self.published if t >= since and i not in got)
-            return waiting
+                durable += sum(1 for t, i in self.published if t >= since and i not in got)
+            return queue, durable
+
+    def subscribed_at(self) -> dict[str, str]:
+        """Consumer or subscriber -> the broker its live subscription is on."""
+        with self._lock:
+            return dict(self._subscribed_at)
 
     def _count(self, field: str) -> None:
         with self._lock:
@@ -403,6 +415,7 @@ class Workload:
         since = self.history.now()
         with self._lock:
             self._subscribed.discard(process)
+            self._subscribed_at.pop(process, None)
             self._closing_since[id(session)] = since
         session.close()
         with self._lock:
@@ -504,6 +517,7 @@ class Workload:
                 continue
             with self._lock:
                 self._subscribed.add(process)
+                self._subscribed_at[process] = session.broker_name
             churn = self.churn_plan(process, number)
             leave_at = time.monotonic() + churn[0] if churn else None
             while session.connected and not self._stop_consumers.is_set() and not reconnect.is_set():

@@ -191,6 +191,9 @@ class BrokerCluster(ABC):
     def durable_pending(self, node: str, topic: str) -> dict[str, int]:
         return introspect.durable_pending(self.node_exec(node), topic, self.jmx_names)
 
+    def durable_subscriptions(self, node: str, topic: str) -> list[introspect.DurableSubscription]:
+        return introspect.durable_subscriptions(self.node_exec(node), topic, self.jmx_names)
+
     def read_durable(
         self, node: str, topic: str, largest_body: int, persistent: bool = True
     ) -> introspect.DurableReading:

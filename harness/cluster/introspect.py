@@ -30,7 +30,7 @@ Exec = Callable[[list[str], float], tuple[int, str]]
 
 # the MBean names and queries of each version line: harness.cluster.jmx_names (5.8 on, unless told)
 BRIDGE_VIEW = "RemoteBrokerName,RemoteAddress,LocalAddress,CreatedByDuplex,EnqueueCounter,DequeueCounter"
-SUBSCRIPTION_VIEW = "ClientId,SubscriptionName,PendingQueueSize,Active"
+SUBSCRIPTION_VIEW = "ClientId,SubscriptionName,PendingQueueSize,DispatchedQueueSize,Active"
 # a bridge's own connection to this broker: <connector>_<remote broker>_inbound_<this broker>
 # (DemandForwardingBridgeSupport, 5.5 on); before 5.8 no `Network` attribute says it
 NETWORK_CLIENT = re.compile(r"^[^_]*_(?P<remote>.+)_inbound_")
@@ -285,11 +285,9 @@ def topic_consumers(run: Exec, topic: str, names: JmxNames = MODERN) -> int:
     return sum(_int(r, "ConsumerCount") for r in records)
 
 
-def durable_pending(run: Exec, topic: str, names: JmxNames = MODERN) -> dict[str, int]:
-    """Durable subscription name -> messages pending for it on this broker (a bridge's own durable
-    subscription included, under its name), through the console: the final state reads the same counts with
-    read_durable, and this reading stays as the independent one its Docker test compares them with."""
-    pending: dict[str, int] = {}
+def durable_subscriptions(run: Exec, topic: str, names: JmxNames = MODERN) -> list[DurableSubscription]:
+    """Every durable subscription to `topic` on this broker (a bridge's own included), through the console."""
+    found: list[DurableSubscription] = []
     for query in names.durable_queries:
         code, out = run(
             ["amq-jmx", "query", "--objname", query.format(topic=topic), "--view", SUBSCRIPTION_VIEW],
@@ -302,12 +300,30 @@ def durable_pending(run: Exec, topic: str, names: JmxNames = MODERN) -> dict[str
         try:
             for record in parse_mbeans(out):
                 name = record.get("SubscriptionName", "")
-                if not name:
-                    continue
-                name = subscription_name(record.get("ClientId", ""), name)
-                pending[name] = pending.get(name, 0) + _int(record, "PendingQueueSize")
+                if name:
+                    found.append(
+                        DurableSubscription(
+                            client_id=record.get("ClientId", ""),
+                            name=subscription_name(record.get("ClientId", ""), name),
+                            pending=_int(record, "PendingQueueSize"),
+                            dispatched=_int(record, "DispatchedQueueSize")
+                            if "DispatchedQueueSize" in record
+                            else 0,
+                            active=record.get("Active", "").strip().lower() == "true",
+                        )
+                    )
         except ValueError as exc:
             raise HarnessError(f"JMX subscription query unreadable: {exc}") from None
+    return found
+
+
+def durable_pending(run: Exec, topic: str, names: JmxNames = MODERN) -> dict[str, int]:
+    """Durable subscription name -> messages pending for it on this broker (a bridge's own durable
+    subscription included, under its name), through the console: the final state reads the same counts with
+    read_durable, and this reading stays as the independent one its Docker test compares them with."""
+    pending: dict[str, int] = {}
+    for subscription in durable_subscriptions(run, topic, names):
+        pending[subscription.name] = pending.get(subscription.name, 0) + subscription.pending
     return pending
 
 
