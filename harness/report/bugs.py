@@ -260,6 +260,35 @@ def durable_gap_lost(evidence: RunEvidence) -> Sighting:
     )
 
 
+# a queue's cursor found a message id it had already seen (its audit) while paging from the store; with
+# sendDuplicateFromStoreToDLQ false, 5.17's default (AMQ-8440), the copy is acknowledged away, not dead-lettered
+DUPLICATE_FROM_STORE = r"duplicate from store for queue://"
+
+
+def replay_dropped(evidence: RunEvidence) -> Sighting:
+    """Acknowledged messages never delivered (lost, or dead-lettered) whose receiving broker later dropped a
+    copy coming back to it as a duplicate from its store: a message forwarded away and replayed back
+    (replayWhenNoConsumers) carries an id that broker's cursor audit already holds. Only the lost verdict's
+    sample of ids (50) is matched, so this can only undercount."""
+    verdict = _verdict(evidence, "lost")
+    if verdict is None or verdict.valid is None:
+        return Sighting(None, "lost undecided" if verdict else "no lost verdict")
+    lines = evidence.log_lines(DUPLICATE_FROM_STORE)
+    lost = verdict.evidence.get("lost", []) if verdict.valid is False else []
+    dropped_on = [
+        w["id"]
+        for w in lost
+        if any(node == w.get("by") and t > w.get("acknowledged_at", 0) for t, node, _ in lines)
+    ]
+    dead = sum(len(ids) for ids in verdict.evidence.get("dead_lettered", {}).values())
+    return Sighting(
+        bool(dropped_on),
+        f"{verdict.counts.get('lost', 0) if lost else 0} acknowledged and never delivered ({dead} dead-lettered); "
+        f"{len(dropped_on)} of them receipted by a broker that later dropped {len(lines)} copies as duplicates "
+        "from its store",
+    )
+
+
 PATTERNS: tuple[Pattern, ...] = (
     Pattern(
         "stranded",
@@ -337,6 +366,15 @@ PATTERNS: tuple[Pattern, ...] = (
         durable_gap_lost,
         "durable-lost: owed ids never received and in no store",
         {"hardened": "one duplex bridge between the pairs (each topic message forwarded once)"},
+    ),
+    Pattern(
+        "replay-dropped",
+        "a message replayed back to the broker it left is dropped as a duplicate",
+        "ActiveMQ docs, networks of brokers: replayWhenNoConsumers wants enableAudit=false; AMQ-4952; "
+        "AMQ-8440 (5.17.0: dropped, no longer dead-lettered)",
+        "combined-chaos",
+        replay_dropped,
+        "lost ids receipted by a broker that logged 'duplicate from store' after their receipt",
     ),
     Pattern(
         "refused-yet-delivered",

@@ -236,3 +236,44 @@ def test_durable_messages_lost_beside_rejected_duplicate_adds_are_the_gap_patter
     assert (
         bugs.durable_gap_lost(run_folder(tmp_path / "c", [], [undecided], {}, "durable-topic")).seen is None
     )
+
+
+DROPPED = (
+    "WARN  [ActiveMQ VMTransport: vm://chaos-mq02-b#7-1] Queue - duplicate from store for "
+    "queue://chaos.combined-chaos, redirecting ID:chaos-mq02-b-35861-1796640941637-4:65:-1:1:111 for dlq processing"
+)
+B2 = "chaos-mq02-b"
+
+
+def lost_verdict(*lost: tuple[str, float, str], dead: dict[str, list[str]] | None = None) -> Verdict:
+    return Verdict(
+        "lost",
+        not lost,
+        {"lost": len(lost)},
+        {
+            "lost": [{"id": i, "acknowledged_at": t, "by": by} for i, t, by in lost],
+            "dead_lettered": dead or {},
+        },
+    )
+
+
+def test_a_lost_message_whose_broker_later_dropped_a_returning_copy_is_the_replay_pattern(
+    tmp_path: Path,
+) -> None:
+    # as combined-chaos on hardened showed it: receipted by chaos-mq02-b at 27.6 s, copies dropped at 55 s
+    verdict = lost_verdict(("p0-1233", 27.6, B2))
+    seen = bugs.replay_dropped(
+        run_folder(tmp_path / "a", [], [verdict], {B2: [(55.3, DROPPED), (55.4, DROPPED)]})
+    )
+    assert seen.seen, seen.detail
+    assert seen.detail == (
+        "1 acknowledged and never delivered (0 dead-lettered); 1 of them receipted by a broker that later "
+        "dropped 2 copies as duplicates from its store"
+    )
+    # near misses: the drops came before the receipt, or on another broker, or nothing was lost
+    before = run_folder(tmp_path / "b", [], [verdict], {B2: [(20.0, DROPPED)]})
+    elsewhere = run_folder(tmp_path / "c", [], [verdict], {A1: [(55.3, DROPPED)]})
+    kept = run_folder(tmp_path / "d", [], [lost_verdict()], {B2: [(55.3, DROPPED)]})
+    assert [bugs.replay_dropped(r).seen for r in (before, elsewhere, kept)] == [False, False, False]
+    undecided = Verdict("lost", None, {"lost": 0}, {})
+    assert bugs.replay_dropped(run_folder(tmp_path / "e", [], [undecided], {})).seen is None
