@@ -70,9 +70,11 @@ def _seed(args: argparse.Namespace, own: dict[str, str], last_of: Path | None = 
 
 def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     """Random faults from the seed for DURATION, checked at every CHECKPOINT; exit 1 if any window failed."""
+    from harness.chaos.schedule import fault_plan_from
     from harness.client.placement import SEEDED, parse_mode
     from harness.client.shape import given_settings, parse_shape
-    from harness.longrun.soak import SoakPlan, parse_duration, soak_command
+    from harness.longrun.soak import SoakPlan, soak_command
+    from harness.settings import parse_duration
 
     own = given()
     try:
@@ -83,8 +85,11 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     placement = parse_mode(own.get("PLACEMENT") or SEEDED)
     shape = given_settings(own)
     parse_shape(shape)  # a bad value stops here, before any cluster
+    faults = fault_plan_from(own)
     seed = _seed(args, own, last_of=settings.runs_dir / "soak")
-    return soak_command(settings, SoakPlan(seed, duration, checkpoint, placement=placement, shape=shape))
+    return soak_command(
+        settings, SoakPlan(seed, duration, checkpoint, faults=faults, placement=placement, shape=shape)
+    )
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ log or a failure prints for a person to paste."""
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 _SHELL_SPECIAL = set("'\"$`\\")
@@ -21,6 +21,7 @@ def chaos(
     shape: Mapping[str, str] | None = None,
     pytest_args: tuple[str, ...] = (),
     known_bug: bool = False,
+    faults: Sequence[str] = (),
 ) -> str:
     """`make chaos` with this seed; narrowed to a scenario and design, or to exactly one test item (with the
     pytest options its id needs, such as pytest-repeat's --count). `known_bug`: the item is one `make chaos`
@@ -32,7 +33,7 @@ def chaos(
         words.append(f"DESIGN={design}")
     if version:
         words.append(f"ACTIVEMQ_VERSION={version}")
-    words += _placement(placement) + _shape(shape)
+    words += _placement(placement) + _shape(shape) + list(faults)
     if known_bug:
         words.append("KNOWN_BUGS=1")
     words.append("make chaos")
@@ -57,6 +58,7 @@ def soak(
     design: str,
     placement: str = "",
     shape: Mapping[str, str] | None = None,
+    faults: Sequence[str] = (),
 ) -> str:
     words = [
         f"SEED={seed}",
@@ -64,7 +66,7 @@ def soak(
         f"CHECKPOINT={int(checkpoint)}s",
         f"DESIGN={design}",
     ]
-    return " ".join([*words, *_placement(placement), *_shape(shape), "make soak"])
+    return " ".join([*words, *_placement(placement), *_shape(shape), *faults, "make soak"])
 
 
 def _placement(placement: str) -> list[str]:

@@ -53,7 +53,15 @@ def faults_page() -> str:
             f"`{kind.name}`",
             f"`{kind.usage}`",
             f"`{kind.heal}`" if kind.heal else "ends by itself",
-            ", ".join(f"`{t}`" for t in kind.draws + kind.combined) or "never (by hand or by a scenario)",
+            ", ".join(f"`{t}`" for t in kind.draws + kind.combined)
+            + (
+                ("; " if kind.draws + kind.combined else "")
+                + "with FAULTS= "
+                + ", ".join(f"`{t}`" for t in kind.chosen)
+                if kind.chosen
+                else ""
+            )
+            or "never (by hand or by a scenario)",
             f"`{kind.needs}`",
             kind.help,
         )
@@ -63,7 +71,9 @@ def faults_page() -> str:
         "Every fault the nemesis can inject, from the registry `FAULT_KINDS` in `harness/chaos/faults.py`. "
         "A scenario injects one with `run.nemesis.inject(KIND, TARGET, ...)`; by hand it is `amq-chaos fault USAGE` against the "
         f"cluster of `make up`, and `amq-chaos fault heal` heals what is in force. {TARGET_HELP}. "
-        "*Drawn as* lists the targets a random schedule (random-chaos, soaks) may draw the kind with. "
+        "*Drawn as* lists the targets a random schedule (random-chaos, soaks) may draw the kind with; "
+        "`FAULTS=kill,freeze,...` narrows a soak's or random-chaos's menu to the kinds named, and lets it draw "
+        "the kinds marked *with FAULTS=* too. "
         "*Needs* is the family of mechanism the kind asks of the backend; a backend without it refuses a "
         "scenario that declares the kind (its `chaos_faults` marker) before its cluster comes up. "
         "Adding a kind: [Extending the harness](../extending.md)."

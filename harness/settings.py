@@ -84,6 +84,16 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CHURN", "seconds a consumer stays subscribed before it moves (0: stays)", "0"),
     Variable("DURATION", "how long a soak runs, e.g. 8h, 30m", "8h"),
     Variable("CHECKPOINT", "a soak's window between checks, e.g. 5m", "5m"),
+    Variable(
+        "FAULTS",
+        "the fault kinds a soak's and random-chaos's schedules draw from, e.g. kill,freeze,partition-pairs "
+        "(docs/reference/faults.md lists them)",
+        "every kind the plain menu draws",
+    ),
+    Variable(
+        "INTERVAL", "seconds between two faults of a soak's or random-chaos's schedule, e.g. 30s", "20s"
+    ),
+    Variable("HOLD", "seconds each fault of such a schedule is held (±25 %), e.g. 10s", "8s"),
     Variable("TRIES", "runs per candidate (shrink) or per cell (bugs)", "2"),
     Variable("BUDGET", "candidate schedules a shrink tries at most", "30"),
     Variable("VERSIONS", "broker versions make bugs covers, comma-separated", "every one"),
@@ -444,3 +454,22 @@ def last_seed(kind_dir: Path) -> int:
         if match:
             return int(match["seed"])
     raise HarnessError(f"SEED=last: no earlier run in {kind_dir} to take the seed from")
+
+
+DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str, name: str = "DURATION") -> float:
+    """8h, 30m, 90s, 1h30m, or plain seconds."""
+    text = text.strip()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        match = DURATION.match(text)
+        if not text or match is None:
+            raise ValueError(f"{name}={text!r} is not a duration like 8h, 30m, 90s or 1h30m")
+        hours, minutes, secs = (int(g) if g else 0 for g in match.groups())
+        seconds = float(hours * 3600 + minutes * 60 + secs)
+    if seconds <= 0:
+        raise ValueError(f"{name}={text!r} must be longer than zero")
+    return seconds

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.chaos.schedule import COMBINED_KINDS, RANDOM_KINDS, Step, combined_schedule, random_schedule
+from harness.chaos.schedule import COMBINED_KINDS, RANDOM_KINDS, Step, combined_schedule
 from harness.check.weaknesses import BRIDGE_SILENT, REDELIVERED, SEED_WEAKNESSES, SINGLE_FAULT
 
 LOAD = 150  # acknowledged sends between steps (2 producers x 50/s: about 1.5 s)
@@ -120,11 +120,12 @@ def test_rolling_restart(chaos) -> None:
 
 @pytest.mark.chaos_declares(SEED_WEAKNESSES)
 @pytest.mark.chaos_faults(*RANDOM_KINDS)
-def test_random_chaos(chaos, chaos_minutes) -> None:
-    """Random faults from the seed every 20 s for CHAOS_MINUTES (default 1), each healed after about 8 s."""
+def test_random_chaos(chaos, chaos_minutes, fault_plan) -> None:
+    """Random faults from the seed every 20 s for CHAOS_MINUTES (default 1), each healed after about 8 s
+    (FAULTS=, INTERVAL= and HOLD= choose the kinds and the times)."""
     with chaos() as run:
         run.load(LOAD)
-        run.play(random_schedule(run.seed, duration=chaos_minutes * 60))
+        run.play(fault_plan.schedule(run.seed, chaos_minutes * 60))
         run.load(LOAD // 2)
 
 

@@ -124,6 +124,9 @@ class FaultKind:
     # more targets the combined schedule (overlapping faults) may draw it with: kinds added after the random
     # schedule's menu was fixed go here, so that earlier seeds keep drawing what they drew
     combined: ClassVar[tuple[str, ...]] = ()
+    # more targets a schedule may draw it with once a user names it in FAULTS= (a menu of their own): kinds the
+    # plain menus never draw, because drawing them would change what every earlier seed draws
+    chosen: ClassVar[tuple[str, ...]] = ()
     # the broker's process ends: what it held only in memory (non-persistent messages) is gone with it
     ends_process: ClassVar[bool] = False
     # the family of mechanism it needs of the backend (harness.cluster.backend.MECHANISMS); a backend without
@@ -197,6 +200,7 @@ class Freeze(ProcessFault):
 class Slow(FaultKind):
     name, heal, usage = "slow", "unslow", "slow TARGET [RATE]"
     help = "limit the node's outgoing bandwidth (tc tbf, default 256kbit)"
+    chosen = ("live:random",)
 
     needs = "tc"
 
@@ -347,6 +351,7 @@ class Lossy(GrudgeFault):
     name, usage = "lossy", "lossy [FRACTION]"
     help = "drop a fraction (default 0.3) of the packets between the pairs' live nodes, where the bridges run"
     loss = True
+    chosen = ("0.3",)
 
     def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         self._args(args, 0, 1)
@@ -425,6 +430,7 @@ class FillStore(StoreFault):
         "writes fail with no space left; healed by deleting the ballast. Needs a size-limited store "
         "(STORE_SIZE=128m, or a scenario's chaos_cluster(store_size=...)): an ordinary one is the host's disk"
     )
+    chosen = ("random",)
 
     def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         pair = self._pair(nemesis, args, 1, 2)
@@ -446,6 +452,7 @@ class LoseLock(StoreFault):
         "under it): a broker that checks its lock (lockKeepAlivePeriod) stops and its partner takes over; one "
         "that does not serves on while its partner locks a new file, two live brokers on one store. Over at once"
     )
+    chosen = ("random",)
 
     def apply(self, nemesis: FaultContext, args: Sequence[str]) -> Injected:
         pair = self._pair(nemesis, args)
@@ -536,4 +543,23 @@ def schedule_menu(*, combined: bool = False) -> list[tuple[str, str]]:
         (kind.name, target)
         for kind in FAULT_KINDS.values()
         for target in kind.draws + (kind.combined if combined else ())
+    ]
+
+
+def chosen_menu(kinds: Sequence[str]) -> list[tuple[str, str]]:
+    """(kind, target) pairs a schedule draws from when a user names its kinds (FAULTS=kill,freeze): every
+    target any schedule draws each with, in the registry's order; a one-line error for a kind no schedule can
+    draw (it needs what a scenario sets up around it)."""
+    for name in kinds:
+        kind = fault_kind(name)
+        if not kind.draws + kind.combined + kind.chosen:
+            drawable = ", ".join(k.name for k in FAULT_KINDS.values() if k.draws + k.combined + k.chosen)
+            raise HarnessError(
+                f"{name} is never drawn by a schedule (a scenario sets it up); drawn: {drawable}"
+            )
+    return [
+        (kind.name, target)
+        for kind in FAULT_KINDS.values()
+        if kind.name in kinds
+        for target in kind.draws + kind.combined + kind.chosen
     ]

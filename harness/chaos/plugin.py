@@ -29,6 +29,7 @@ import pytest
 from harness import commands
 from harness.chaos.faults import refused
 from harness.chaos.run import ChaosRun
+from harness.chaos.schedule import RANDOM_KINDS, FaultPlan, fault_plan_from
 from harness.chaos.shard import Shard, parse_shard
 from harness.chaos.spec import RunSpec
 from harness.check.result import ScenarioResult
@@ -73,12 +74,19 @@ class ChaosSession:
     placement: str
     progress: Progress
     shape: dict[str, str] = dataclasses.field(default_factory=dict)  # the shape settings given, as text
+    fault_plan: FaultPlan = dataclasses.field(default_factory=FaultPlan)  # what random-chaos draws (FAULTS=)
     known_bugs: bool = False  # run items that `chaos_known_bug` would skip (make bugs)
     verdict_failures: set[str] = dataclasses.field(default_factory=set)  # items failed by their verdict
     other_failures: set[str] = dataclasses.field(default_factory=set)  # items failed by anything else
     shard: Shard | None = None  # this session runs one share of the items (a CI matrix's runner)
     run_dir: Path | None = None  # made when the first chaos test starts
     results: list[ScenarioResult] = dataclasses.field(default_factory=list)
+
+    def replay_command(self) -> str:
+        """The command that reruns this whole session with its seed and settings."""
+        return commands.chaos(
+            self.seed, placement=self.placement, shape=self.shape, faults=self.fault_plan.words()
+        )
 
     def workload_line(self) -> str:
         return summary.workload_line(dataclasses.asdict(WorkloadConfig(**parse_shape(self.shape))))
@@ -125,6 +133,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--chaos-minutes",
         default=None,
         help="minutes random-chaos draws faults for; default $AMQ_CHAOS_MINUTES (make: CHAOS_MINUTES), else 1",
+    )
+    group.addoption(
+        "--chaos-faults",
+        default=None,
+        help="the fault kinds random-chaos draws from, e.g. kill,freeze; default $AMQ_CHAOS_FAULTS (make: "
+        "FAULTS), else the plain menu",
+    )
+    group.addoption(
+        "--chaos-interval",
+        default=None,
+        help="seconds between random-chaos's faults, e.g. 30s; default $AMQ_CHAOS_INTERVAL (make: INTERVAL), else 20s",
+    )
+    group.addoption(
+        "--chaos-hold",
+        default=None,
+        help="seconds each random-chaos fault is held, e.g. 10s; default $AMQ_CHAOS_HOLD (make: HOLD), else 8s",
     )
     group.addoption(
         "--chaos-placement",
@@ -195,6 +219,7 @@ def pytest_configure(config: pytest.Config) -> None:
             placement=parse_mode(option(config, "--chaos-placement", "PLACEMENT") or SEEDED),
             progress=Progress.for_terminal(os.isatty(1)),
             shape=chosen_shape(config),
+            fault_plan=chosen_fault_plan(config),
             known_bugs=option(config, "--chaos-known-bugs", "KNOWN_BUGS").lower() in ("1", "true", "yes"),
             shard=shard,
         )
@@ -256,6 +281,17 @@ def chosen_minutes(config: pytest.Config) -> float:
     return positive_number("CHAOS_MINUTES", option(config, "--chaos-minutes", "CHAOS_MINUTES") or "1")
 
 
+def chosen_fault_plan(config: pytest.Config) -> FaultPlan:
+    """FAULTS=, INTERVAL= and HOLD= (options, else environment), validated now: a bad one stops the session."""
+    return fault_plan_from(
+        {
+            "FAULTS": option(config, "--chaos-faults", "FAULTS"),
+            "INTERVAL": option(config, "--chaos-interval", "INTERVAL"),
+            "HOLD": option(config, "--chaos-hold", "HOLD"),
+        }
+    )
+
+
 def chosen_shape(config: pytest.Config) -> dict[str, str]:
     """The shape settings given (option, else environment), validated now: a bad one stops the session."""
     shape = given_settings({o.name: option(config, o.flag, o.name) for o in SHAPE_OPTIONS})
@@ -268,8 +304,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if session is None:
         return []
     lines = [
-        f"chaos seed: {session.seed}   placement: {session.placement}   "
-        f"(replay: {commands.chaos(session.seed, placement=session.placement, shape=session.shape)})",
+        f"chaos seed: {session.seed}   placement: {session.placement}   (replay: {session.replay_command()})",
         f"workload: {session.workload_line()} (a scenario may shape its own)",
         f"designs: {', '.join(session.designs)}   ActiveMQ {session.settings.broker_label}   run folder: {session.folder()}",
     ]
@@ -348,6 +383,7 @@ def rerun_command(session: ChaosSession, item: pytest.Item) -> str:
         nodeid=item.nodeid,
         placement=session.placement,
         shape=session.shape,
+        faults=session.fault_plan.words() if "fault_plan" in getattr(item, "fixturenames", ()) else (),
         pytest_args=("--count", str(count)) if count else (),
         known_bug=params.get("design_name") in known,
     )
@@ -356,6 +392,13 @@ def rerun_command(session: ChaosSession, item: pytest.Item) -> str:
 @pytest.fixture
 def chaos_minutes(request: pytest.FixtureRequest) -> float:
     return request.config.stash[SESSION].chaos_minutes
+
+
+@pytest.fixture
+def fault_plan(request: pytest.FixtureRequest) -> FaultPlan:
+    """What a random schedule draws in this session (FAULTS=, INTERVAL=, HOLD=): `fault_plan.schedule(seed,
+    seconds)`. A scenario using it is refused before bring-up where the backend cannot do those kinds."""
+    return request.config.stash[SESSION].fault_plan
 
 
 @pytest.fixture
@@ -374,6 +417,9 @@ def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable
     declared: dict[str, dict[str, str]] = marker.args[0] if marker and marker.args else {}
     faults = item.get_closest_marker("chaos_faults")
     kinds = frozenset(faults.args) if faults else None
+    drawing = "fault_plan" in item.fixturenames
+    if drawing:  # the kinds its schedule draws in this session, not the plain menu its marker names
+        kinds = frozenset(session.fault_plan.drawn_kinds()) | ((kinds or frozenset()) - set(RANDOM_KINDS))
     runs: list[ChaosRun] = []
     cluster = open_cluster(settings)
     line = refused(sorted(kinds), cluster.capabilities, cluster.backend) if kinds else None
@@ -391,7 +437,11 @@ def chaos(request: pytest.FixtureRequest, design_name: str) -> Iterator[Callable
                 design=design_name,
                 shape=shaped,
                 expected=declared_for_shape(declared.get(design_name, {}), shaped),
-                **{"placement": session.placement, **kwargs},
+                **{
+                    "placement": session.placement,
+                    **({"fault_plan": session.fault_plan.to_json()} if drawing else {}),
+                    **kwargs,
+                },
             )
             run = ChaosRun(
                 cluster,
@@ -538,7 +588,7 @@ def pytest_terminal_summary(
                 f"chaos run {run_dir.name}",
                 session.seed,
                 ordered,
-                replay=commands.chaos(session.seed, placement=session.placement, shape=session.shape),
+                replay=session.replay_command(),
                 facts={
                     "ActiveMQ": session.settings.broker_label,
                     "designs": ", ".join(session.designs),

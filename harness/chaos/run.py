@@ -97,6 +97,7 @@ class ChaosRun:
                 "store_size": cluster.settings.store_size,
                 "workload": asdict(self.config),
                 "placement": {**self.placement.to_json(), "named_pairs": self.pair.named},
+                "fault_plan": dict(spec.fault_plan) if spec.fault_plan is not None else None,
                 "expected": self.expected,
                 "facts": self.facts.to_json(),
                 "provenance": provenance(cluster),

@@ -4,10 +4,13 @@ at the same offsets. A schedule is data; `ChaosRun.play` applies it."""
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.chaos.faults import schedule_menu
+from harness.chaos.faults import chosen_menu, schedule_menu
+from harness.errors import HarnessError
+from harness.settings import parse_duration
 
 # (fault kind, target role) pairs the random schedule draws from, as the kinds declare them; roles resolve
 # to nodes when applied
@@ -36,13 +39,99 @@ class Step:
 
 
 def random_schedule(
-    seed: int, duration: float, interval: float = 20.0, hold: float = 8.0, *, stream: str = ""
+    seed: int,
+    duration: float,
+    interval: float = 20.0,
+    hold: float = 8.0,
+    *,
+    stream: str = "",
+    kinds: tuple[str, ...] = (),
 ) -> list[Step]:
-    """One fault every `interval` seconds for `duration` seconds, each held `hold` seconds (±25 %).
+    """One fault every `interval` seconds for `duration` seconds, each held `hold` seconds (±25 %), drawn
+    from MENU, or from the targets of `kinds` where given (a user's FAULTS=).
 
     `stream` names an independent sequence under the same seed (a soak's windows: "w0", "w1"...)."""
     rng = random.Random(f"schedule:{seed}{':' + stream if stream else ''}")
-    return _draw(rng, MENU, duration, interval, hold)
+    return _draw(rng, tuple(chosen_menu(kinds)) if kinds else MENU, duration, interval, hold)
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """What a random schedule draws, as a user chose it (FAULTS=, INTERVAL=, HOLD=): the fault kinds (none:
+    MENU, what every earlier seed drew from), a fault every `interval` seconds, each held about `hold`."""
+
+    kinds: tuple[str, ...] = ()
+    interval: float = 20.0
+    hold: float = 8.0
+
+    def schedule(self, seed: int, duration: float, stream: str = "") -> list[Step]:
+        return random_schedule(seed, duration, self.interval, self.hold, stream=stream, kinds=self.kinds)
+
+    def drawn_kinds(self) -> tuple[str, ...]:
+        return self.kinds or RANDOM_KINDS
+
+    def words(self) -> list[str]:
+        """The make variables that redo this plan (none for the default)."""
+        default = FaultPlan()
+        words = [f"FAULTS={','.join(self.kinds)}"] if self.kinds else []
+        if self.interval != default.interval:
+            words.append(f"INTERVAL={self.interval:g}s")
+        if self.hold != default.hold:
+            words.append(f"HOLD={self.hold:g}s")
+        return words
+
+    def to_json(self) -> dict[str, object]:
+        """As a history's header and a soak's soak.json keep it: `chosen` says whether `kinds` were given."""
+        return {
+            "kinds": list(self.drawn_kinds()),
+            "chosen": bool(self.kinds),
+            "interval": self.interval,
+            "hold": self.hold,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> FaultPlan:
+        """Back from to_json (or dataclasses.asdict); the default plan where nothing was recorded."""
+        if not isinstance(data, dict):
+            return cls()
+        given = data.get("chosen", True)  # asdict's kinds are what was given
+        return cls(
+            tuple(data.get("kinds") or ()) if given else (),
+            float(data.get("interval", cls.interval)),
+            float(data.get("hold", cls.hold)),
+        )
+
+
+def fault_plan_from(given: Mapping[str, str]) -> FaultPlan:
+    """FAULTS=, INTERVAL= and HOLD= as the harness reads its settings (make variables, AMQ_CHAOS_*): the
+    default plan where none is given, a one-line error for a bad one."""
+    try:
+        interval = parse_duration(given["INTERVAL"], "INTERVAL") if given.get("INTERVAL") else None
+        hold = parse_duration(given["HOLD"], "HOLD") if given.get("HOLD") else None
+    except ValueError as exc:
+        raise HarnessError(str(exc)) from None
+    return parse_fault_plan(given.get("FAULTS", ""), interval, hold)
+
+
+def parse_fault_plan(faults: str = "", interval: float | None = None, hold: float | None = None) -> FaultPlan:
+    """A FaultPlan from FAULTS= (comma-separated kinds) and INTERVAL=/HOLD= in seconds; a one-line error for an
+    unknown or undrawable kind, or a hold as long as the interval (the plain schedule holds one at a time)."""
+    kinds = tuple(dict.fromkeys(k.strip() for k in faults.split(",") if k.strip()))
+    try:
+        chosen_menu(kinds)  # an unknown or undrawable kind stops here
+    except HarnessError as exc:
+        raise HarnessError(f"FAULTS={faults}: {exc}") from None
+    plan = FaultPlan(
+        kinds,
+        interval if interval is not None else FaultPlan.interval,
+        hold if hold is not None else FaultPlan.hold,
+    )
+    if plan.hold * 1.25 >= plan.interval:
+        raise HarnessError(
+            f"HOLD={plan.hold:g}s with INTERVAL={plan.interval:g}s: a fault is held up to 1.25 x HOLD, which must "
+            "end before the next one (INTERVAL at least 1.25 x HOLD)"
+        )
+    return plan
 
 
 def combined_schedule(

@@ -34,6 +34,8 @@ class RunSpec:
     # longest stretch with no acknowledged send; default the design's measured takeover
     unavailable_after: float | None = None
     placement: str = SEEDED  # seeded or vip (harness.client.placement)
+    # what its random schedule draws from, as the user chose it (FaultPlan.to_json); None: no such schedule
+    fault_plan: Mapping[str, Any] | None = None
     place: Mapping[str, str] = field(default_factory=dict)  # a role -> a named pair ("consumer": "victim")
     # a replay's sessions go where the recorded history's went
     recorded_routes: Mapping[str, tuple[str | None, ...]] = field(default_factory=dict)

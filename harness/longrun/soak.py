@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import commands
+from harness.chaos.faults import refused
 from harness.chaos.run import ChaosRun
-from harness.chaos.schedule import Step, random_schedule
+from harness.chaos.schedule import FaultPlan, Step
 from harness.chaos.spec import RunSpec
 from harness.check.result import ScenarioResult
 from harness.check.weaknesses import SEED_WEAKNESSES, declared_for_shape
@@ -27,7 +27,7 @@ from harness.client.placement import SEEDED
 from harness.client.shape import parse_shape
 from harness.client.workload import WorkloadConfig
 from harness.cluster.backends import open_cluster
-from harness.errors import MACHINE_FAILED, OK, VIOLATION
+from harness.errors import MACHINE_FAILED, OK, VIOLATION, HarnessError
 from harness.longrun.memory import MemoryRecorder, limit_malloc_arenas, release_free_memory
 from harness.progress import Progress, clock
 from harness.report import summary
@@ -39,23 +39,6 @@ from harness.settings import Settings, stamped_folder
 # what a window needs after its last fault: heal, recovery, bridge probes, drain, final state, checkers
 SETTLE_SECONDS = 60.0
 MIN_WINDOW_SECONDS = 90.0
-DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
-def parse_duration(text: str, name: str = "DURATION") -> float:
-    """8h, 30m, 90s, 1h30m, or plain seconds."""
-    text = text.strip()
-    if text.isdigit():
-        seconds = float(text)
-    else:
-        match = DURATION.match(text)
-        if not text or match is None:
-            raise ValueError(f"{name}={text!r} is not a duration like 8h, 30m, 90s or 1h30m")
-        hours, minutes, secs = (int(g) if g else 0 for g in match.groups())
-        seconds = float(hours * 3600 + minutes * 60 + secs)
-    if seconds <= 0:
-        raise ValueError(f"{name}={text!r} must be longer than zero")
-    return seconds
 
 
 @dataclass(frozen=True)
@@ -63,8 +46,7 @@ class SoakPlan:
     seed: int
     duration: float  # seconds
     checkpoint: float = 300.0  # seconds per window
-    fault_interval: float = 20.0
-    fault_hold: float = 8.0
+    faults: FaultPlan = field(default_factory=FaultPlan)  # what each window's schedule draws (FAULTS=...)
     placement: str = SEEDED  # each window's client sessions placed from the seed, or `vip`
     shape: dict[str, str] = field(default_factory=dict)  # the workload settings given (QUEUES=4, ...)
 
@@ -95,6 +77,13 @@ class SoakOutcome:
         )
 
 
+def soak_replay(plan: SoakPlan, design: str) -> str:
+    """The command that redoes this whole soak."""
+    return commands.soak(
+        plan.seed, plan.duration, plan.checkpoint, design, plan.placement, plan.shape, plan.faults.words()
+    )
+
+
 def run_soak(
     settings: Settings,
     plan: SoakPlan,
@@ -109,23 +98,23 @@ def run_soak(
     shape = parse_shape(plan.shape)
     log(
         f"soak seed {plan.seed} ({design_name}, ActiveMQ {settings.broker_label}): {len(lengths)} windows over "
-        f"{clock(sum(lengths))}, a fault every {plan.fault_interval:.0f}s, placement {plan.placement}; "
-        f"replay: {commands.soak(plan.seed, plan.duration, plan.checkpoint, design_name, plan.placement, plan.shape)}"
+        f"{clock(sum(lengths))}, a fault every {plan.faults.interval:g}s held {plan.faults.hold:g}s from "
+        f"{', '.join(plan.faults.drawn_kinds())}, placement {plan.placement}; replay: {soak_replay(plan, design_name)}"
     )
     log(f"report: {directory / 'report.html'} (rewritten at every checkpoint)")
     started = time.monotonic()
     end = started + sum(lengths)
-    with MemoryRecorder(directory / "memory.jsonl") as memory, open_cluster(settings) as cluster:
+    cluster = open_cluster(settings)
+    line = refused(plan.faults.drawn_kinds(), cluster.capabilities, cluster.backend)
+    if line:  # before anything is started
+        raise HarnessError(f"soak refused: {line}")
+    with MemoryRecorder(directory / "memory.jsonl") as memory, cluster:
         for window, length in enumerate(lengths):
             name = f"soak-w{window:03d}"
             # faults and load until the window's settle time, on the soak's clock, so windows add up to DURATION
             load_until = started + sum(lengths[: window + 1]) - SETTLE_SECONDS
-            steps = random_schedule(
-                plan.seed,
-                max(length - SETTLE_SECONDS, plan.fault_interval),
-                plan.fault_interval,
-                plan.fault_hold,
-                stream=f"w{window}",
+            steps = plan.faults.schedule(
+                plan.seed, max(length - SETTLE_SECONDS, plan.faults.interval), stream=f"w{window}"
             )
             run = ChaosRun(
                 cluster,
@@ -138,6 +127,7 @@ def run_soak(
                     expected=declared_for_shape(SEED_WEAKNESSES.get(design_name, {}), shape),
                     deadline=end,
                     placement=plan.placement,
+                    fault_plan=plan.faults.to_json(),
                 ),
                 progress=progress,
             )
@@ -197,7 +187,12 @@ def _write(outcome: SoakOutcome, plan: SoakPlan, settings: Settings, memory: Mem
     directory = outcome.directory
     (directory / "soak.json").write_text(
         json.dumps(
-            {**dataclasses.asdict(plan), "version": settings.version, "design": settings.design.name},
+            {
+                **dataclasses.asdict(plan),
+                "faults": plan.faults.to_json(),
+                "version": settings.version,
+                "design": settings.design.name,
+            },
             indent=2,
         )
         + "\n"
@@ -237,6 +232,7 @@ def write_soak_report(
                 design_of(plan),
                 plan.get("placement", ""),
                 plan.get("shape"),
+                FaultPlan.from_json(plan.get("faults")).words(),
             ),
             facts={
                 "ActiveMQ": plan["version"],

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.longrun.soak import parse_duration
-from harness.settings import stamped_folder
+from harness.settings import parse_duration, stamped_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.MULTILINE))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.longrun.soak import SoakPlan, parse_duration
+from harness.longrun.soak import SoakPlan
+from harness.settings import parse_duration
 
 
 @pytest.mark.parametrize(
