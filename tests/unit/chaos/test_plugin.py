@@ -65,6 +65,9 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
         "DESIGN",
         "TOPOLOGY",
         "CHAOS_MINUTES",
+        "FAULTS",
+        "INTERVAL",
+        "HOLD",
         "PLACEMENT",
         "KNOWN_BUGS",
         "SHARD",
@@ -274,6 +277,8 @@ def test_repeats_each_get_a_folder_and_a_rerun_command_with_their_count(suite: p
         (["--chaos-size", "9-3"], "SIZE='9-3': the low end 9 is above the high end 3"),
         (["--chaos-queues", "0"], "QUEUES='0' must be a whole number of at least 1"),
         (["--chaos-persistent", "maybe"], "PERSISTENT='maybe' must be true or false"),
+        (["--chaos-faults", "kill,teleport"], "FAULTS=kill,teleport: unknown fault 'teleport'"),
+        (["--chaos-interval", "10s", "--chaos-hold", "8s"], "HOLD=8s with INTERVAL=10s"),
     ],
 )
 def test_bad_options_are_one_line_errors_before_any_test(
@@ -429,6 +434,45 @@ def test_a_scenario_needing_what_the_backend_lacks_is_refused_before_its_cluster
         ["*refused: the stand-in backend cannot realise slow (needs tc); it has filter, process*"]
     )
     assert "brought up" not in result.stdout.str()
+
+
+RANDOM_SUITE = """
+import pytest
+from harness.chaos.schedule import RANDOM_KINDS
+
+@pytest.mark.chaos_faults(*RANDOM_KINDS)
+def test_random(chaos, fault_plan):
+    with chaos():
+        pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("faults", "refused"),
+    [
+        ("kill,starve", "starve (needs cpu)"),
+        ("kill,slow", "slow (needs tc)"),  # a kind the plain menu never draws
+        ("", None),  # the plain menu draws processes and filters only: what the stand-in can do
+        ("kill,freeze,isolate", None),
+    ],
+)
+def test_a_random_schedule_is_checked_against_the_backend_for_the_kinds_its_plan_draws(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, faults: str, refused: str | None
+) -> None:
+    if faults:
+        monkeypatch.setenv(BY_NAME["FAULTS"].env, faults)
+    (suite.path / "scenarios" / "conftest.py").write_text(REFUSING_CONFTEST)
+    (suite.path / "scenarios" / "test_suite.py").write_text(RANDOM_SUITE)
+    result = suite.runpytest("scenarios", "--chaos-seed", "1", "--chaos-design", "seed", "-rs")
+    if refused:
+        result.assert_outcomes(skipped=1)
+        result.stdout.fnmatch_lines([f"*refused: the stand-in backend cannot realise {refused}*"])
+        assert "brought up" not in result.stdout.str()
+    else:
+        result.assert_outcomes(errors=1)  # not skipped: the stand-in's bring-up was reached
+        assert "AssertionError: brought up" in result.stdout.str()
+        words = f" FAULTS={faults}" if faults else ""
+        result.stdout.fnmatch_lines([f"*(replay: SEED=1{words} make chaos)"])
 
 
 def test_every_scenario_declares_the_fault_kinds_it_injects() -> None:
