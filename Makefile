@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 AMQ := $(VENV)/bin/amq-chaos
 
-.PHONY: help test test-k8s unit chaos soak replay shrink matrix bugs index merge up status down sweep images tools browser lint docs clean bench
+.PHONY: help test test-k8s unit chaos soak replay shrink matrix bugs index merge up status down sweep images tools browser lint docs clean bench pack
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
@@ -26,6 +26,7 @@ help:
 	@echo "make lint      ruff, mypy, the import contracts, and the guide built strictly (a dead link fails)"
 	@echo "make docs      rewrite the guide's generated reference pages, build the guide into site/"
 	@echo "make sweep     remove anything any harness run left behind"
+	@echo "make pack      gzip every history under DIR (default runs/) for upload; replay and shrink read them so"
 
 # The settings users type as make variables (SEED=7 make chaos) reach the harness under its own prefix
 # (AMQ_CHAOS_SEED): run directly (amq-chaos, pytest scenarios), the harness reads only prefixed names, so a
@@ -136,6 +137,14 @@ down: $(STAMP)
 
 sweep: $(STAMP)
 	$(AMQ) sweep
+
+# CI artifacts: every history under DIR (default runs/) gzipped in place, about a tenth of its size, and its
+# compact cache (rebuilt from the history when needed) removed. make replay, make shrink and the checkers
+# read history.jsonl.gz as it is, by that name or by the plain one
+pack:
+	@find $(or $(DIR),runs) -name history.compact -type d -prune -exec rm -rf {} +
+	@find $(or $(DIR),runs) -name history.jsonl -exec gzip -9f {} +
+	@du -sh $(or $(DIR),runs)
 
 clean: sweep
 	rm -rf $(VENV) runs

@@ -190,7 +190,10 @@ def read_compact(history: Path) -> CompactHistory | None:
 
 
 def _events_in(history: Path) -> int | None:
-    """The number of events in a history file, from the index of its last line; None if that line is torn."""
+    """The number of events in a history file, from the index of its last line; None if that line is torn,
+    or the history is kept compressed (read whole instead: a gzip stream has no cheap end to seek to)."""
+    if history.suffix == ".gz" or not history.exists():
+        return None
     try:
         with history.open("rb") as file:
             size = file.seek(0, 2)

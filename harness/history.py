@@ -19,6 +19,7 @@ with its final-state phase; `history_gaps` says what one cut short lacks.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import threading
@@ -128,8 +129,19 @@ class History:
         self.close()
 
 
+def open_history(path: Path) -> BinaryIO:
+    """A history's bytes: read through gzip where it was compressed (`history.jsonl.gz`, as CI artifacts keep
+    it), and from `path.gz` where only the compressed copy is left beside an absent `path`."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    packed = path.with_name(path.name + ".gz")
+    if not path.exists() and packed.exists():
+        return gzip.open(packed, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
 def read_header(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as lines:
+    with open_history(path) as lines:
         header = json.loads(lines.readline())
     if header.get("type") != "header":
         raise ValueError(f"{path} does not start with a history header")
@@ -142,15 +154,18 @@ def read_history(path: Path) -> Iterator[Event]:
     writer = _WRITERS.get(path.resolve())
     if writer is not None:
         writer.flush()
-    with path.open("rb") as lines:
+    with open_history(path) as lines:
         lines.readline()
-        for line in lines:
-            try:
-                yield orjson.loads(line)  # the checkers read millions of lines: orjson is ~4x json
-            except orjson.JSONDecodeError:
-                if line.endswith(b"\n"):
-                    raise
-                return
+        try:
+            for line in lines:
+                try:
+                    yield orjson.loads(line)  # the checkers read millions of lines: orjson is ~4x json
+                except orjson.JSONDecodeError:
+                    if line.endswith(b"\n"):
+                        raise
+                    return
+        except EOFError:  # a compressed copy cut short (an upload that stopped): read up to the cut
+            return
 
 
 @dataclass(frozen=True)
@@ -195,25 +210,28 @@ def history_gaps(path: Path) -> HistoryGaps:
     events = 0
     last = b""
     final_state = False
-    with path.open("rb") as lines:
+    with open_history(path) as lines:
         first = lines.readline()
         try:
             parsed = orjson.loads(first)
             header = parsed if isinstance(parsed, dict) and parsed.get("type") == "header" else None
         except orjson.JSONDecodeError:
             torn = not first.endswith(b"\n") and bool(first)
-        for line in lines:
-            if not line.endswith(b"\n"):
-                try:
-                    orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    torn = True  # what read_history skips
-                    break
-            events += 1
-            last = line
-            if _FINAL_STATE in line and not final_state:
-                event = orjson.loads(line)
-                final_state = event.get("f") == "phase" and event.get("phase") == phases.FINAL_STATE
+        try:
+            for line in lines:
+                if not line.endswith(b"\n"):
+                    try:
+                        orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        torn = True  # what read_history skips
+                        break
+                events += 1
+                last = line
+                if _FINAL_STATE in line and not final_state:
+                    event = orjson.loads(line)
+                    final_state = event.get("f") == "phase" and event.get("phase") == phases.FINAL_STATE
+        except EOFError:  # a compressed copy cut short
+            torn = True
     needs_phases = header is None or not (header.get("scenario") == BY_HAND or header.get(BUILT))
     last_t = orjson.loads(last).get("t") if events else None
     return HistoryGaps(

@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 from pathlib import Path
 
 import pytest
 
 from harness.chaos.replay import note_incomplete_source, recorded_faults, recorded_moves
+from harness.check.ledger import Ledger
 from harness.check.result import ScenarioResult
 from harness.check.verdict import Verdict
 from harness.errors import MachineError
-from harness.history import BUILT, BY_HAND, HistoryGaps, history_gaps, read_history
+from harness.history import BUILT, BY_HAND, HistoryGaps, history_gaps, read_header, read_history
 from harness.report.html import ReportInput, write_report
 from harness.report.summary import INCOMPLETE, row
 from harness.settings import Settings
@@ -240,3 +242,24 @@ def test_a_replay_of_an_incomplete_history_is_never_a_plain_ok(tmp_path: Path) -
 
 
 COUNTS = {"acknowledged": 6, "delivered": 6, "indeterminate": 0, "failed": 0}
+
+
+def test_a_compressed_history_reads_as_the_history_it_was(tmp_path: Path) -> None:
+    """CI artifacts keep histories gzipped: replay, shrink and the checkers read them as they are, by their
+    .gz name or by the plain name where only the compressed copy is left."""
+    plain = recorded_run(tmp_path / "plain" / "history.jsonl", killed=False)
+    packed = tmp_path / "packed" / "history.jsonl.gz"
+    packed.parent.mkdir()
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    beside = packed.with_name("history.jsonl")  # absent: the .gz next to it is read
+    for path in (packed, beside):
+        assert read_header(path) == read_header(plain)
+        assert list(read_history(path)) == list(read_history(plain))
+        assert history_gaps(path) == history_gaps(plain) and not history_gaps(path)
+        assert recorded_faults(path) == recorded_faults(plain)
+        assert Ledger.from_path(path).acknowledged == Ledger.from_path(plain).acknowledged
+    # an upload cut short reads up to the cut, as a torn plain history does
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(gzip.compress(plain.read_bytes())[:-40])
+    assert 0 < len(list(read_history(cut))) < len(list(read_history(plain)))
+    assert history_gaps(cut).torn
