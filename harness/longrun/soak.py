@@ -33,7 +33,7 @@ from harness.progress import Progress, clock
 from harness.report import summary
 from harness.report.html import ReportInput, write_report
 from harness.report.index import rewrite_index
-from harness.report.junit import soak_junit
+from harness.report.junit import soak_junit, soak_markdown
 from harness.settings import Settings, stamped_folder
 
 # what a window needs after its last fault: heal, recovery, bridge probes, drain, final state, checkers
@@ -203,6 +203,14 @@ def _write(outcome: SoakOutcome, plan: SoakPlan, settings: Settings, memory: Mem
     (directory / "checkpoints.json").write_text(json.dumps(outcome.checkpoints, indent=2) + "\n")
     junit = soak_junit(outcome.checkpoints, plan.seed, settings.design.name, settings.version)
     (directory / "junit.xml").write_text(junit)
+    markdown = soak_markdown(
+        outcome.checkpoints,
+        plan.seed,
+        settings.design.name,
+        settings.version,
+        soak_replay(plan, settings.design.name),
+    )
+    (directory / "summary.md").write_text(markdown)
     write_soak_report(directory, outcome.results, outcome.checkpoints, memory.samples, memory.peak)
 
 

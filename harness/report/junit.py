@@ -41,3 +41,30 @@ def soak_junit(checkpoints: Sequence[dict[str, Any]], seed: int, design: str, ve
             error = ET.SubElement(case, "error", message=str(checkpoint.get("unexpected") or "no result"))
             error.text = "the window did not finish: the harness or the machine failed, not the brokers"
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def soak_markdown(
+    checkpoints: Sequence[dict[str, Any]], seed: int, design: str, version: str, replay: str
+) -> str:
+    """The soak as a CI job summary (GitHub's $GITHUB_STEP_SUMMARY, or any Markdown page): one row per window
+    with its verdict, then the command that replays each window that did not pass, and the whole soak's."""
+    failing = [c for c in checkpoints if c.get("verdict") != "ok"]
+    state = "ok" if checkpoints and not failing else "FAILED"
+    lines = [
+        f"### soak {design}, ActiveMQ {version}, seed {seed}: {state} "
+        f"({len(checkpoints)} windows, {len(failing)} not ok)",
+        "",
+        "| window | verdict | violated or undecided | acknowledged | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for c in checkpoints:
+        unexpected = str(c.get("unexpected") or "").replace("|", "\\|")
+        lines.append(
+            f"| {c.get('scenario', c.get('window'))} | {c.get('verdict')} | {unexpected or '-'} "
+            f"| {c.get('acknowledged', '-')} | {c.get('seconds', '-')} |"
+        )
+    if failing:
+        lines += ["", "Replay a window that did not pass:", ""]
+        lines += [f"- {c.get('scenario')}: `{c.get('replay', '')}`" for c in failing]
+    lines += ["", f"The whole soak again: `{replay}`", ""]
+    return "\n".join(lines)

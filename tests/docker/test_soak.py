@@ -68,6 +68,7 @@ def test_a_short_soak_checks_every_window_and_records_memory(docker_available: N
     assert "harness process memory" in report and "soak-w001" in report
     cases = list(ET.parse(tmp_path / "junit.xml").getroot().iter("testcase"))
     assert [c.get("name") for c in cases] == ["soak-w000", "soak-w001"]
+    assert "| soak-w001 | ok |" in (tmp_path / "summary.md").read_text()  # the CI job's summary
     assert all(
         "make replay HISTORY=" in c.find("properties/property[@name='replay']").get("value") for c in cases
     )

@@ -62,6 +62,9 @@ def test_the_github_workflow_soaks_nightly_within_the_job_limit() -> None:
     junit = next(s for s in steps if "junit" in s.get("uses", ""))
     assert upload["if"] == "always()" and junit["if"] == "always()"
     assert upload["with"]["path"] == "runs/soak/" and junit["with"]["report_paths"] == "runs/soak/*/junit.xml"
+    # the job's page shows every window's verdict and how to replay the failing ones, whatever the verdict
+    summary = next(s for s in steps if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
+    assert summary["if"] == "always()" and "runs/soak/*/summary.md" in summary["run"]
     # the histories are compressed before the upload, whatever the verdict
     pack = next(s for s in steps if "make pack" in s.get("run", ""))
     assert pack["if"] == "always()" and steps.index(pack) < steps.index(upload)
