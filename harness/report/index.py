@@ -21,6 +21,8 @@ from harness.report.summary import broker_label
 from harness.report.svg import escape
 
 STAMP = re.compile(r"^(\d{8}-\d{6})-")
+# the trends show this many runs, the newest: a nightly series keeps its recent weeks readable
+TREND_RUNS = 30
 OK_COLOUR, FAIL_COLOUR, ERROR_COLOUR = "#e3f4e3", "#fbe0e0", "#eeeeee"
 
 
@@ -156,6 +158,8 @@ def _cell(text: str, verdict: str, title: str = "") -> str:
 
 def _link(folder: Path, base: Path) -> str:
     target = folder / "report.html"
+    if not target.exists():  # an earlier night restored with its verdicts only (a CI cache)
+        return f'<span title="only its verdicts are here: its report is in that night\'s artifact">{escape(folder.name)}</span>'
     try:
         href = target.relative_to(base)
     except ValueError:
@@ -187,8 +191,9 @@ def _runs_table(entries: list[RunEntry], base: Path) -> list[str]:
 
 
 def trend_rows(entries: Iterable[RunEntry]) -> dict[tuple[str, str], list[tuple[RunEntry, Outcome | None]]]:
-    """(scenario, design) -> its outcome in each chaos run, oldest first (None: not run that time)."""
-    chaos = [e for e in entries if e.kind == "chaos"]
+    """(scenario, design) -> its outcome in each of the newest TREND_RUNS chaos runs, oldest first (None: not
+    run that time)."""
+    chaos = [e for e in entries if e.kind == "chaos"][-TREND_RUNS:]
     keys = sorted({(o.name, o.design) for e in chaos for o in e.outcomes})
     rows: dict[tuple[str, str], list[tuple[RunEntry, Outcome | None]]] = {}
     for key in keys:
@@ -196,9 +201,44 @@ def trend_rows(entries: Iterable[RunEntry]) -> dict[tuple[str, str], list[tuple[
     return rows
 
 
+def soak_trend(entries: Iterable[RunEntry]) -> dict[str, list[tuple[RunEntry, int, int]]]:
+    """Design -> (soak, windows ok, windows) for each of its newest TREND_RUNS soaks, oldest first."""
+    found: dict[str, list[tuple[RunEntry, int, int]]] = {}
+    for entry in (e for e in entries if e.kind == "soak"):
+        design = ", ".join(entry.designs) or "?"
+        ok = sum(1 for o in entry.outcomes if o.verdict == "ok")
+        found.setdefault(design, []).append((entry, ok, len(entry.outcomes)))
+    return {design: soaks[-TREND_RUNS:] for design, soaks in sorted(found.items())}
+
+
+def _soak_trend_table(entries: list[RunEntry]) -> list[str]:
+    trend = soak_trend(entries)
+    if not trend:
+        return []
+    out = [
+        "<h2>Trend of the soaks per design</h2>",
+        "<p>Each soak, oldest on the left: its windows that passed, of all its windows. A night that turns "
+        "red names its failing windows when pointed at.</p>",
+        '<table border="1" cellpadding="3" cellspacing="0">',
+    ]
+    for design, soaks in trend.items():
+        cells = "".join(
+            _cell(
+                f"{e.started:%m-%d} {ok}/{n}",
+                e.verdict,
+                "; ".join(f"{o.name}: {o.unexpected or o.verdict}" for o in e.outcomes if o.verdict != "ok")
+                or f"seed {e.seed}",
+            )
+            for e, ok, n in soaks
+        )
+        out.append(f"<tr><td>{escape(design)}</td>{cells}</tr>")
+    out.append("</table>")
+    return out
+
+
 def _trend_table(entries: list[RunEntry]) -> list[str]:
     rows = trend_rows(entries)
-    chaos = [e for e in entries if e.kind == "chaos"]
+    chaos = [e for e in entries if e.kind == "chaos"][-TREND_RUNS:]
     out = [
         "<h2>Trend per scenario and design</h2>",
         "<p>Each chaos run, oldest on the left: the verdict and the recovery time after the heal (s). A "
@@ -233,6 +273,7 @@ def write_index(runs_dir: Path) -> Path:
         "every chaos run and soak does at its end.</p>",
         *_runs_table(entries, runs_dir),
         *_trend_table(entries),
+        *_soak_trend_table(entries),
         "</body></html>",
     ]
     path.write_text("\n".join(parts) + "\n")

@@ -54,14 +54,25 @@ def test_the_github_workflow_soaks_nightly_within_the_job_limit() -> None:
     steps = job["steps"]
     for step in steps:
         if "uses" in step:  # pinned by commit, not by a tag that can move
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)?@[0-9a-f]{40}", step["uses"]), step["uses"]
     assert_installs_only_what_a_soak_uses(commands_in([s["run"] for s in steps if "run" in s]))
     assert_callable(commands_in([s["run"] for s in steps if "run" in s]))
     assert any("make soak" in s.get("run", "") for s in steps)
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
     junit = next(s for s in steps if "junit" in s.get("uses", ""))
     assert upload["if"] == "always()" and junit["if"] == "always()"
-    assert upload["with"]["path"] == "runs/soak/" and junit["with"]["report_paths"] == "runs/soak/*/junit.xml"
+    assert upload["with"]["path"].split() == ["runs/soak/", "runs/index.html"]
+    assert junit["with"]["report_paths"] == "runs/soak/*/junit.xml"
+    # the earlier nights' verdicts come back before the soak and tonight's are kept, failed or not, under a
+    # key of this run's own in the design's series
+    restore = next(s for s in steps if s.get("uses", "").startswith("actions/cache/restore@"))
+    save = next(s for s in steps if s.get("uses", "").startswith("actions/cache/save@"))
+    soak = next(s for s in steps if "make soak" in s.get("run", ""))
+    assert steps.index(restore) < steps.index(soak) < steps.index(save) and save["if"] == "always()"
+    assert restore["with"]["path"] == save["with"]["path"] and restore["with"]["key"] == save["with"]["key"]
+    assert restore["with"]["restore-keys"] == "soak-nights-${{ matrix.design }}-"
+    assert save["with"]["key"].startswith(restore["with"]["restore-keys"]) and "run_id" in save["with"]["key"]
+    assert set(save["with"]["path"].split()) == {"runs/soak/*/soak.json", "runs/soak/*/checkpoints.json"}
     # the job's page shows every window's verdict and how to replay the failing ones, whatever the verdict
     summary = next(s for s in steps if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
     assert summary["if"] == "always()" and "runs/soak/*/summary.md" in summary["run"]
@@ -89,6 +100,9 @@ def test_the_gitlab_job_soaks_on_a_schedule_and_keeps_its_artifacts() -> None:
     assert len(ports) == len(set(ports)) == len(job["parallel"]["matrix"]) == 2
     assert_installs_only_what_a_soak_uses(commands_in(job["before_script"]))
     assert any("make pack DIR=runs/soak" in line for line in job["after_script"])  # runs after a failure too
+    assert job["cache"]["when"] == "always" and "$DESIGN" in job["cache"]["key"]
+    assert set(job["cache"]["paths"]) == {"runs/soak/*/soak.json", "runs/soak/*/checkpoints.json"}
+    assert job["artifacts"]["paths"] == ["runs/soak/", "runs/index.html"]
     assert any(re.search(r"AMQ_CLIENT_PASSWORD:-client-test-secret", line) for line in job["before_script"])
     assert job["variables"]["DEBIAN_MIRROR"].startswith("http")
     assert_callable(commands_in(job["before_script"] + job["script"]))
