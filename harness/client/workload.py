@@ -233,7 +233,10 @@ class Workload:
                 self.history.append(process, "fail", "connect", error=str(exc)[:200], **where)
             else:
                 self._sessions[process] = number + 1
-                self.history.append(process, "ok", "connect", broker=session.broker_name, **where)
+                # conn: the broker's id for this connection (CONNECTED's session header): the broker names the
+                # n-th SEND on it <conn>:-1:1:<n> in its logs (ProtocolConverter), which ties a log line to an id
+                conn = getattr(session, "broker_session", "")
+                self.history.append(process, "ok", "connect", broker=session.broker_name, conn=conn, **where)
                 return session
             if time.monotonic() > deadline:
                 self.history.append(process, "info", "give-up", reason="reconnect deadline passed")

@@ -263,29 +263,55 @@ def durable_gap_lost(evidence: RunEvidence) -> Sighting:
 # a queue's cursor found a message id it had already seen (its audit) while paging from the store; with
 # sendDuplicateFromStoreToDLQ false, 5.17's default (AMQ-8440), the copy is acknowledged away, not dead-lettered
 DUPLICATE_FROM_STORE = r"duplicate from store for queue://"
+DROPPED_ID = re.compile(r"redirecting (ID:\S+) for dlq processing")
+
+
+def broker_message_ids(evidence: RunEvidence) -> dict[str, str]:
+    """Harness id -> the id the broker gave its send, where the history recorded the connection's id
+    (`conn`, CONNECTED's session header): a STOMP connection's n-th SEND is <conn>:-1:1:<n> (ActiveMQ's
+    ProtocolConverter numbers them from 1, one producer per connection)."""
+    conn: dict[str, str] = {}
+    sent: dict[str, int] = {}
+    ids: dict[str, str] = {}
+    for event in evidence.events():
+        process = str(event.get("p"))
+        if event.get("f") == "connect" and event.get("type") == "ok":
+            conn[process], sent[process] = str(event.get("conn") or ""), 0
+        elif event.get("f") == "send" and event.get("type") == "invoke" and process in conn:
+            sent[process] += 1
+            if conn[process]:
+                ids[str(event["id"])] = f"{conn[process]}:-1:1:{sent[process]}"
+    return ids
 
 
 def replay_dropped(evidence: RunEvidence) -> Sighting:
-    """Acknowledged messages never delivered (lost, or dead-lettered) whose receiving broker later dropped a
-    copy coming back to it as a duplicate from its store: a message forwarded away and replayed back
-    (replayWhenNoConsumers) carries an id that broker's cursor audit already holds. Only the lost verdict's
-    sample of ids (50) is matched, so this can only undercount."""
+    """Acknowledged messages never delivered (lost, or dead-lettered) that a broker's log names as dropped:
+    a copy coming back to a broker whose cursor audit already holds its id (a message forwarded away and
+    replayed back, replayWhenNoConsumers) is acknowledged away as a duplicate from its store. Each lost id is
+    matched by the id the broker gave it; only the lost verdict's sample of ids (50) is matched, so this can
+    only undercount. A history that did not record its connections' ids cannot be matched: undecided."""
     verdict = _verdict(evidence, "lost")
     if verdict is None or verdict.valid is None:
         return Sighting(None, "lost undecided" if verdict else "no lost verdict")
-    lines = evidence.log_lines(DUPLICATE_FROM_STORE)
+    dropped = {
+        m[1] for _, _, line in evidence.log_lines(DUPLICATE_FROM_STORE) if (m := DROPPED_ID.search(line))
+    }
     lost = verdict.evidence.get("lost", []) if verdict.valid is False else []
-    dropped_on = [
-        w["id"]
-        for w in lost
-        if any(node == w.get("by") and t > w.get("acknowledged_at", 0) for t, node, _ in lines)
-    ]
-    dead = sum(len(ids) for ids in verdict.evidence.get("dead_lettered", {}).values())
+    if not lost:
+        return Sighting(False, f"nothing lost; {len(dropped)} copies dropped as duplicates from a store")
+    ids = broker_message_ids(evidence)
+    known = [w["id"] for w in lost if w["id"] in ids]
+    if not known:
+        return Sighting(
+            None, f"{len(lost)} lost, none with its broker id (the history records no connection ids)"
+        )
+    matched = [i for i in known if ids[i] in dropped]
+    dead = sum(len(i) for i in verdict.evidence.get("dead_lettered", {}).values())
     return Sighting(
-        bool(dropped_on),
-        f"{verdict.counts.get('lost', 0) if lost else 0} acknowledged and never delivered ({dead} dead-lettered); "
-        f"{len(dropped_on)} of them receipted by a broker that later dropped {len(lines)} copies as duplicates "
-        "from its store",
+        bool(matched),
+        f"{verdict.counts.get('lost', len(lost))} acknowledged and never delivered ({dead} dead-lettered); "
+        f"{len(matched)} of the {len(known)} with a known broker id dropped as duplicates from a store "
+        f"({len(dropped)} copies dropped in all)",
     )
 
 
@@ -374,7 +400,7 @@ PATTERNS: tuple[Pattern, ...] = (
         "AMQ-8440 (5.17.0: dropped, no longer dead-lettered)",
         "combined-chaos",
         replay_dropped,
-        "lost ids receipted by a broker that logged 'duplicate from store' after their receipt",
+        "a lost id, by the id the broker gave it, in a broker's 'duplicate from store' line",
     ),
     Pattern(
         "refused-yet-delivered",

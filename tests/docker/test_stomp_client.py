@@ -49,3 +49,20 @@ def test_the_client_allows_for_the_longest_silence_activemq_leaves_between_heart
             silences.append(min(t for t in frames if t > last_message) - last_message)
     consumer.disconnect()
     assert max(silences) < HEARTBEAT_GRACE * interval, silences
+
+
+@pytest.mark.docker
+def test_the_broker_names_a_connections_nth_send_by_its_session_id(cluster: Cluster) -> None:
+    """What `make bugs` ties a broker's log line to a lost message by (harness.report.bugs.broker_message_ids):
+    CONNECTED's session header is the connection's id, and its n-th SEND is <that id>:-1:1:<n>."""
+    queue = "chaos.message-ids"
+    with cluster.stomp(None, route="01") as producer:
+        conn = producer.broker_session
+        assert conn.startswith("ID:chaos-mq01-a-")
+        producer.wait_receipts([producer.send(queue, str(n)) for n in range(3)], 10)
+    with cluster.stomp(None, route="01") as consumer:
+        consumer.subscribe(queue, ack="auto")
+        got = consumer.wait_deliveries(3, 10)
+    assert [(d.body, d.headers["message-id"]) for d in got] == [
+        (str(n), f"{conn}:-1:1:{n + 1}") for n in range(3)
+    ]
