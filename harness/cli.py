@@ -22,7 +22,7 @@ from harness.errors import (
     MachineError,
     chaos_exit_code,
 )
-from harness.settings import Settings, given, last_seed, parse_seed, positive_number
+from harness.settings import Settings, given, last_seed, parse_duration, parse_seed, positive_number
 from harness.signals import terminate_as_interrupt
 
 
@@ -74,7 +74,6 @@ def cmd_soak(settings: Settings, args: argparse.Namespace) -> int:
     from harness.client.placement import SEEDED, parse_mode
     from harness.client.shape import given_settings, parse_shape
     from harness.longrun.soak import SoakPlan, soak_command
-    from harness.settings import parse_duration
 
     own = given()
     try:

@@ -16,7 +16,10 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.chaos.faults import FaultKind
 
 from harness.settings import ROOT
 
@@ -45,6 +48,14 @@ def _page(title: str, intro: str, body: list[str]) -> str:
     return "\n".join([GENERATED, "", f"# {title}", "", intro, "", *body]).rstrip() + "\n"
 
 
+def _drawn_as(kind: FaultKind) -> str:
+    """The targets a schedule draws the kind with: the plain menus', then those only a FAULTS= menu draws."""
+    parts = [", ".join(f"`{t}`" for t in kind.draws + kind.combined)] if kind.draws + kind.combined else []
+    if kind.chosen:
+        parts.append("with FAULTS= " + ", ".join(f"`{t}`" for t in kind.chosen))
+    return "; ".join(parts) or "never (by hand or by a scenario)"
+
+
 def faults_page() -> str:
     from harness.chaos.faults import FAULT_KINDS, TARGET_HELP
 
@@ -53,15 +64,7 @@ def faults_page() -> str:
             f"`{kind.name}`",
             f"`{kind.usage}`",
             f"`{kind.heal}`" if kind.heal else "ends by itself",
-            ", ".join(f"`{t}`" for t in kind.draws + kind.combined)
-            + (
-                ("; " if kind.draws + kind.combined else "")
-                + "with FAULTS= "
-                + ", ".join(f"`{t}`" for t in kind.chosen)
-                if kind.chosen
-                else ""
-            )
-            or "never (by hand or by a scenario)",
+            _drawn_as(kind),
             f"`{kind.needs}`",
             kind.help,
         )

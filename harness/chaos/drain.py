@@ -20,7 +20,6 @@ from harness.chaos.settle import (
     why_not_settled,
 )
 from harness.client.workload import Workload, WorkloadConfig
-from harness.cluster.backend import STANDBY_STATES
 from harness.cluster.brokers import BrokerCluster
 from harness.cluster.introspect import DurableSubscription
 from harness.errors import HarnessError
@@ -118,9 +117,12 @@ class Drain:
                 consumers[node] = self.cluster.queue_consumers(node)
             except HarnessError as exc:
                 return None, f"consumers of {node} unreadable: {exc}"[:200]
-        pair_of = {n.name: n.pair for n in self.cluster.topology.nodes}
         reason = why_not_settled(
-            statuses, consumers, pair_of, self.config.destinations, self.cluster.missing_bridges(statuses)
+            statuses,
+            consumers,
+            self.pair_of(),
+            self.config.destinations,
+            self.cluster.missing_bridges(statuses),
         )
         return read(statuses, consumers, self.config.destinations, activity), reason
 
@@ -128,8 +130,7 @@ class Drain:
         """One reading of the cluster and the durable subscriptions' pending counts on every live node, and
         why a held message may still reach a consumer (None: none can)."""
         statuses = self.cluster.status()
-        pair_of = {n.name: n.pair for n in self.cluster.topology.nodes}
-        reason = why_cluster_unsettled(statuses, pair_of, self.cluster.missing_bridges(statuses))
+        reason = why_cluster_unsettled(statuses, self.pair_of(), self.cluster.missing_bridges(statuses))
         if reason is not None:
             return None, reason
         found: dict[str, list[DurableSubscription]] = {}
@@ -161,18 +162,17 @@ class Drain:
         """Why the brokers may still hold a message of the workload's destinations, or None when every pair
         has a live node, each answers JMX, and none holds one."""
         statuses = self.cluster.status(bridges=False)
-        live = [s for s in statuses if s.state == "live"]
-        for status in statuses:
-            if status.state not in ("live", *STANDBY_STATES, "down"):
-                return f"{status.node} is {status.state}"  # may hold messages nobody can read now
-        missing = set(self.cluster.topology.pairs) - {self.cluster.topology.node(s.node).pair for s in live}
-        if missing:
-            return f"no live node in {', '.join(sorted(missing))}"
-        for status in live:
-            if status.error:
-                return f"{status.node} unreadable"
+        # the bridges are not the question here: whatever they do, a held message is still held
+        reason = why_cluster_unsettled(statuses, self.pair_of(), ())
+        if reason is not None:
+            return reason
+        for status in (s for s in statuses if s.state == "live"):
             for queue in self.config.destinations:
                 stats = status.queue(queue)
                 if stats is not None and stats.size > 0:
                     return f"{status.node} holds {stats.size} on {queue}"
         return None
+
+    def pair_of(self) -> dict[str, str]:
+        """Node -> its pair."""
+        return {n.name: n.pair for n in self.cluster.topology.nodes}

@@ -134,6 +134,11 @@ class FaultKind:
     needs: ClassVar[str]
 
     @property
+    def targets(self) -> tuple[str, ...]:
+        """Every target a schedule may draw it with, a user's menu (FAULTS=) included; () never drawn."""
+        return self.draws + self.combined + self.chosen
+
+    @property
     def ends_by_itself(self) -> bool:
         return self.heal is None
 
@@ -551,15 +556,11 @@ def chosen_menu(kinds: Sequence[str]) -> list[tuple[str, str]]:
     target any schedule draws each with, in the registry's order; a one-line error for a kind no schedule can
     draw (it needs what a scenario sets up around it)."""
     for name in kinds:
-        kind = fault_kind(name)
-        if not kind.draws + kind.combined + kind.chosen:
-            drawable = ", ".join(k.name for k in FAULT_KINDS.values() if k.draws + k.combined + k.chosen)
+        if not fault_kind(name).targets:
+            drawable = ", ".join(k.name for k in FAULT_KINDS.values() if k.targets)
             raise HarnessError(
                 f"{name} is never drawn by a schedule (a scenario sets it up); drawn: {drawable}"
             )
     return [
-        (kind.name, target)
-        for kind in FAULT_KINDS.values()
-        if kind.name in kinds
-        for target in kind.draws + kind.combined + kind.chosen
+        (kind.name, target) for kind in FAULT_KINDS.values() if kind.name in kinds for target in kind.targets
     ]

@@ -12,6 +12,8 @@ from harness.chaos.faults import chosen_menu, schedule_menu
 from harness.errors import HarnessError
 from harness.settings import parse_duration
 
+# each fault is held its schedule's hold, give or take this fraction of it
+HOLD_JITTER = 0.25
 # (fault kind, target role) pairs the random schedule draws from, as the kinds declare them; roles resolve
 # to nodes when applied
 MENU: tuple[tuple[str, str], ...] = tuple(schedule_menu())
@@ -91,12 +93,11 @@ class FaultPlan:
 
     @classmethod
     def from_json(cls, data: Any) -> FaultPlan:
-        """Back from to_json (or dataclasses.asdict); the default plan where nothing was recorded."""
+        """Back from to_json; the default plan where nothing was recorded (a soak.json from before plans)."""
         if not isinstance(data, dict):
             return cls()
-        given = data.get("chosen", True)  # asdict's kinds are what was given
         return cls(
-            tuple(data.get("kinds") or ()) if given else (),
+            tuple(data.get("kinds") or ()) if data.get("chosen") else (),
             float(data.get("interval", cls.interval)),
             float(data.get("hold", cls.hold)),
         )
@@ -126,10 +127,11 @@ def parse_fault_plan(faults: str = "", interval: float | None = None, hold: floa
         interval if interval is not None else FaultPlan.interval,
         hold if hold is not None else FaultPlan.hold,
     )
-    if plan.hold * 1.25 >= plan.interval:
+    longest = 1 + HOLD_JITTER
+    if plan.hold * longest >= plan.interval:
         raise HarnessError(
-            f"HOLD={plan.hold:g}s with INTERVAL={plan.interval:g}s: a fault is held up to 1.25 x HOLD, which must "
-            "end before the next one (INTERVAL at least 1.25 x HOLD)"
+            f"HOLD={plan.hold:g}s with INTERVAL={plan.interval:g}s: a fault is held up to {longest:g} x HOLD, which "
+            f"must end before the next one (INTERVAL at least {longest:g} x HOLD)"
         )
     return plan
 
@@ -158,7 +160,7 @@ def _draw(
                 round(offset + rng.uniform(0, spacing / 4), 3),
                 fault,
                 target,
-                round(hold * rng.uniform(0.75, 1.25), 3),
+                round(hold * rng.uniform(1 - HOLD_JITTER, 1 + HOLD_JITTER), 3),
             )
         )
         offset += spacing
