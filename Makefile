@@ -19,7 +19,7 @@ help:
 	@echo "make matrix    one scenario on 5.16.1, 5.17.2 and 5.17.6 side by side (SCENARIO=, SEED=)"
 	@echo "make index     runs/index.html: every run, and a trend per scenario and design"
 	@echo "make merge     one chaos run from its shards' run folders (SHARDS=\"dir1 dir2 ...\"; SHARD=K/N make chaos)"
-	@echo "make bugs      the known-bug patterns on every version and design, a table (TRIES=, SEED=, VERSIONS=, PATTERNS=)"
+	@echo "make bugs      the known-bug patterns on every version and design, a table (TRIES=, SEED=, VERSIONS=, PATTERNS=, JRE=)"
 	@echo "make up        start a cluster and print its endpoints; make status; make down"
 	@echo "make images    build the broker, VIP and SSH host images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
 	@echo "make bench     every speed figure measured now, in one table (about 5 minutes; nothing else running)"
@@ -33,7 +33,7 @@ help:
 # SIZE or SEED exported for something else never reaches it. harness/settings.py VARIABLES lists them (a
 # test keeps this list equal to it); docs/reference/settings.md says what each does.
 SETTINGS := SEED SCENARIO DESIGN PLACEMENT SHARD KNOWN_BUGS PRODUCERS CONSUMERS RATE SIZE QUEUES PERSISTENT \
-	SUBSCRIBERS CHURN DURATION CHECKPOINT FAULTS INTERVAL HOLD TRIES BUDGET VERSIONS PATTERNS RUNS_DIR READY_TIMEOUT VIP_PORT \
+	SUBSCRIBERS CHURN DURATION CHECKPOINT FAULTS INTERVAL HOLD TRIES BUDGET VERSIONS PATTERNS JRE RUNS_DIR READY_TIMEOUT VIP_PORT \
 	STORE_SIZE BACKEND INVENTORY K8S_NAMESPACE K8S_CONTEXT K8S_BROKER_IMAGE K8S_VIP_IMAGE \
 	K8S_STORAGE_CLASS K8S_STORE_SIZE CHAOS_MESH_CRDS
 $(foreach name,$(SETTINGS),$(if $($(name)),$(eval export AMQ_CHAOS_$(name) := $$($(name)))))
@@ -160,5 +160,6 @@ merge: $(STAMP)
 
 # the known-bug table: every pattern on every version and design (builds the images it lacks), TRIES tries
 # each; VERSIONS=5.17.2 PATTERNS=stranded,split-brain narrow it. About 80 minutes for everything, 2 tries.
+# JRE=bullseye runs each version's Debian files on that suite's JRE, so that versions differ in ActiveMQ alone.
 bugs: $(STAMP) tools
 	$(AMQ) bugs

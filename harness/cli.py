@@ -12,6 +12,7 @@ from pathlib import Path
 from harness import by_hand
 from harness.cluster.docker_env import docker_client
 from harness.cluster.images import ensure_host_image, ensure_images
+from harness.debian_dist import prepare as prepare_debian_dist
 from harness.errors import (
     BAD_INPUT,
     EXIT_CODES,
@@ -140,7 +141,8 @@ def cmd_bugs(settings: Settings, args: argparse.Namespace) -> int:
     design = own.get("DESIGN", "")
     designs = [design] if design else designs_for(settings.line)
     patterns = bugs.chosen_patterns((args.patterns or own.get("PATTERNS") or "").split(","))
-    return bugs.run_bugs(settings, seed, tries, versions, design, designs, patterns)
+    # JRE= (checked by the settings): every version as Debian's files on that one JRE
+    return bugs.run_bugs(settings, seed, tries, versions, design, designs, patterns, own.get("JRE", ""))
 
 
 def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
@@ -310,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(words)
     terminate_as_interrupt()
     try:
+        prepare_debian_dist()  # ACTIVEMQ_DIST=debian:X: the tarball the settings will find
         settings = Settings.from_env()
         return COMMANDS[args.command](settings, args)
     except MachineError as exc:

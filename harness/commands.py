@@ -22,11 +22,13 @@ def chaos(
     pytest_args: tuple[str, ...] = (),
     known_bug: bool = False,
     faults: Sequence[str] = (),
+    broker: Sequence[str] = (),
 ) -> str:
     """`make chaos` with this seed; narrowed to a scenario and design, or to exactly one test item (with the
     pytest options its id needs, such as pytest-repeat's --count). `known_bug`: the item is one `make chaos`
-    skips unless told to run known bugs."""
-    words = [f"SEED={seed}"]
+    skips unless told to run known bugs. `broker`: the settings that chose a broker other than the default
+    (Settings.broker_words)."""
+    words = [f"SEED={seed}", *broker]
     if scenario:
         words.append(f"SCENARIO={scenario}")
     if design:

@@ -81,6 +81,20 @@ def file_digest(path: Path, algorithm: str) -> str:
     return digest.hexdigest()
 
 
+# `ACTIVEMQ_DIST=debian:X.Y.Z`: Debian's package of X.Y.Z as an Apache-layout tarball (harness.debian_dist
+# makes it, before the settings are read, where Docker may be reached), found here by its version
+DEBIAN_SCHEME = "debian:"
+
+
+def debian_version(source: str) -> str | None:
+    """The version a `debian:X.Y.Z` source names, None for any other source."""
+    return source[len(DEBIAN_SCHEME) :] if source.startswith(DEBIAN_SCHEME) else None
+
+
+def debian_tarball(cache: Path, version: str) -> Path:
+    return cache / "debian" / f"apache-activemq-{version}-bin.tar.gz"
+
+
 def resolve_distribution(source: str, checksum: str | None, cache: Path) -> Distribution:
     """ACTIVEMQ_DIST (a path, or an http(s) URL fetched into `cache`) -> a verified, read Distribution."""
     wanted = parse_checksum(checksum) if checksum else None

@@ -88,13 +88,21 @@ def faults_page() -> str:
     )
 
 
+APPLIES_TO = {
+    "has_subscribers": "runs with durable subscribers",
+    "has_demand_readings": "runs that probed the bridges' topic demand (composite-demand)",
+    "has_churn_readings": "runs that probed a broker's heap after subscription churn (unsubscribe-churn)",
+}
+
+
 def checkers_page() -> str:
     from harness.check.registry import CHECKERS
 
     rows = []
     for checker in CHECKERS.values():
         doc = inspect.getdoc(checker.check) or ""
-        only = "runs with durable subscribers" if checker.applies.__name__ != "<lambda>" else "every run"
+        # a checker limited to some runs says which in its `applies` function's name: runs with ...
+        only = "every run" if checker.applies.__name__ == "<lambda>" else APPLIES_TO[checker.applies.__name__]
         rows.append((f"`{checker.name}`", f"`{checker.column}`", only, doc.split("\n\n")[0]))
     intro = (
         "Every property a run is checked for, from the registry `CHECKERS` in `harness/check/registry.py`, "

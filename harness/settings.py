@@ -19,7 +19,7 @@ from harness.broker_image import BrokerImage, image_id, read_broker_image
 from harness.design.catalog import DESIGNS, Design, design
 from harness.design.topology import Topology
 from harness.design.versions import Dropped, VersionLine, fit, stomp_protocol, version_line
-from harness.distribution import Distribution, resolve_distribution
+from harness.distribution import Distribution, debian_tarball, debian_version, resolve_distribution
 from harness.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BROKER_SUITES: dict[str, str] = {"5.16.1": "bullseye", "5.17.2": "bookworm", "5.17.6": "trixie"}
 DEFAULT_VERSION = "5.17.2"
 DIST_SUITE = "bookworm"  # the JRE root file system a user's own distribution (ACTIVEMQ_DIST) runs on
+JRE_SUITES = ("bullseye", "bookworm", "trixie")  # the ones JRE= may choose instead (11, 17, 21)
 # what can run the brokers: harness.cluster.backends opens each
 BACKENDS = ("compose", "ssh", "k8s")
 CREDENTIAL_VARS = ("AMQ_NETWORK_USER", "AMQ_NETWORK_PASSWORD", "AMQ_CLIENT_USER", "AMQ_CLIENT_PASSWORD")
@@ -98,6 +99,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BUDGET", "candidate schedules a shrink tries at most", "30"),
     Variable("VERSIONS", "broker versions make bugs covers, comma-separated", "every one"),
     Variable("PATTERNS", "known-bug patterns make bugs covers, comma-separated", "every one"),
+    Variable(
+        "JRE",
+        "the Debian suite whose JRE a tarball (ACTIVEMQ_DIST) runs on: bullseye (11), bookworm (17) or trixie "
+        "(21); make bugs with JRE set runs every version as Debian's files on it (ACTIVEMQ_DIST=debian:X.Y.Z)",
+        "bookworm; make bugs: each version on its own suite",
+    ),
     Variable("RUNS_DIR", "where run folders go", "runs/"),
     Variable("READY_TIMEOUT", "seconds a cluster may take to come up", "240"),
     Variable("VIP_PORT", "host port of the STOMP VIP (bound to 127.0.0.1)", "61613"),
@@ -124,7 +131,11 @@ VARIABLES: tuple[Variable, ...] = (
     _broker(
         "ACTIVEMQ_VERSION", "broker version: one of the Debian versions the harness builds", DEFAULT_VERSION
     ),
-    _broker("ACTIVEMQ_DIST", "your own Apache ActiveMQ tarball (path or URL) instead of Debian's"),
+    _broker(
+        "ACTIVEMQ_DIST",
+        "your own Apache ActiveMQ tarball (path or URL) instead of Debian's package; debian:X.Y.Z is Debian's "
+        "package of X.Y.Z as such a tarball, run on the one JRE every tarball runs on",
+    ),
     _broker(
         "ACTIVEMQ_DIST_CHECKSUM",
         "its checksum, <algorithm>:<hex> with sha512, sha256, sha1 or md5; a URL needs one unless the harness "
@@ -274,6 +285,7 @@ class Settings:
     runs_dir: Path = ROOT / "runs"
     # a user's own Apache ActiveMQ tarball (ACTIVEMQ_DIST); `version` is then the one read from it
     dist: Distribution | None = None
+    jre_suite: str = DIST_SUITE  # the Debian suite whose JRE a user's tarball runs on (JRE)
     # a user's own broker image (BROKER_IMAGE); `version` is then the one read from it
     broker_image: BrokerImage | None = None
     vip_image: str | None = None  # a user's own HAProxy image (VIP_IMAGE)
@@ -302,17 +314,39 @@ class Settings:
 
     @property
     def suite(self) -> str:
-        return DIST_SUITE if self.dist or self.broker_image else BROKER_SUITES[self.version]
+        if self.dist:
+            return self.jre_suite
+        return DIST_SUITE if self.broker_image else BROKER_SUITES[self.version]
 
     @property
     def broker_label(self) -> str:
         """The broker as reports name it: its version, and the tarball or image it came from when not
         Debian's."""
         if self.dist:
-            return f"{self.version} ({self.dist.name})"
+            jre = "" if self.jre_suite == DIST_SUITE else f", on {self.jre_suite}'s JRE"
+            return f"{self.version} ({self.dist.name}{jre})"
         if self.broker_image:
             return f"{self.version} ({self.broker_image.ref})"
         return self.version
+
+    @property
+    def broker_words(self) -> list[str]:
+        """The settings that chose this broker, as a rerun command must repeat them (none for the default)."""
+        words = []
+        if self.dist:
+            made = debian_tarball(ROOT / ".cache" / "dists", self.version)
+            words.append(
+                f"ACTIVEMQ_DIST=debian:{self.version}"
+                if self.dist.path == made
+                else f"ACTIVEMQ_DIST={self.dist.path}"
+            )
+            if self.jre_suite != DIST_SUITE:
+                words.append(f"JRE={self.jre_suite}")
+        elif self.broker_image:
+            words.append(f"BROKER_IMAGE={self.broker_image.ref}")
+        elif self.version != DEFAULT_VERSION:
+            words.append(f"ACTIVEMQ_VERSION={self.version}")
+        return words
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
@@ -356,6 +390,11 @@ class Settings:
             raise HarnessError(
                 f"missing credentials {', '.join(missing)}: set them in .env or the environment"
             )
+        jre_suite = own.get("JRE") or DIST_SUITE
+        if jre_suite not in JRE_SUITES:
+            raise HarnessError(
+                f"JRE={jre_suite!r} is not a Debian suite the harness builds: {', '.join(JRE_SUITES)}"
+            )
         heap = env.get("AMQ_HEAP") or "256m"
         if not _HEAP.match(heap):
             raise HarnessError(f"AMQ_HEAP={heap!r} is not a JVM heap size such as 256m")
@@ -383,6 +422,7 @@ class Settings:
             inventory=inventory,
             kube=kube,
             dist=dist,
+            jre_suite=jre_suite,
             broker_image=broker_image,
             vip_image=vip_image,
         )
@@ -392,7 +432,18 @@ _read_distributions: dict[tuple[str, str | None, float, int], Distribution] = {}
 
 
 def distribution(source: str, checksum: str | None) -> Distribution:
-    """ACTIVEMQ_DIST read once per process and file state: reading a tarball's members takes a second."""
+    """ACTIVEMQ_DIST read once per process and file state: reading a tarball's members takes a second.
+    `debian:X.Y.Z` is Debian's package of that version as a tarball (harness.debian_dist), made when missing."""
+    debian = debian_version(source)
+    if debian is not None:
+        if debian not in BROKER_SUITES:
+            raise HarnessError(
+                f"ACTIVEMQ_DIST={source}: Debian carries ActiveMQ {', '.join(sorted(BROKER_SUITES))}, not {debian!r}"
+            )
+        made = debian_tarball(ROOT / ".cache" / "dists", debian)
+        if not made.is_file():  # harness.debian_dist.prepare makes it before the settings are read
+            raise HarnessError(f"ACTIVEMQ_DIST={source}: its tarball is not made yet ({made})")
+        source = str(made)
     path = Path(source).expanduser()
     stat = path.stat() if path.is_file() else None
     key = (source, checksum, stat.st_mtime if stat else 0.0, stat.st_size if stat else 0)

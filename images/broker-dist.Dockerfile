@@ -22,12 +22,13 @@ RUN set -eu; ln -s "/opt/${DIST_TOP}" /opt/activemq; mkdir -p /opt/activemq/lib/
     mkdir -p /etc/amq /var/lib/amq /kahadb
 COPY bin/stomp-ping bin/stomp-browse bin/stomp-subscription-ids bin/stomp-send bin/amq-entrypoint bin/amq-node-state bin/amq-healthcheck \
      bin/amq-jmx /usr/local/bin/
-# amq-durable-ids reads the durable subscriptions' ids over JMX (the console cannot print a browse): its class
-# is compiled here, once, by the JRE's jdk.compiler module (a JRE has no javac), for this JRE (no --release:
-# trixie's JRE has no ct.sym for it).
-COPY java/AmqDurableIds.java /usr/local/lib/amq-tools/
-COPY bin/amq-durable-ids /usr/local/bin/
+# amq-durable-ids reads the durable subscriptions' ids over JMX (the console cannot print a browse), and
+# amq-class-count the heap's class histogram: their classes are compiled here, once, by the JRE's jdk.compiler
+# module (a JRE has no javac), for this JRE (no --release: trixie's JRE has no ct.sym for it).
+COPY java/AmqDurableIds.java java/AmqClassCount.java /usr/local/lib/amq-tools/
+COPY bin/amq-durable-ids bin/amq-class-count /usr/local/bin/
 RUN java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -m jdk.compiler/com.sun.tools.javac.Main \
-        -d /usr/local/lib/amq-tools /usr/local/lib/amq-tools/AmqDurableIds.java
+        -d /usr/local/lib/amq-tools /usr/local/lib/amq-tools/AmqDurableIds.java \
+        /usr/local/lib/amq-tools/AmqClassCount.java
 ENV LANG=C.UTF-8 AMQ_HOME=/opt/activemq AMQ_START_JAR=${START_JAR}
 ENTRYPOINT ["/usr/local/bin/amq-entrypoint"]

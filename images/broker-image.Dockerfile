@@ -5,12 +5,12 @@
 # touches the network.
 ARG ROOTFS
 ARG BASE
-# the reader's class, compiled on a Debian JRE (whose jdk.compiler module runs as javac) for Java 8 and
+# the readers' classes, compiled on a Debian JRE (whose jdk.compiler module runs as javac) for Java 8 and
 # later: the user's image may have a JRE only, and an older one
 FROM ${ROOTFS} AS tools
-COPY java/AmqDurableIds.java /src/
+COPY java/AmqDurableIds.java java/AmqClassCount.java /src/
 RUN mkdir /out && java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -m jdk.compiler/com.sun.tools.javac.Main \
-        -nowarn -source 8 -target 8 -Xlint:-options -d /out /src/AmqDurableIds.java
+        -nowarn -source 8 -target 8 -Xlint:-options -d /out /src/AmqDurableIds.java /src/AmqClassCount.java
 
 FROM ${BASE}
 ARG AMQ_HOME
@@ -18,7 +18,7 @@ ARG START_JAR
 # the entrypoint writes the broker's data, log and lock gate as root, as the Debian-built images do
 USER root
 COPY bin/stomp-ping bin/stomp-browse bin/stomp-subscription-ids bin/stomp-send bin/amq-entrypoint bin/amq-node-state \
-     bin/amq-healthcheck bin/amq-jmx bin/amq-durable-ids /usr/local/bin/
+     bin/amq-healthcheck bin/amq-jmx bin/amq-durable-ids bin/amq-class-count /usr/local/bin/
 COPY --from=tools /out/ /usr/local/lib/amq-tools/
 RUN mkdir -p /etc/amq /var/lib/amq /kahadb
 ENV LANG=C.UTF-8 AMQ_HOME=${AMQ_HOME} AMQ_START_JAR=${START_JAR}

@@ -14,11 +14,12 @@ ENV LANG=C.UTF-8
 # what it loads (see amq-cds-train): a third less CPU per start.
 COPY cds/activemq.xml cds/log4j.properties /usr/local/lib/amq-cds/train/
 RUN amq-cds-train
-# amq-durable-ids reads the durable subscriptions' ids over JMX (the console cannot print a browse): its class
-# is compiled here, once, by the JRE's jdk.compiler module (a JRE has no javac), for this JRE (no --release:
-# trixie's JRE has no ct.sym for it).
-COPY java/AmqDurableIds.java /usr/local/lib/amq-tools/
-COPY bin/amq-durable-ids /usr/local/bin/
+# amq-durable-ids reads the durable subscriptions' ids over JMX (the console cannot print a browse), and
+# amq-class-count the heap's class histogram: their classes are compiled here, once, by the JRE's jdk.compiler
+# module (a JRE has no javac), for this JRE (no --release: trixie's JRE has no ct.sym for it).
+COPY java/AmqDurableIds.java java/AmqClassCount.java /usr/local/lib/amq-tools/
+COPY bin/amq-durable-ids bin/amq-class-count /usr/local/bin/
 RUN java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -m jdk.compiler/com.sun.tools.javac.Main \
-        -d /usr/local/lib/amq-tools /usr/local/lib/amq-tools/AmqDurableIds.java
+        -d /usr/local/lib/amq-tools /usr/local/lib/amq-tools/AmqDurableIds.java \
+        /usr/local/lib/amq-tools/AmqClassCount.java
 ENTRYPOINT ["/usr/local/bin/amq-entrypoint"]

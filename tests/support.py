@@ -26,6 +26,7 @@ from harness.chaos.run import ChaosRun
 from harness.client.stomp_client import Delivery, StompSession
 from harness.client.workload import Workload
 from harness.cluster.control import free_port
+from harness.debian_dist import debian_distribution
 from harness.errors import BAD_INPUT
 from harness.settings import BY_NAME, ROOT, Settings
 
@@ -185,48 +186,10 @@ def near(a: tuple[int, int, int], b: tuple[int, int, int], tolerance: int = 6) -
     return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
 
 
-# Debian's 5.17.2 files laid out as Apache's binary tarball: bin/activemq.jar, lib/ and lib/optional/ with the
-# jars under their versioned names (Debian links unversioned names to them), conf/. Optional jars Debian
-# links but does not install are left out, as a tarball would not have them.
-_ASSEMBLE = r"""
-set -eu
-top=apache-activemq-$VERSION
-d=/tmp/dist/$top
-mkdir -p "$d/bin" "$d/lib/optional" "$d/conf"
-cp -L /usr/share/activemq/bin/activemq.jar "$d/bin/activemq.jar"
-for jar in /usr/share/activemq/lib/*.jar /usr/share/activemq/lib/optional/*.jar; do
-    [ -e "$jar" ] || continue
-    dir=$(dirname "${jar#/usr/share/activemq/}")
-    cp -L "$jar" "$d/$dir/$(basename "$(readlink -f "$jar")")"
-done
-cp /etc/activemq/instances-available/main/* "$d/conf/"
-# the same bytes every time (names sorted, times and owners fixed, no gzip time stamp): the image built from
-# it is found again by its digest instead of built anew, and a new one left in the engine, at every run
-tar --sort=name --mtime=@946684800 --owner=0 --group=0 --numeric-owner -cf - -C /tmp/dist "$top" \
-    | gzip -n > "/out/$top-bin.tar.gz"
-chown "$OWNER" "/out/$top-bin.tar.gz"
-"""
-
-
 def assemble_debian_distribution(out: Path, version: str = "5.17.2") -> Path:
-    """An Apache-layout tarball of Debian's own ActiveMQ `version` (its image built if needed), in `out`: the
+    """An Apache-layout tarball of Debian's own ActiveMQ `version` (harness.debian_dist), under `out`: the
     stand-in for a user's apache-activemq-X.Y.Z-bin.tar.gz on a machine that cannot download one."""
-    import docker
-
-    from harness.cluster.images import broker_recipe, ensure_image
-
-    client = docker.from_env()
-    image = ensure_image(client, broker_recipe(version), version, log=lambda line: None)
-    out.mkdir(parents=True, exist_ok=True)
-    client.containers.run(
-        image,
-        entrypoint=["bash", "-c", _ASSEMBLE],
-        environment={"VERSION": version, "OWNER": f"{os.getuid()}:{os.getgid()}"},
-        volumes={str(out): {"bind": "/out", "mode": "rw"}},
-        network_mode="none",
-        remove=True,
-    )
-    return out / f"apache-activemq-{version}-bin.tar.gz"
+    return debian_distribution(version, out)
 
 
 # Stand-ins for images a user would pull from a registry, tagged as such (nothing here is pushed or pulled)

@@ -31,6 +31,7 @@ def run_bugs(
     design: str,
     designs: list[str],
     patterns: list[Pattern],
+    jre: str = "",
 ) -> int:
     """Exit 0 when every run gave a result, whatever the brokers showed; 3 when some run gave none."""
     targets = scenario_node_ids(list(dict.fromkeys(p.scenario for p in patterns)))
@@ -38,7 +39,9 @@ def run_bugs(
     started, started_at = time.monotonic(), time.strftime("%Y-%m-%d %H:%M %Z")
     print(
         f"bugs: {len(patterns)} patterns, {len(targets)} scenarios on ActiveMQ {', '.join(versions)} x "
-        f"{', '.join(designs)}, {tries} tries (seeds {seed}..{seed + tries - 1}) -> {folder}"
+        f"{', '.join(designs)}, {tries} tries (seeds {seed}..{seed + tries - 1})"
+        + (f", every version on {jre}'s JRE" if jre else "")
+        + f" -> {folder}"
     )
     results, failed_runs = [], 0
     # try by try over the versions, so that a run cut short still has every version's first tries
@@ -53,6 +56,7 @@ def run_bugs(
                 folder / version / f"try-{n + 1}",
                 targets=targets,
                 extra_env={BY_NAME["KNOWN_BUGS"].env: "1"},
+                jre=jre,
             )
             failed_runs += len(targets) * len(designs) - len(outcome.results)
             results += [(version, result) for result in outcome.results]
@@ -65,8 +69,14 @@ def run_bugs(
             minutes = (time.monotonic() - started) / 60
             header = (
                 f"# Known-bug patterns, `make bugs` of {started_at}\n\nSeeds {seed}..{seed + tries - 1}, "
-                f"{tries} tries per cell, {minutes:.0f} min so far on this machine (2 cores). Replay one run: "
-                f"`SEED=<seed> ACTIVEMQ_VERSION=<version> KNOWN_BUGS=1 make chaos SCENARIO=<scenario>`."
+                f"{tries} tries per cell, {minutes:.0f} min so far on this machine (2 cores)"
+                + (
+                    f", every version as Debian's files on {jre}'s JRE. Replay one run: `SEED=<seed> "
+                    f"ACTIVEMQ_DIST=debian:<version> JRE={jre} KNOWN_BUGS=1 make chaos SCENARIO=<scenario>`."
+                    if jre
+                    else ". Replay one run: "
+                    "`SEED=<seed> ACTIVEMQ_VERSION=<version> KNOWN_BUGS=1 make chaos SCENARIO=<scenario>`."
+                )
             )
             table = bugs.write_outcome(folder, cells, versions, designs, header)
     print(table.read_text())

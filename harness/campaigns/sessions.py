@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from harness.check.result import ScenarioResult
+from harness.distribution import DEBIAN_SCHEME
 from harness.errors import HarnessError, MachineError
 from harness.report.matrix import VersionOutcome
 from harness.settings import BY_NAME, ROOT
@@ -58,6 +59,7 @@ def run_version(
     *,
     targets: list[str] | None = None,
     extra_env: dict[str, str] | None = None,
+    jre: str = "",
 ) -> VersionOutcome:
     """`make chaos` for one version; design "" runs every public one; `targets` are pytest node ids (default:
     every scenario, `scenario` selecting one)."""
@@ -66,6 +68,9 @@ def run_version(
     env.update({BY_NAME["RUNS_DIR"].env: str(folder), BY_NAME["SEED"].env: str(seed)})
     env.update({BY_NAME["SCENARIO"].env: scenario, BY_NAME["DESIGN"].env: design})
     env.pop("ACTIVEMQ_DIST", None)  # the matrix is Debian's versions; a user's tarball has one of its own
+    if jre:  # Debian's files of the version as a tarball, on one suite's JRE for every version
+        env.pop("ACTIVEMQ_VERSION")
+        env.update({"ACTIVEMQ_DIST": f"{DEBIAN_SCHEME}{version}", BY_NAME["JRE"].env: jre})
     env.update(extra_env or {})
     with (folder / "pytest.log").open("w") as log:
         done = subprocess.run(

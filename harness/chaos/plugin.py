@@ -38,8 +38,9 @@ from harness.client.placement import MODES, SEEDED, parse_mode
 from harness.client.shape import SHAPE_OPTIONS, given_settings, parse_shape
 from harness.client.workload import WorkloadConfig
 from harness.cluster.backends import open_cluster
+from harness.debian_dist import prepare as prepare_debian_dist
 from harness.design.catalog import PUBLIC, design
-from harness.design.versions import VersionLine, designs_for
+from harness.design.versions import VersionLine, designs_for, parse_version
 from harness.errors import HarnessError
 from harness.progress import Progress
 from harness.report import summary
@@ -85,7 +86,11 @@ class ChaosSession:
     def replay_command(self) -> str:
         """The command that reruns this whole session with its seed and settings."""
         return commands.chaos(
-            self.seed, placement=self.placement, shape=self.shape, faults=self.fault_plan.words()
+            self.seed,
+            placement=self.placement,
+            shape=self.shape,
+            faults=self.fault_plan.words(),
+            broker=self.settings.broker_words,
         )
 
     def workload_line(self) -> str:
@@ -184,6 +189,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "declared; skipped on those designs unless --chaos-known-bugs",
     )
     config.addinivalue_line(
+        "markers",
+        "chaos_upstream_bug(reference, fixed_in): an ActiveMQ bug the scenario reproduces on the versions before "
+        "fixed_in; skipped there, with the bug named, unless --chaos-known-bugs",
+    )
+    config.addinivalue_line(
         "markers", "chaos_cluster(store_size=...): cluster settings the scenario needs (a size-limited store)"
     )
     config.addinivalue_line(
@@ -207,6 +217,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"SHARD={shard} needs a SEED, the same on every runner: each shard of one run draws its "
                 "faults from it (SEED=$(date +%s) once, in the matrix's definition)"
             )
+        prepare_debian_dist()  # ACTIVEMQ_DIST=debian:X: the tarball the settings will find
         settings = Settings.from_env()
         if shared:  # clusters side by side: each worker's VIP on a port of its own, gw1 one above gw0's
             index = int(str(config.workerinput.get("workerid", "gw0")).removeprefix("gw") or 0)  # type: ignore[attr-defined]
@@ -322,8 +333,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     session = metafunc.config.stash.get(SESSION, None)
     if "chaos" in metafunc.fixturenames and session is not None:
-        marker = metafunc.definition.get_closest_marker("chaos_known_bug")
-        known: dict[str, str] = marker.args[0] if marker and marker.args and not session.known_bugs else {}
+        known = {} if session.known_bugs else known_bugs_here(metafunc.definition, session)
         metafunc.parametrize(
             "design_name",
             [
@@ -333,6 +343,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 for name in session.designs
             ],
         )
+
+
+def known_bugs_here(item: pytest.Item, session: ChaosSession) -> dict[str, str]:
+    """design -> the known bug that fails the scenario there on this session's broker: a design's own
+    (chaos_known_bug), or an upstream bug of this version (chaos_upstream_bug), which every design shows."""
+    marker = item.get_closest_marker("chaos_known_bug")
+    known: dict[str, str] = dict(marker.args[0]) if marker and marker.args else {}
+    upstream = item.get_closest_marker("chaos_upstream_bug")
+    if upstream is not None:
+        reference, fixed_in = upstream.args
+        version = session.settings.version
+        if parse_version(version) < parse_version(fixed_in):
+            bug = f"{reference} on ActiveMQ {version} (fixed in {fixed_in})"
+            known |= {name: bug for name in session.designs}
+    return known
 
 
 def scenario_name(item: pytest.Item) -> str:
@@ -376,8 +401,7 @@ def rerun_command(session: ChaosSession, item: pytest.Item) -> str:
     """The command that reruns exactly this test item with this seed (a repeat's id needs its --count)."""
     params = getattr(getattr(item, "callspec", None), "params", {})
     count = item.config.getoption("count", None) if "__pytest_repeat_step_number" in params else None
-    marker = item.get_closest_marker("chaos_known_bug")
-    known = marker.args[0] if marker and marker.args else {}
+    known = known_bugs_here(item, session)
     return commands.chaos(
         session.seed,
         nodeid=item.nodeid,
@@ -386,6 +410,7 @@ def rerun_command(session: ChaosSession, item: pytest.Item) -> str:
         faults=session.fault_plan.words() if "fault_plan" in getattr(item, "fixturenames", ()) else (),
         pytest_args=("--count", str(count)) if count else (),
         known_bug=params.get("design_name") in known,
+        broker=session.settings.broker_words,
     )
 
 

@@ -109,6 +109,8 @@ class Ledger:
     probes: dict[tuple[str, str], float | None] = field(default_factory=dict)  # direction -> recovery s
     unprobeable: list[str] = field(default_factory=list)
     topic: TopicLedger = field(default_factory=TopicLedger)  # durable subscriptions (harness.check.durable)
+    # what a scenario's probe read of the brokers (f=reading), by what it read: kept whole for its checker
+    readings: dict[str, list[Event]] = field(default_factory=dict)
     _undelivered: list[str] | None = field(default=None, repr=False)
     _never_delivered: set[str] | None = field(default=None, repr=False)
     _sessions: dict[str, list[Session]] | None = field(default=None, repr=False)
@@ -188,6 +190,8 @@ class Ledger:
                 self._producer_away(event)
             elif f == "phase":
                 self._phase(event)
+            elif f == "reading":
+                self.readings.setdefault(event["what"], []).append(event)
             elif f == "probe-plan":
                 self.probe_plan = [tuple(d) for d in event.get("directions", [])]
             elif f == "probe":

@@ -20,12 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from harness.check.conduit import check_conduit, has_demand_readings
 from harness.check.durable import (
     check_durable_duplicated,
     check_durable_lost,
     check_durable_stuck,
     has_subscribers,
 )
+from harness.check.freed import check_freed, has_churn_readings
 from harness.check.ledger import Ledger, gc_paused
 from harness.check.liveness import (
     check_available,
@@ -80,6 +82,8 @@ CHECKERS: dict[str, Checker] = {
             has_subscribers,
         ),
         Checker("durable-stuck", check_durable_stuck, "d-stuck", count_cell("messages"), has_subscribers),
+        Checker("conduit", check_conduit, "conduit", count_cell("extra-subscriptions"), has_demand_readings),
+        Checker("freed", check_freed, "freed", count_cell("retained"), has_churn_readings),
     )
 }
 

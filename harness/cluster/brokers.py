@@ -185,8 +185,14 @@ class BrokerCluster(ABC):
     def queue_consumers(self, node: str) -> list[introspect.QueueConsumer]:
         return introspect.queue_consumers(self.node_exec(node), self.jmx_names)
 
+    def topic_subscriptions(self, node: str) -> list[introspect.QueueConsumer]:
+        return introspect.topic_subscriptions(self.node_exec(node), self.jmx_names)
+
     def topic_consumers(self, node: str, topic: str) -> int:
         return introspect.topic_consumers(self.node_exec(node), topic, self.jmx_names)
+
+    def class_counts(self, node: str, classes: list[str]) -> dict[str, int]:
+        return introspect.class_counts(self.node_exec(node), classes)
 
     def durable_pending(self, node: str, topic: str) -> dict[str, int]:
         return introspect.durable_pending(self.node_exec(node), topic, self.jmx_names)

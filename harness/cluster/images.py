@@ -114,9 +114,12 @@ _BROKER_FILES = (
             "amq-jmx",
             "amq-cds-train",
             "amq-durable-ids",
+            "amq-class-count",
         )
     ),
-    "java/AmqDurableIds.java",  # compiled while the image is built
+    # compiled while the image is built
+    "java/AmqDurableIds.java",
+    "java/AmqClassCount.java",
     # the broker amq-cds-train starts while the image is built
     "cds/activemq.xml",
     "cds/log4j.properties",
@@ -131,10 +134,9 @@ def broker_recipe(version: str) -> ImageRecipe:
     return ImageRecipe("broker", BROKER_SUITES[version], BROKER_PACKAGES, "broker.Dockerfile", _BROKER_FILES)
 
 
-def dist_recipe(dist: Distribution) -> ImageRecipe:
-    return ImageRecipe(
-        "broker", DIST_SUITE, DIST_PACKAGES, "broker-dist.Dockerfile", _BROKER_FILES, dist=dist
-    )
+def dist_recipe(dist: Distribution, suite: str = DIST_SUITE) -> ImageRecipe:
+    """A user's tarball on the JRE of a Debian suite (JRE=), bookworm's unless told."""
+    return ImageRecipe("broker", suite, DIST_PACKAGES, "broker-dist.Dockerfile", _BROKER_FILES, dist=dist)
 
 
 def broker_image_recipe(image: BrokerImage) -> ImageRecipe:
@@ -303,7 +305,7 @@ def ensure_images(
     if settings.broker_image is not None:
         recipe = broker_image_recipe(settings.broker_image)
     elif settings.dist is not None:
-        recipe = dist_recipe(settings.dist)
+        recipe = dist_recipe(settings.dist, settings.jre_suite)
     else:
         recipe = broker_recipe(settings.version)
     broker = ensure_image(client, recipe, settings.version, log)

@@ -246,6 +246,21 @@ def queue_consumers(run: Exec, names: JmxNames = MODERN) -> list[QueueConsumer]:
         raise HarnessError(f"JMX consumer query unreadable: {exc}") from None
 
 
+def topic_subscriptions(run: Exec, names: JmxNames = MODERN) -> list[QueueConsumer]:
+    """Every non-durable subscription on this broker's topics, the bridges' included; a composite
+    subscription's destination is named as the broker names it (`a,topic://b`)."""
+    code, out = run(
+        ["amq-jmx", "query", "--objname", names.topic_consumers, "--view", names.queue_consumer_view],
+        60,
+    )
+    if code != 0:
+        raise HarnessError(f"JMX topic consumer query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
+    try:
+        return parse_queue_consumers(out, names.network_attribute)
+    except ValueError as exc:
+        raise HarnessError(f"JMX topic consumer query unreadable: {exc}") from None
+
+
 def parse_queue_consumers(output: str, network_attribute: bool = True) -> list[QueueConsumer]:
     """`network_attribute`: the broker says which subscriptions are a bridge's (5.8 on); before, the
     bridge's connection's client id says it."""
@@ -283,6 +298,35 @@ def topic_consumers(run: Exec, topic: str, names: JmxNames = MODERN) -> int:
         raise HarnessError(f"JMX topic query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
     records = [r for r in parse_mbeans(out) if "Name" in r]
     return sum(_int(r, "ConsumerCount") for r in records)
+
+
+def class_counts(run: Exec, classes: list[str]) -> dict[str, int]:
+    """Live instances of each class in the broker's heap, from its class histogram (amq-class-count, which
+    runs a full collection first): what no MBean shows, such as a leak in a protocol converter."""
+    code, out = run(["amq-class-count", *classes], 60)
+    if code != 0:
+        raise HarnessError(f"class histogram failed ({code}): {out.strip().splitlines()[-1:] or ''}")
+    return parse_class_counts(out, classes)
+
+
+def parse_class_counts(output: str, classes: list[str]) -> dict[str, int]:
+    """amq-class-count's records; lines of any other kind (the JVM's own warnings) are skipped. Without its
+    `end` line, or without a record for a class asked for, the output is unreadable, never a count of 0."""
+    counts: dict[str, int] = {}
+    ended = False
+    for line in output.splitlines():
+        fields = line.split("\t")
+        if fields[0] == "class" and len(fields) == 4 and fields[2].isdigit():
+            counts[fields[1]] = int(fields[2])
+        elif fields[0] == "end":
+            ended = True
+    missing = [name for name in classes if name not in counts]
+    if not ended or missing:
+        raise HarnessError(
+            "class histogram unreadable: "
+            + ("no end line" if not ended else f"no count for {', '.join(missing)}")
+        )
+    return counts
 
 
 def durable_subscriptions(run: Exec, topic: str, names: JmxNames = MODERN) -> list[DurableSubscription]:

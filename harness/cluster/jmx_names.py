@@ -41,6 +41,7 @@ class JmxNames:
     durable: tuple[str, ...]  # full JMX ObjectName patterns, for amq-durable-ids
     durable_queries: tuple[str, ...]  # the same subscriptions, for the console
     queue_consumers: str
+    topic_consumers: str  # every subscription on the broker's topics, the bridges' included
     forward_count: bool
     # a subscription's `Network` attribute (5.8): before it, a bridge's subscription is told by its client id
     network_attribute: bool = True
@@ -74,6 +75,8 @@ MODERN = JmxNames(
     ),
     queue_consumers=f"{_HIERARCHY},destinationType=Queue,destinationName=*,endpoint=Consumer,clientId=*,"
     "consumerId=*",
+    topic_consumers=f"{_HIERARCHY},destinationType=Topic,destinationName=*,endpoint=Consumer,clientId=*,"
+    "consumerId=*",
     forward_count=True,
 )
 _FLAT = JmxNames(
@@ -84,6 +87,7 @@ _FLAT = JmxNames(
     durable=(f"{DOMAIN}:Type=Subscription,persistentMode=Durable,destinationName={{topic}},*",),
     durable_queries=("Type=Subscription,persistentMode=Durable,destinationName={topic}",),
     queue_consumers="Type=Subscription,persistentMode=Non-Durable,destinationType=Queue",
+    topic_consumers="Type=Subscription,persistentMode=Non-Durable,destinationType=Topic",
     forward_count=False,
     network_attribute=False,
 )

@@ -315,6 +315,19 @@ def replay_dropped(evidence: RunEvidence) -> Sighting:
     )
 
 
+def checker_failed(name: str) -> Callable[[RunEvidence], Sighting]:
+    """The signature of a bug a checker of its own reads (a probe's reading): seen when that checker failed,
+    undecided when it could not judge, not seen when it passed."""
+
+    def signature(evidence: RunEvidence) -> Sighting:
+        verdict = _verdict(evidence, name)
+        if verdict is None or verdict.valid is None:
+            return Sighting(None, f"{name}: {verdict.note if verdict else 'no verdict'}")
+        return Sighting(verdict.valid is False, f"{name}: {verdict.note or 'ok'} ({verdict.counts})")
+
+    return signature
+
+
 PATTERNS: tuple[Pattern, ...] = (
     Pattern(
         "stranded",
@@ -401,6 +414,24 @@ PATTERNS: tuple[Pattern, ...] = (
         "combined-chaos",
         replay_dropped,
         "a lost id, by the id the broker gave it, in a broker's 'duplicate from store' line",
+    ),
+    Pattern(
+        "composite-demand",
+        "consumers of a composite destination break conduit subscriptions over a bridge",
+        "AMQ-9262 (fixed in 5.17.5)",
+        "composite-demand",
+        checker_failed("conduit"),
+        "conduit: more bridge subscriptions on a composite's topic than on a plain topic, same consumers",
+        fixed_in="5.17.5",
+    ),
+    Pattern(
+        "unsubscribe-leak",
+        "a STOMP connection keeps every subscription it unsubscribed by id",
+        "AMQ-9283 (fixed in 5.17.5)",
+        "unsubscribe-churn",
+        checker_failed("freed"),
+        "freed: half the subscribe/unsubscribe cycles or more still in the broker's heap, connection open",
+        fixed_in="5.17.5",
     ),
     Pattern(
         "refused-yet-delivered",

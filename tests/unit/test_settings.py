@@ -45,6 +45,41 @@ def test_each_version_maps_to_its_debian_suite(tmp_path: Path, version: str, sui
     assert settings(tmp_path, ACTIVEMQ_VERSION=version).suite == suite
 
 
+def test_a_tarball_runs_on_the_jre_chosen_and_a_rerun_says_which(tmp_path: Path) -> None:
+    from tests.support import apache_layout
+
+    path = apache_layout(tmp_path, "5.16.1")
+    chosen = settings(tmp_path, ACTIVEMQ_DIST=str(path), JRE="bullseye")
+    assert (chosen.version, chosen.suite) == ("5.16.1", "bullseye")
+    assert chosen.broker_words == [f"ACTIVEMQ_DIST={path}", "JRE=bullseye"]
+    assert "on bullseye's JRE" in chosen.broker_label
+    assert settings(tmp_path, ACTIVEMQ_DIST=str(path)).suite == "bookworm"
+    assert settings(tmp_path, ACTIVEMQ_VERSION="5.17.6").broker_words == ["ACTIVEMQ_VERSION=5.17.6"]
+    assert settings(tmp_path).broker_words == []
+    with pytest.raises(HarnessError, match=r"^JRE='buster' is not a Debian suite the harness builds: "):
+        settings(tmp_path, ACTIVEMQ_DIST=str(path), JRE="buster")
+
+
+def test_debian_s_package_as_a_tarball_is_found_once_made_and_named_so_in_a_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.settings
+    from harness.distribution import debian_tarball
+    from tests.support import apache_layout
+
+    monkeypatch.setattr(harness.settings, "ROOT", tmp_path)
+    with pytest.raises(HarnessError, match=r"^ACTIVEMQ_DIST=debian:5.16.1: its tarball is not made yet"):
+        settings(tmp_path, ACTIVEMQ_DIST="debian:5.16.1")
+    with pytest.raises(HarnessError, match=r"^ACTIVEMQ_DIST=debian:5.5.0: Debian carries ActiveMQ 5.16.1, "):
+        settings(tmp_path, ACTIVEMQ_DIST="debian:5.5.0")
+    made = debian_tarball(tmp_path / ".cache" / "dists", "5.16.1")
+    made.parent.mkdir(parents=True)
+    apache_layout(made.parent, "5.16.1")
+    chosen = settings(tmp_path, ACTIVEMQ_DIST="debian:5.16.1", JRE="bullseye")
+    assert (chosen.version, chosen.dist.path if chosen.dist else None) == ("5.16.1", made)
+    assert chosen.broker_words == ["ACTIVEMQ_DIST=debian:5.16.1", "JRE=bullseye"]
+
+
 def test_unknown_version_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as info:
         settings(tmp_path, ACTIVEMQ_VERSION="5.5.0")

@@ -128,6 +128,26 @@ def test_a_known_bug_is_skipped_on_its_design_with_the_reason_unless_known_bugs_
     assert reruns["test_gamma[hardened]"].startswith("SEED=4 make chaos PYTEST_ARGS=")
 
 
+def test_an_upstream_bug_is_skipped_on_the_versions_before_its_fix_and_run_on_a_fixed_one(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marked = 'import pytest\n\n@pytest.mark.chaos_upstream_bug("AMQ-9262", "5.17.5")\n'
+    (suite.path / "scenarios" / "test_upstream.py").write_text(marked + "def test_delta(chaos):\n    pass\n")
+    # the default, 5.17.2, predates the fix: both designs skip it, naming the bug and the fixed version
+    result = suite.runpytest("scenarios", "--chaos-seed", "4", "-k", "delta", "-rs")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*known bug on seed: AMQ-9262 on ActiveMQ 5.17.2 (fixed in 5.17.5)*"])
+    suite.runpytest("scenarios", "--chaos-seed", "4", "-k", "delta", "--chaos-known-bugs").assert_outcomes(
+        passed=2
+    )
+    monkeypatch.setenv("ACTIVEMQ_VERSION", "5.17.6")
+    suite.runpytest("scenarios", "--chaos-seed", "4", "-k", "delta").assert_outcomes(passed=2)
+    # a rerun repeats the version that was not the default
+    cases = ET.parse(run_folder(suite) / "junit.xml").getroot().iter("testcase")
+    replay = next(p.get("value") for c in cases for p in c.iter("property") if p.get("name") == "replay")
+    assert replay.startswith("SEED=4 ACTIVEMQ_VERSION=5.17.6 make chaos PYTEST_ARGS=")
+
+
 def test_a_failure_that_is_no_verdict_ends_the_session_as_the_harness_s_not_the_brokers(
     suite: pytest.Pytester,
 ) -> None:

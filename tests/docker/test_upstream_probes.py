@@ -1,0 +1,45 @@
+"""The probes of upstream bugs on the real broker: Debian's 5.17.2, the default, predates the fixes of both
+AMQ-9262 and AMQ-9283 (5.17.5), so this run is the negative control of `conduit` and `freed`: each must
+report its bug, with the reading's own control (the plain topic, the subscriptions held open) seen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.chaos.composite_demand import PARTS, probe_composite_demand
+from harness.chaos.run import ChaosRun
+from harness.chaos.spec import RunSpec
+from harness.chaos.unsubscribe_churn import CYCLES, HELD, probe_unsubscribe_churn
+from harness.cluster.control import Cluster
+from tests.support import cluster_settings
+
+pytestmark = pytest.mark.docker
+
+RUNS = Path(__file__).resolve().parents[2] / "runs" / "tests" / "upstream"
+
+
+def test_conduit_and_freed_catch_amq_9262_and_amq_9283_on_5_17_2(docker_available: None) -> None:
+    settings = cluster_settings()
+    assert settings.version == "5.17.2", "this control needs a version both bugs affect"
+    with Cluster(settings) as cluster:
+        run = ChaosRun(cluster, RunSpec("upstream-probes", 1, RUNS / "probes", drain_timeout=10))
+        with run:
+            run.load(100)
+            probe_composite_demand(run)
+            probe_unsubscribe_churn(run)
+    conduit, freed = run.result.verdict("conduit"), run.result.verdict("freed")
+    assert conduit.valid is False, conduit.to_json()
+    reading = conduit.evidence["readings"][-1]
+    # conduit holds for the plain topic on every bridge that carries it: the control the parts are judged by
+    assert {counts["chaos.probe.plain"] for counts in reading["bridges"].values()} == {1}, reading
+    assert {e["topic"] for e in conduit.evidence["extra"]} == set(PARTS)
+    assert all(e["subscriptions"] == 2 for e in conduit.evidence["extra"]), conduit.evidence
+    assert freed.valid is False, freed.to_json()
+    churned = freed.evidence["readings"][-1]
+    assert churned["holding"] - churned["before"] >= HELD, churned  # the histogram saw the open ones
+    assert freed.counts["retained"] >= CYCLES, churned
+    # the bugs fail their own properties only
+    others = run.result.unexpected - {"conduit", "freed"}
+    assert not others, [v.to_json() for v in run.result.verdicts if v.checker in others]
