@@ -34,7 +34,7 @@ def bridge_demand(subscriptions: list[QueueConsumer]) -> dict[str, dict[str, int
     for sub in subscriptions:
         if not sub.network:
             continue
-        for name in sub.queue.split(","):
+        for name in sub.queue.split(","):  # a composite subscription names each of its topics
             topic = name.strip().removeprefix("topic://")
             if topic in (PLAIN, *PARTS):
                 counts = demand.setdefault(sub.client_id, dict.fromkeys((PLAIN, *PARTS), 0))
@@ -71,6 +71,10 @@ def probe_composite_demand(run: ChaosRun, timeout: float = 30.0) -> None:
             return time.monotonic() - since[0] >= STEADY
 
         wait_until(held_still, timeout=timeout, what="the bridges' demand to hold still", interval=0.5)
+        # evidence beside the counts, read while the consumers are still there: a bridge subscribed to the
+        # composite destination as a whole (before AMQ-9262's fix) rather than to each of its topics
+        subscriptions = cluster.topic_subscriptions(where["remote"])
+        whole = [s.client_id for s in subscriptions if s.network and "," in s.queue and PARTS[0] in s.queue]
     except (HarnessError, WaitTimeout) as exc:
         if not where:
             run.history.append("probe", "invoke", "reading", what=READING, consumers=CONSUMERS)
@@ -82,5 +86,13 @@ def probe_composite_demand(run: ChaosRun, timeout: float = 30.0) -> None:
         for session in sessions:
             session.close()
     run.history.append(
-        "probe", "ok", "reading", what=READING, consumers=CONSUMERS, plain=PLAIN, bridges=demand, **where
+        "probe",
+        "ok",
+        "reading",
+        what=READING,
+        consumers=CONSUMERS,
+        plain=PLAIN,
+        bridges=demand,
+        composite_subscriptions={bridge: whole.count(bridge) for bridge in sorted(set(whole))},
+        **where,
     )

@@ -81,5 +81,5 @@ def check_conduit(ledger: Ledger, final: FinalState) -> Verdict:
 
 
 def _brief(reading: dict[str, Any]) -> dict[str, Any]:
-    keys = ("t", "type", "local", "remote", "consumers", "bridges", "error")
+    keys = ("t", "type", "local", "remote", "consumers", "bridges", "composite_subscriptions", "error")
     return {k: reading[k] for k in keys if k in reading}

@@ -234,31 +234,23 @@ def parse_bridges(output: str) -> list[Bridge]:
 
 def queue_consumers(run: Exec, names: JmxNames = MODERN) -> list[QueueConsumer]:
     """Every subscription on this broker's queues, the bridges' included."""
-    code, out = run(
-        ["amq-jmx", "query", "--objname", names.queue_consumers, "--view", names.queue_consumer_view],
-        60,
-    )
-    if code != 0:
-        raise HarnessError(f"JMX consumer query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
-    try:
-        return parse_queue_consumers(out, names.network_attribute)
-    except ValueError as exc:
-        raise HarnessError(f"JMX consumer query unreadable: {exc}") from None
+    return _consumers(run, names.queue_consumers, names, "consumer")
 
 
 def topic_subscriptions(run: Exec, names: JmxNames = MODERN) -> list[QueueConsumer]:
     """Every non-durable subscription on this broker's topics, the bridges' included; a composite
     subscription's destination is named as the broker names it (`a,topic://b`)."""
-    code, out = run(
-        ["amq-jmx", "query", "--objname", names.topic_consumers, "--view", names.queue_consumer_view],
-        60,
-    )
+    return _consumers(run, names.topic_consumers, names, "topic consumer")
+
+
+def _consumers(run: Exec, objname: str, names: JmxNames, what: str) -> list[QueueConsumer]:
+    code, out = run(["amq-jmx", "query", "--objname", objname, "--view", names.queue_consumer_view], 60)
     if code != 0:
-        raise HarnessError(f"JMX topic consumer query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
+        raise HarnessError(f"JMX {what} query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
     try:
         return parse_queue_consumers(out, names.network_attribute)
     except ValueError as exc:
-        raise HarnessError(f"JMX topic consumer query unreadable: {exc}") from None
+        raise HarnessError(f"JMX {what} query unreadable: {exc}") from None
 
 
 def parse_queue_consumers(output: str, network_attribute: bool = True) -> list[QueueConsumer]:

@@ -300,3 +300,23 @@ def test_a_lost_message_the_broker_logged_as_a_dropped_duplicate_is_the_replay_p
     assert bugs.replay_dropped(unknown).seen is None
     undecided = Verdict("lost", None, {"lost": 0}, {})
     assert bugs.replay_dropped(run_folder(tmp_path / "e", [], [undecided], {})).seen is None
+
+
+def test_an_upstream_bug_a_checker_reads_is_seen_when_that_checker_failed(tmp_path: Path) -> None:
+    """composite-demand and unsubscribe-leak: their checker's verdict is the sighting; an unknown one is
+    no result, never "not seen"."""
+    by_key = {p.key: p for p in PATTERNS}
+    conduit = by_key["composite-demand"].signature
+    note = "the bridge b held 2 subscriptions on chaos.probe.left"
+    failed = run_folder(tmp_path / "a", [], [Verdict("conduit", False, {"extra-subscriptions": 2}, {}, note)])
+    assert conduit(failed).seen is True and note in conduit(failed).detail
+    assert conduit(run_folder(tmp_path / "b", [], [Verdict("conduit", True)])).seen is False
+    assert conduit(run_folder(tmp_path / "c", [], [Verdict("conduit", None, note="unknown: x")])).seen is None
+    assert conduit(run_folder(tmp_path / "d", [], [Verdict("lost", True)])).seen is None
+    freed = by_key["unsubscribe-leak"].signature
+    assert freed(run_folder(tmp_path / "e", [], [Verdict("freed", False, {"retained": 200})])).seen is True
+    assert freed(run_folder(tmp_path / "f", [], [Verdict("conduit", False)])).seen is None
+    fixed = Cell(
+        by_key["unsubscribe-leak"], "5.17.6", "seed", [(Sighting(False, "freed: ok"), tmp_path)], tries=1
+    )
+    assert fixed.text().startswith("fixed in this version, not seen in 1 tries")
