@@ -3,6 +3,7 @@ every message (right queue, right body, right persistence) under it."""
 
 from __future__ import annotations
 
+import bisect
 import collections
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,13 +72,17 @@ def test_each_shape_setting_changes_what_the_history_shows(cluster: Cluster) -> 
         sorted(queues) == ["chaos.shaped.0", "chaos.shaped.1", "chaos.shaped.2"]
         for queues in final["queues"].values()
     )
-    # unthrottled: a producer's acknowledged sends outpace the default 50 per second
+    # unthrottled: a producer's acknowledged sends outpace the default 50 per second. Judged on its busiest
+    # 2 s, which a producer paced at 50/s could not pass, and not on its average over the run: that counts
+    # the recovery and every stall of two busy cores too (a fresh clone's run, 2026-12-07, averaged 72/s
+    # with 109/s in its busiest 2 s)
     receipts = collections.defaultdict(list)
     for e in events:
         if e["f"] == "send" and e["type"] == "ok":
             receipts[e["p"]].append(e["t"])
     times = receipts["producer-0"]
-    assert len(times) / (times[-1] - times[0]) > 75, f"{len(times)} in {times[-1] - times[0]:.1f} s"
+    busiest = max(bisect.bisect_right(times, t + 2.0) - i for i, t in enumerate(times))
+    assert busiest / 2.0 > 75, f"{busiest} acknowledged in the busiest 2 s of {len(times)}"
     # non-persistent and the right destination on every delivery: the settings reached every message, and
     # nothing came that was not sent or was refused. A wrong body is `unexpected`'s to judge (its negative
     # control corrupts one), not this test's: once, in a fresh clone's CI run (2026-12-07), an unthrottled
