@@ -22,9 +22,7 @@ from pathlib import Path
 
 from harness.distribution import debian_tarball, debian_version
 from harness.errors import HarnessError, MachineError
-from harness.settings import environment
-
-CACHE = Path(__file__).resolve().parent.parent / ".cache" / "dists"
+from harness.settings import DISTS_CACHE, environment
 
 _ASSEMBLE = r"""
 set -eu
@@ -47,14 +45,14 @@ chown "$OWNER" "/out/$top-bin.tar.gz"
 """
 
 
-def prepare(environ: Mapping[str, str] | None = None, cache: Path = CACHE) -> None:
+def prepare(environ: Mapping[str, str] | None = None, cache: Path = DISTS_CACHE) -> None:
     """Make the tarball `ACTIVEMQ_DIST=debian:X.Y.Z` names, if it does and the tarball is missing."""
     version = debian_version(environment(environ).get("ACTIVEMQ_DIST", ""))
     if version is not None and not debian_tarball(cache, version).is_file():
         debian_distribution(version, cache)
 
 
-def debian_distribution(version: str, cache: Path = CACHE) -> Path:
+def debian_distribution(version: str, cache: Path = DISTS_CACHE) -> Path:
     """The Apache-layout tarball of Debian's ActiveMQ `version` in `cache`; it and the Debian image its
     files come from are made only when missing."""
     import docker

@@ -88,22 +88,13 @@ def faults_page() -> str:
     )
 
 
-APPLIES_TO = {
-    "has_subscribers": "runs with durable subscribers",
-    "has_demand_readings": "runs that probed the bridges' topic demand (composite-demand)",
-    "has_churn_readings": "runs that probed a broker's heap after subscription churn (unsubscribe-churn)",
-}
-
-
 def checkers_page() -> str:
     from harness.check.registry import CHECKERS
 
     rows = []
     for checker in CHECKERS.values():
         doc = inspect.getdoc(checker.check) or ""
-        # a checker limited to some runs says which in its `applies` function's name: runs with ...
-        only = "every run" if checker.applies.__name__ == "<lambda>" else APPLIES_TO[checker.applies.__name__]
-        rows.append((f"`{checker.name}`", f"`{checker.column}`", only, doc.split("\n\n")[0]))
+        rows.append((f"`{checker.name}`", f"`{checker.column}`", checker.applies_to, doc.split("\n\n")[0]))
     intro = (
         "Every property a run is checked for, from the registry `CHECKERS` in `harness/check/registry.py`, "
         "in the order of the summary's columns. Each is a pure function of the run's history and the final "

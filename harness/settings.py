@@ -29,6 +29,8 @@ BROKER_SUITES: dict[str, str] = {"5.16.1": "bullseye", "5.17.2": "bookworm", "5.
 DEFAULT_VERSION = "5.17.2"
 DIST_SUITE = "bookworm"  # the JRE root file system a user's own distribution (ACTIVEMQ_DIST) runs on
 JRE_SUITES = ("bullseye", "bookworm", "trixie")  # the ones JRE= may choose instead (11, 17, 21)
+# where tarballs are kept: downloaded ones (ACTIVEMQ_DIST=<URL>) and Debian's packages as tarballs (debian:X)
+DISTS_CACHE = ROOT / ".cache" / "dists"
 # what can run the brokers: harness.cluster.backends opens each
 BACKENDS = ("compose", "ssh", "k8s")
 CREDENTIAL_VARS = ("AMQ_NETWORK_USER", "AMQ_NETWORK_PASSWORD", "AMQ_CLIENT_USER", "AMQ_CLIENT_PASSWORD")
@@ -334,7 +336,7 @@ class Settings:
         """The settings that chose this broker, as a rerun command must repeat them (none for the default)."""
         words = []
         if self.dist:
-            made = debian_tarball(ROOT / ".cache" / "dists", self.version)
+            made = debian_tarball(DISTS_CACHE, self.version)
             words.append(
                 f"ACTIVEMQ_DIST=debian:{self.version}"
                 if self.dist.path == made
@@ -440,7 +442,7 @@ def distribution(source: str, checksum: str | None) -> Distribution:
             raise HarnessError(
                 f"ACTIVEMQ_DIST={source}: Debian carries ActiveMQ {', '.join(sorted(BROKER_SUITES))}, not {debian!r}"
             )
-        made = debian_tarball(ROOT / ".cache" / "dists", debian)
+        made = debian_tarball(DISTS_CACHE, debian)
         if not made.is_file():  # harness.debian_dist.prepare makes it before the settings are read
             raise HarnessError(f"ACTIVEMQ_DIST={source}: its tarball is not made yet ({made})")
         source = str(made)
@@ -448,7 +450,7 @@ def distribution(source: str, checksum: str | None) -> Distribution:
     stat = path.stat() if path.is_file() else None
     key = (source, checksum, stat.st_mtime if stat else 0.0, stat.st_size if stat else 0)
     if key not in _read_distributions or stat is None:
-        _read_distributions[key] = resolve_distribution(source, checksum, ROOT / ".cache" / "dists")
+        _read_distributions[key] = resolve_distribution(source, checksum, DISTS_CACHE)
     return _read_distributions[key]
 
 

@@ -59,9 +59,11 @@ def probe_composite_demand(run: ChaosRun, timeout: float = 30.0) -> None:
             session.subscribe(PLAIN, kind="topic", ack="auto", receipt_timeout=10)
             session.subscribe(composite, kind="topic", ack="auto", receipt_timeout=10)
         since = [0.0]
+        subscriptions: list[QueueConsumer] = []
 
         def held_still() -> bool:
-            now = bridge_demand(cluster.topic_subscriptions(where["remote"]))
+            subscriptions[:] = cluster.topic_subscriptions(where["remote"])
+            now = bridge_demand(subscriptions)
             crossed = all(any(counts[t] for counts in now.values()) for t in (PLAIN, *PARTS))
             if not crossed or now != demand:
                 demand.clear()
@@ -71,9 +73,8 @@ def probe_composite_demand(run: ChaosRun, timeout: float = 30.0) -> None:
             return time.monotonic() - since[0] >= STEADY
 
         wait_until(held_still, timeout=timeout, what="the bridges' demand to hold still", interval=0.5)
-        # evidence beside the counts, read while the consumers are still there: a bridge subscribed to the
-        # composite destination as a whole (before AMQ-9262's fix) rather than to each of its topics
-        subscriptions = cluster.topic_subscriptions(where["remote"])
+        # evidence beside the counts, from the reading that held still: a bridge subscribed to the composite
+        # destination as a whole (before AMQ-9262's fix) rather than to each of its topics
         whole = [s.client_id for s in subscriptions if s.network and "," in s.queue and PARTS[0] in s.queue]
     except (HarnessError, WaitTimeout) as exc:
         if not where:

@@ -57,7 +57,10 @@ class Checker:
     # whether the property concerns this run at all (durable subscriptions, in a run that had some); a
     # checker that does not apply gives no verdict, and its summary cell reads "-"
     applies: Callable[[Ledger], bool] = lambda ledger: True
+    applies_to: str = "every run"  # `applies` in words, for the reference page of checkers
 
+
+DURABLE_RUNS = "runs with durable subscribers"
 
 CHECKERS: dict[str, Checker] = {
     c.name: c
@@ -73,17 +76,41 @@ CHECKERS: dict[str, Checker] = {
         Checker("prompt", check_prompt, "prompt", latency_cell),
         Checker("available", check_available, "max gap", gap_cell),
         Checker("exercised", check_exercised, "evidence", yes_no_cell),
-        Checker("durable-lost", check_durable_lost, "d-lost", count_cell("lost"), has_subscribers),
+        Checker(
+            "durable-lost", check_durable_lost, "d-lost", count_cell("lost"), has_subscribers, DURABLE_RUNS
+        ),
         Checker(
             "durable-duplicated",
             check_durable_duplicated,
             "d-dup",
             count_cell("extra-deliveries"),
             has_subscribers,
+            DURABLE_RUNS,
         ),
-        Checker("durable-stuck", check_durable_stuck, "d-stuck", count_cell("messages"), has_subscribers),
-        Checker("conduit", check_conduit, "conduit", count_cell("extra-subscriptions"), has_demand_readings),
-        Checker("freed", check_freed, "freed", count_cell("retained"), has_churn_readings),
+        Checker(
+            "durable-stuck",
+            check_durable_stuck,
+            "d-stuck",
+            count_cell("messages"),
+            has_subscribers,
+            DURABLE_RUNS,
+        ),
+        Checker(
+            "conduit",
+            check_conduit,
+            "conduit",
+            count_cell("extra-subscriptions"),
+            has_demand_readings,
+            "runs that probed the bridges' topic demand (composite-demand)",
+        ),
+        Checker(
+            "freed",
+            check_freed,
+            "freed",
+            count_cell("retained"),
+            has_churn_readings,
+            "runs that probed a broker's heap after subscription churn (unsubscribe-churn)",
+        ),
     )
 }
 

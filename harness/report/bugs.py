@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.check.result import ScenarioResult
+from harness.design.versions import parse_version
 from harness.history import read_header, read_history
 
 
@@ -480,16 +481,12 @@ class Cell:
         if seen:
             text = f"reproduced in {len(seen)} of {n}{missing}: {seen[0].detail}"
             return text + (" (the design should prevent it)" if prevented else "")
-        fixed = self.pattern.fixed_in and _version_at_least(self.version, self.pattern.fixed_in)
+        fixed = self.pattern.fixed_in and parse_version(self.version) >= parse_version(self.pattern.fixed_in)
         why = "prevented by the design, " if prevented else "fixed in this version, " if fixed else ""
         return f"{why}not seen in {n} tries{missing} ({judged[-1][0].detail})"
 
     def folders(self) -> list[Path]:
         return [folder for _, folder in self.sightings]
-
-
-def _version_at_least(version: str, wanted: str) -> bool:
-    return tuple(int(x) for x in version.split(".")) >= tuple(int(x) for x in wanted.split("."))
 
 
 def cells_from_results(

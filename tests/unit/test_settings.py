@@ -67,7 +67,7 @@ def test_debian_s_package_as_a_tarball_is_found_once_made_and_named_so_in_a_reru
     from harness.distribution import debian_tarball
     from tests.support import apache_layout
 
-    monkeypatch.setattr(harness.settings, "ROOT", tmp_path)
+    monkeypatch.setattr(harness.settings, "DISTS_CACHE", tmp_path / ".cache" / "dists")
     with pytest.raises(HarnessError, match=r"^ACTIVEMQ_DIST=debian:5.16.1: its tarball is not made yet"):
         settings(tmp_path, ACTIVEMQ_DIST="debian:5.16.1")
     with pytest.raises(HarnessError, match=r"^ACTIVEMQ_DIST=debian:5.5.0: Debian carries ActiveMQ 5.16.1, "):
