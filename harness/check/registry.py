@@ -37,6 +37,7 @@ from harness.check.liveness import (
     check_prompt,
     check_recovered,
 )
+from harness.check.marked_slow import check_marked_slow, has_full_consumer_readings
 from harness.check.queues import check_answered, check_duplicated, check_lost, check_stuck, check_unexpected
 from harness.check.verdict import FinalState, Verdict
 
@@ -110,6 +111,14 @@ CHECKERS: dict[str, Checker] = {
             count_cell("retained"),
             has_churn_readings,
             "runs that probed a broker's heap after subscription churn (unsubscribe-churn)",
+        ),
+        Checker(
+            "marked-slow",
+            check_marked_slow,
+            "slow",
+            count_cell("unmarked"),
+            has_full_consumer_readings,
+            "runs that probed a queue consumer with a full prefetch (full-consumer)",
         ),
     )
 }

@@ -185,6 +185,9 @@ class BrokerCluster(ABC):
     def queue_consumers(self, node: str) -> list[introspect.QueueConsumer]:
         return introspect.queue_consumers(self.node_exec(node), self.jmx_names)
 
+    def queue_subscriptions(self, node: str, queue: str) -> list[introspect.QueueSubscription]:
+        return introspect.queue_subscriptions(self.node_exec(node), queue, self.jmx_names)
+
     def topic_subscriptions(self, node: str) -> list[introspect.QueueConsumer]:
         return introspect.topic_subscriptions(self.node_exec(node), self.jmx_names)
 

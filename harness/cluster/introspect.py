@@ -279,6 +279,59 @@ def parse_queue_consumers(output: str, network_attribute: bool = True) -> list[Q
     return sorted(consumers, key=lambda c: (c.queue, c.client_id, c.network, c.dispatched))
 
 
+@dataclass(frozen=True)
+class QueueSubscription:
+    """A subscription on one queue as the broker's dispatch sees it."""
+
+    client_id: str
+    network: bool
+    prefetch: int
+    dispatched: int  # delivered to it and not acknowledged
+    slow: bool  # the broker marked it a slow consumer (advisories and slow-consumer strategies act on it)
+
+
+SUBSCRIPTION_FLAGS_VIEW = "DestinationName,ClientId,PrefetchSize,DispatchedQueueSize,SlowConsumer"
+
+
+def queue_subscriptions(run: Exec, queue: str, names: JmxNames = MODERN) -> list[QueueSubscription]:
+    """Every subscription on `queue` on this broker, with its prefetch and whether it is marked slow."""
+    view = SUBSCRIPTION_FLAGS_VIEW + (",Network" if names.network_attribute else "")
+    code, out = run(["amq-jmx", "query", "--objname", names.queue_consumers, "--view", view], 60)
+    if code != 0:
+        raise HarnessError(f"JMX consumer query failed ({code}): {out.strip().splitlines()[-1:] or ''}")
+    try:
+        return parse_queue_subscriptions(out, queue, names.network_attribute)
+    except ValueError as exc:
+        raise HarnessError(f"JMX consumer query unreadable: {exc}") from None
+
+
+def parse_queue_subscriptions(
+    output: str, queue: str, network_attribute: bool = True
+) -> list[QueueSubscription]:
+    """The records of `queue`'s subscriptions; a flag or count the console did not print is an error."""
+    subscriptions = []
+    for r in parse_mbeans(output):
+        if r.get("DestinationName") != queue:
+            continue
+        slow = r.get("SlowConsumer", "").lower()
+        if slow not in ("true", "false"):
+            raise ValueError(f"{queue}: SlowConsumer={r.get('SlowConsumer')!r}")
+        if network_attribute:
+            network = r.get("Network", "").lower() == "true"
+        else:
+            network = bool(NETWORK_CLIENT.match(r.get("ClientId", "")))
+        subscriptions.append(
+            QueueSubscription(
+                client_id=r.get("ClientId", ""),
+                network=network,
+                prefetch=_int(r, "PrefetchSize"),
+                dispatched=_int(r, "DispatchedQueueSize"),
+                slow=slow == "true",
+            )
+        )
+    return sorted(subscriptions, key=lambda s: (s.client_id, s.network))
+
+
 def topic_consumers(run: Exec, topic: str, names: JmxNames = MODERN) -> int:
     """Consumers of `topic` on this broker (its own subscribers and the bridges' subscriptions); 0 when the
     topic does not exist there yet."""

@@ -435,6 +435,15 @@ PATTERNS: tuple[Pattern, ...] = (
         fixed_in="5.17.5",
     ),
     Pattern(
+        "slow-unmarked",
+        "a queue consumer with a full prefetch is never marked slow (no advisory, no abort)",
+        "AMQ-9153 (fixed in 5.17.3)",
+        "full-consumer",
+        checker_failed("marked-slow"),
+        "marked-slow: a full prefetch with messages waiting behind it, SlowConsumer false",
+        fixed_in="5.17.3",
+    ),
+    Pattern(
         "refused-yet-delivered",
         "a send refused for a full store is delivered anyway",
         "found here (store-full)",

@@ -1,4 +1,4 @@
-"""conduit and freed on literal probe readings: the clean reading, the bug each one is for, and every way
+"""conduit, freed and marked-slow on literal probe readings: the clean reading, the bug each one is for, and every way
 the evidence can be missing (unknown, never ok)."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from harness.check.conduit import check_conduit
 from harness.check.freed import check_freed
 from harness.check.ledger import Ledger
+from harness.check.marked_slow import check_marked_slow
 from harness.check.registry import CHECKERS, check_all
 from harness.check.verdict import FinalState
 
@@ -36,6 +37,17 @@ def churn(before: int, holding: int, after: int, kind: str = "ok") -> list[dict]
     else:
         reading |= {"error": "class histogram failed (1)"}
     return [{"t": 8.0, "p": "probe", "type": "invoke", "f": "reading", **where}, reading]
+
+
+def full(dispatched: int, size: int, slow: bool, kind: str = "ok") -> list[dict]:
+    """A full-consumer reading: the probe's consumer (prefetch 5) holding `dispatched`, `size` on the queue."""
+    where = {"what": "full-consumer", "node": A, "prefetch": 5, "sent": 20}
+    reading = {"t": 7.0, "p": "probe", "type": kind, "f": "reading", **where}
+    if kind == "ok":
+        reading |= {"dispatched": dispatched, "size": size, "slow": slow, "held": dispatched}
+    else:
+        reading |= {"error": "timed out after 30s waiting for a full prefetch with messages behind it"}
+    return [{"t": 6.0, "p": "probe", "type": "invoke", "f": "reading", **where}, reading]
 
 
 def test_composite_parts_with_the_plain_topics_one_subscription_are_conduit() -> None:
@@ -95,10 +107,35 @@ def test_freed_without_its_evidence_is_unknown() -> None:
     assert check_freed(Ledger.from_history(churn(0, 0, 0)[:1]), FinalState()).valid is None
 
 
+def test_a_full_consumer_marked_slow_passes() -> None:
+    verdict = check_marked_slow(Ledger.from_history(full(5, 20, True)), FinalState())
+    assert verdict.valid is True and verdict.counts == {"readings": 1, "unmarked": 0}
+
+
+def test_a_full_consumer_left_unmarked_fails_marked_slow() -> None:
+    """AMQ-9153 as 5.17.2 shows it: prefetch 5 held, 15 waiting behind it, SlowConsumer false."""
+    verdict = check_marked_slow(Ledger.from_history(full(5, 20, False)), FinalState())
+    assert verdict.valid is False and verdict.counts == {"readings": 1, "unmarked": 1}
+    assert verdict.evidence["unmarked"] == [{"t": 7.0, "broker": A, "prefetch": 5, "held": 5, "waiting": 15}]
+    assert "full prefetch of 5 with 15 messages waiting" in verdict.note
+
+
+def test_marked_slow_without_a_full_consumer_shown_is_unknown() -> None:
+    # the prefetch not full, or full with nothing behind it: the condition the flag is for was not shown
+    for dispatched, size in ((4, 20), (5, 5)):
+        verdict = check_marked_slow(Ledger.from_history(full(dispatched, size, False)), FinalState())
+        assert verdict.valid is None and "no full consumer was shown" in verdict.note, (dispatched, size)
+    failed = check_marked_slow(Ledger.from_history(full(0, 0, False, "fail")), FinalState())
+    assert failed.valid is None and "timed out" in failed.note
+    assert check_marked_slow(Ledger.from_history(full(0, 0, False)[:1]), FinalState()).valid is None
+
+
 def test_the_probe_checkers_judge_only_runs_with_their_probe() -> None:
     plain_run = [{"t": 1.0, "p": "harness", "type": "ok", "f": "phase", "phase": "load"}]
     names = {v.checker for v in check_all(Ledger.from_history(plain_run), FinalState())}
-    assert "conduit" not in names and "freed" not in names
-    probed = check_all(Ledger.from_history(demand((1, 1, 1)) + churn(4, 24, 25)), FinalState())
-    assert {"conduit", "freed"} <= {v.checker for v in probed}
-    assert {"conduit", "freed"} <= CHECKERS.keys()
+    assert not names & {"conduit", "freed", "marked-slow"}
+    probed = check_all(
+        Ledger.from_history(demand((1, 1, 1)) + churn(4, 24, 25) + full(5, 20, True)), FinalState()
+    )
+    assert {"conduit", "freed", "marked-slow"} <= {v.checker for v in probed}
+    assert {"conduit", "freed", "marked-slow"} <= CHECKERS.keys()
