@@ -19,9 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 from harness.check.ledger import Ledger
+from harness.check.probe_verdict import brief, probe_verdict
 from harness.check.verdict import FinalState, Verdict
 
 READING = "topic-demand"
+KEYS = ("local", "remote", "consumers", "bridges", "composite_subscriptions")
 
 
 def has_demand_readings(ledger: Ledger) -> bool:
@@ -36,7 +38,6 @@ def check_conduit(ledger: Ledger, final: FinalState) -> Verdict:
     Witnesses: (bridge, topic, subscriptions, the plain topic's) for each topic over its bridge's plain count."""
     readings = ledger.readings.get(READING, [])
     read = [r for r in readings if r["type"] == "ok"]
-    failed = [r for r in readings if r["type"] == "fail"]
     extra: list[dict[str, Any]] = []
     judged = 0
     for r in read:
@@ -58,28 +59,20 @@ def check_conduit(ledger: Ledger, final: FinalState) -> Verdict:
                 if topic != r["plain"] and n > plain
             ]
     counts_ = {"bridges": judged, "extra-subscriptions": sum(e["subscriptions"] - e["plain"] for e in extra)}
-    evidence = {"extra": extra, "readings": [_brief(r) for r in readings]}
-    if extra:
-        first = extra[0]
-        return Verdict(
-            "conduit",
-            False,
-            counts_,
-            evidence,
+    evidence = {"extra": extra, "readings": [brief(r, KEYS) for r in readings]}
+    first = extra[0] if extra else None
+    return probe_verdict(
+        "conduit",
+        readings,
+        counts_,
+        evidence,
+        violated=(
             f"the bridge {first['bridge']} held {first['subscriptions']} subscriptions on {first['topic']} on "
             f"{first['broker']} for consumers of a composite destination, {first['plain']} on a plain topic "
-            "for the same consumers",
+            "for the same consumers"
         )
-    if failed or not read:
-        why = failed[0].get("error", "?") if failed else "no reading of the bridges' topic demand"
-        return Verdict("conduit", None, counts_, evidence, f"unknown: {why}")
-    if judged == 0:
-        return Verdict(
-            "conduit", None, counts_, evidence, "unknown: no bridge carried the plain topic's demand"
-        )
-    return Verdict("conduit", True, counts_, evidence)
-
-
-def _brief(reading: dict[str, Any]) -> dict[str, Any]:
-    keys = ("t", "type", "local", "remote", "consumers", "bridges", "composite_subscriptions", "error")
-    return {k: reading[k] for k in keys if k in reading}
+        if first
+        else None,
+        uncontrolled=None if judged else "no bridge carried the plain topic's demand",
+        nothing_read="no reading of the bridges' topic demand",
+    )

@@ -17,9 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from harness.check.ledger import Ledger
+from harness.check.probe_verdict import brief, probe_verdict
 from harness.check.verdict import FinalState, Verdict
 
 READING = "unsubscribed-freed"
+KEYS = ("node", "cycles", "held", "before", "holding", "after", "closed")
 
 
 def has_churn_readings(ledger: Ledger) -> bool:
@@ -34,7 +36,6 @@ def check_freed(ledger: Ledger, final: FinalState) -> Verdict:
     Witnesses: (broker, cycles, retained) for each reading over the limit."""
     readings = ledger.readings.get(READING, [])
     read = [r for r in readings if r["type"] == "ok"]
-    failed = [r for r in readings if r["type"] == "fail"]
     kept: list[dict[str, Any]] = []
     unseen: list[dict[str, Any]] = []
     for r in read:
@@ -46,33 +47,25 @@ def check_freed(ledger: Ledger, final: FinalState) -> Verdict:
         elif retained >= r["cycles"] / 2:
             kept.append(entry)
     counts = {"readings": len(read), "retained": sum(k["retained"] for k in kept)}
-    evidence = {"retained": kept, "unseen": unseen, "readings": [_brief(r) for r in readings]}
-    if kept:
-        first = kept[0]
-        return Verdict(
-            "freed",
-            False,
-            counts,
-            evidence,
+    evidence = {"retained": kept, "unseen": unseen, "readings": [brief(r, KEYS) for r in readings]}
+    first = kept[0] if kept else None
+    blind = unseen[0] if unseen else None
+    return probe_verdict(
+        "freed",
+        readings,
+        counts,
+        evidence,
+        violated=(
             f"{first['broker']} still held {first['retained']} STOMP subscriptions after {first['cycles']} "
-            "subscribe/unsubscribe cycles on one open connection",
+            "subscribe/unsubscribe cycles on one open connection"
         )
-    if failed or not read:
-        why = failed[0].get("error", "?") if failed else "no reading of the broker's heap"
-        return Verdict("freed", None, counts, evidence, f"unknown: {why}")
-    if unseen:
-        first = unseen[0]
-        return Verdict(
-            "freed",
-            None,
-            counts,
-            evidence,
-            f"unknown: the histogram of {first['broker']} showed {first['seen']} of {first['held']} open "
-            "subscriptions, so it could not show retained ones either",
+        if first
+        else None,
+        uncontrolled=(
+            f"the histogram of {blind['broker']} showed {blind['seen']} of {blind['held']} open "
+            "subscriptions, so it could not show retained ones either"
         )
-    return Verdict("freed", True, counts, evidence)
-
-
-def _brief(reading: dict[str, Any]) -> dict[str, Any]:
-    keys = ("t", "type", "node", "cycles", "held", "before", "holding", "after", "closed", "error")
-    return {k: reading[k] for k in keys if k in reading}
+        if blind
+        else None,
+        nothing_read="no reading of the broker's heap",
+    )

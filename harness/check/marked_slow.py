@@ -18,9 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 from harness.check.ledger import Ledger
+from harness.check.probe_verdict import brief, probe_verdict
 from harness.check.verdict import FinalState, Verdict
 
 READING = "full-consumer"
+KEYS = ("node", "prefetch", "sent", "dispatched", "size", "slow", "held")
 
 
 def has_full_consumer_readings(ledger: Ledger) -> bool:
@@ -35,7 +37,6 @@ def check_marked_slow(ledger: Ledger, final: FinalState) -> Verdict:
     Witnesses: (broker, prefetch, held, waiting) for each such consumer not marked slow."""
     readings = ledger.readings.get(READING, [])
     read = [r for r in readings if r["type"] == "ok"]
-    failed = [r for r in readings if r["type"] == "fail"]
     unmarked: list[dict[str, Any]] = []
     not_full: list[dict[str, Any]] = []
     for r in read:
@@ -52,33 +53,25 @@ def check_marked_slow(ledger: Ledger, final: FinalState) -> Verdict:
         elif not r["slow"]:
             unmarked.append(entry)
     counts = {"readings": len(read), "unmarked": len(unmarked)}
-    evidence = {"unmarked": unmarked, "not_full": not_full, "readings": [_brief(r) for r in readings]}
-    if unmarked:
-        first = unmarked[0]
-        return Verdict(
-            "marked-slow",
-            False,
-            counts,
-            evidence,
+    evidence = {"unmarked": unmarked, "not_full": not_full, "readings": [brief(r, KEYS) for r in readings]}
+    first = unmarked[0] if unmarked else None
+    short = not_full[0] if not_full else None
+    return probe_verdict(
+        "marked-slow",
+        readings,
+        counts,
+        evidence,
+        violated=(
             f"a consumer on {first['broker']} held its full prefetch of {first['prefetch']} with "
-            f"{first['waiting']} messages waiting behind it, and the broker did not mark it slow",
+            f"{first['waiting']} messages waiting behind it, and the broker did not mark it slow"
         )
-    if failed or not read:
-        why = failed[0].get("error", "?") if failed else "no reading of a full consumer"
-        return Verdict("marked-slow", None, counts, evidence, f"unknown: {why}")
-    if not_full:
-        first = not_full[0]
-        return Verdict(
-            "marked-slow",
-            None,
-            counts,
-            evidence,
-            f"unknown: the consumer on {first['broker']} held {first['held']} of a prefetch of "
-            f"{first['prefetch']} with {first['waiting']} waiting: no full consumer was shown",
+        if first
+        else None,
+        uncontrolled=(
+            f"the consumer on {short['broker']} held {short['held']} of a prefetch of {short['prefetch']} "
+            f"with {short['waiting']} waiting: no full consumer was shown"
         )
-    return Verdict("marked-slow", True, counts, evidence)
-
-
-def _brief(reading: dict[str, Any]) -> dict[str, Any]:
-    keys = ("t", "type", "node", "prefetch", "sent", "dispatched", "size", "slow", "held", "error")
-    return {k: reading[k] for k in keys if k in reading}
+        if short
+        else None,
+        nothing_read="no reading of a full consumer",
+    )
