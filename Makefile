@@ -6,11 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 AMQ := $(VENV)/bin/amq-chaos
 
-.PHONY: help test test-k8s unit chaos soak replay shrink matrix bugs index merge up status down sweep images tools browser lint docs clean bench pack
+.PHONY: help test test-k8s test-ci-examples unit chaos soak replay shrink matrix bugs index merge up status down sweep images tools browser lint docs clean bench pack
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
 	@echo "make unit      the harness's tests that need no Docker (under a minute)"
+	@echo "make test-ci-examples  ci/'s nightly-soak examples, run here as their platforms would (25 min)"
 	@echo "make test-k8s  the Kubernetes backend on your cluster (kubeconfig, K8S_NAMESPACE=, docs/backends.md)"
 	@echo "make chaos     the chaos scenarios, clusters side by side (SEED=, SCENARIO=, DESIGN= select; WORKERS=1)"
 	@echo "make soak      random faults for DURATION (default 8h; CHECKPOINT=5m, SEED=, DESIGN=seed|hardened)"
@@ -69,8 +70,13 @@ WORKERS ?= $(shell $(PYTHON) -c 'import os; m = os.sysconf("SC_PAGE_SIZE") * os.
 
 # the JUnit file is what `make bench` reads the suite's wall time from; the slowest tests are listed at the end
 test: images browser lint
-	$(PY) -m pytest tests -m "not k8s" -n $(WORKERS) --dist loadfile --durations=15 \
+	$(PY) -m pytest tests -m "not k8s and not ci_examples" -n $(WORKERS) --dist loadfile --durations=15 \
 		--junitxml=runs/tests/junit.xml $(PYTEST_ARGS)
+
+# ci/'s nightly-soak examples run as their platforms would, in clean clones, a 10-minute soak each (about
+# 25 minutes: too long for make test); CI_EXAMPLE_DURATION= changes the soak's length
+test-ci-examples: $(STAMP)
+	$(PY) -m pytest tests/docker/test_nightly_soak_examples.py -m ci_examples -p no:randomly $(PYTEST_ARGS)
 
 # the Kubernetes backend on a real cluster (docs/backends.md, Kubernetes): your kubeconfig and K8S_* settings
 test-k8s: $(STAMP)

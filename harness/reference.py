@@ -212,8 +212,11 @@ def exit_codes_page() -> str:
     from harness.errors import EXIT_CODES
 
     intro = (
-        "Every command shares these (`harness/errors.py`), `make chaos` and the other make targets included, "
-        "so that CI can tell what the brokers did from what the harness or the machine did."
+        "Every `amq-chaos` command shares these (`harness/errors.py`), so that CI can tell what the brokers "
+        "did from what the harness or the machine did. The make targets run these commands, but make itself "
+        "exits 2 whenever a command fails, whatever its code: where the code matters (a CI job), build with "
+        "`make images` and then call the command, `.venv/bin/amq-chaos chaos` or `.venv/bin/amq-chaos soak`, "
+        "as the CI examples in `ci/` do."
     )
     return _page("Exit codes", intro, _table(("code", "meaning"), [(str(c), m) for c, m in EXIT_CODES]))
 
