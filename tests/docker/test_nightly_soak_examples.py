@@ -94,7 +94,7 @@ def github_night(docker_available: None, tmp_path_factory: pytest.TempPathFactor
 
 def test_the_github_example_soaks_and_keeps_its_night(github_night: Job) -> None:
     job = github_night
-    assert job.env["DURATION"] == DURATION and job.env["SEED"] == str(RUN_NUMBER)
+    assert job.env["AMQ_CHAOS_DURATION"] == DURATION and job.env["AMQ_CHAOS_SEED"] == str(RUN_NUMBER)
     assert job.env["AMQ_CLIENT_PASSWORD"] == "client-test-secret", "no secrets: the test defaults"
     steps = {s.name: s.code for s in job.steps}
     assert steps["images (mmdebstrap needs root)"] == 0, job.steps
@@ -116,7 +116,7 @@ def test_the_gitlab_example_soaks_on_its_own_port_and_adds_up_the_nights(
     github_night: Job, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     spec = yaml.safe_load((ROOT / "ci" / "gitlab-nightly-soak.yml").read_text())["nightly-soak"]
-    entry = next(e for e in spec["parallel"]["matrix"] if e["DESIGN"] == "seed")
+    entry = next(e for e in spec["parallel"]["matrix"] if e["AMQ_CHAOS_DESIGN"] == "seed")
     folder = tmp_path_factory.mktemp("gitlab")
     cache = folder / "cache"
     earlier = github_night.cache / "soak-nights-hardened-900001"
@@ -126,7 +126,7 @@ def test_the_gitlab_example_soaks_on_its_own_port_and_adds_up_the_nights(
         "GITLAB_CI": "true",
         "CI_PIPELINE_SOURCE": "schedule",
         "CI_PIPELINE_IID": "8",
-        "CI_JOB_NAME": f"nightly-soak: [seed, {entry['VIP_PORT']}]",
+        "CI_JOB_NAME": f"nightly-soak: [seed, {entry['AMQ_CHAOS_VIP_PORT']}]",
     }
     rule = spec["rules"][0]["if"]
     assert rule == '$CI_PIPELINE_SOURCE == "schedule" && $SOAK == "1"', "the schedule's rule changed"
@@ -136,11 +136,16 @@ def test_the_gitlab_example_soaks_on_its_own_port_and_adds_up_the_nights(
         ROOT,
         folder,
         predefined,
-        {"SOAK": "1", "DURATION": DURATION},
+        {"SOAK": "1", "AMQ_CHAOS_DURATION": DURATION},
         STEP_TIMEOUT,
         cache,
     )
-    assert job.env["VIP_PORT"] == "61623" and job.env["SEED"] == "8" and job.env["DURATION"] == DURATION
+    env = job.env
+    assert (
+        env["AMQ_CHAOS_VIP_PORT"] == "61623"
+        and env["AMQ_CHAOS_SEED"] == "8"
+        and env["AMQ_CHAOS_DURATION"] == DURATION
+    )
     main, after = job.steps
     assert main.code in (0, 1), job.steps  # 1: the brokers violated something (seed has known bugs)
     assert after.code == 0, job.steps

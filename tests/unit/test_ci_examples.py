@@ -11,7 +11,7 @@ import yaml
 
 from harness.chaos.replay import recorded_faults
 from harness.history import read_history
-from harness.settings import parse_duration, stamped_folder
+from harness.settings import VARIABLES, parse_duration, stamped_folder
 from tests.support import recorded_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def test_the_github_workflow_soaks_nightly_within_the_job_limit() -> None:
     job = workflow["jobs"]["soak"]
     assert job["timeout-minutes"] * 60 < SIX_HOURS
     env = job["env"]
-    duration = parse_duration(re.sub(r"\$\{\{.*'(\w+)' \}\}", r"\1", env["DURATION"]))
+    duration = parse_duration(re.sub(r"\$\{\{.*'(\w+)' \}\}", r"\1", env["AMQ_CHAOS_DURATION"]))
     assert duration + 10 * 60 <= job["timeout-minutes"] * 60, "no room for set-up and upload"
     assert env["DEBIAN_MIRROR"].startswith("http")
     # a repository or fork without the secrets runs on the test defaults, not on empty passwords
@@ -95,13 +95,13 @@ def test_the_gitlab_job_soaks_on_a_schedule_and_keeps_its_artifacts() -> None:
     hours, minutes = re.match(r"(\d+)h (\d+)m", job["timeout"]).groups()  # type: ignore[union-attr]
     limit = int(hours) * 3600 + int(minutes) * 60
     # GitLab.com's hosted runners stop a job after 3 hours whatever its timeout says
-    assert limit <= THREE_HOURS and parse_duration(job["variables"]["DURATION"]) + 10 * 60 <= limit
+    assert limit <= THREE_HOURS and parse_duration(job["variables"]["AMQ_CHAOS_DURATION"]) + 10 * 60 <= limit
     # matrix jobs that share a shell runner each take their own VIP port
-    ports = [entry["VIP_PORT"] for entry in job["parallel"]["matrix"]]
+    ports = [entry["AMQ_CHAOS_VIP_PORT"] for entry in job["parallel"]["matrix"]]
     assert len(ports) == len(set(ports)) == len(job["parallel"]["matrix"]) == 2
     assert_installs_only_what_a_soak_uses(commands_in(job["before_script"]))
     assert any("make pack DIR=runs/soak" in line for line in job["after_script"])  # runs after a failure too
-    assert job["cache"]["when"] == "always" and "$DESIGN" in job["cache"]["key"]
+    assert job["cache"]["when"] == "always" and "$AMQ_CHAOS_DESIGN" in job["cache"]["key"]
     assert set(job["cache"]["paths"]) == {"runs/soak/*/soak.json", "runs/soak/*/checkpoints.json"}
     assert job["artifacts"]["paths"] == ["runs/soak/", "runs/index.html"]
     assert any(re.search(r"AMQ_CLIENT_PASSWORD:-client-test-secret", line) for line in job["before_script"])
@@ -134,3 +134,14 @@ def test_make_pack_leaves_histories_that_replay_and_the_checkers_read_as_they_ar
     assert sorted(p.name for p in window.iterdir()) == ["history.jsonl.gz"]
     assert list(read_history(history)) == before  # by its plain name, where only the .gz is left
     assert recorded_faults(window / "history.jsonl.gz") == recorded_faults(history)
+
+
+def test_the_examples_give_the_soak_command_its_settings_by_the_names_it_reads() -> None:
+    """The jobs run `amq-chaos soak` itself (make would turn its exit code into 2), which reads its settings
+    only under the AMQ_CHAOS_ prefix: an unprefixed DURATION would leave it soaking 8 hours on a random seed."""
+    unprefixed = {v.name for v in VARIABLES if v.env != v.name}
+    github = yaml.safe_load((ROOT / "ci" / "github-nightly-soak.yml").read_text())["jobs"]["soak"]["env"]
+    gitlab = yaml.safe_load((ROOT / "ci" / "gitlab-nightly-soak.yml").read_text())["nightly-soak"]
+    given = [*github, *gitlab["variables"], *(k for entry in gitlab["parallel"]["matrix"] for k in entry)]
+    assert not unprefixed & set(given), unprefixed & set(given)
+    assert {"AMQ_CHAOS_DURATION", "AMQ_CHAOS_SEED", "AMQ_CHAOS_DESIGN"} <= set(given)
