@@ -3,6 +3,7 @@ seed placing the clients and drawing the faults alike twice."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,21 @@ def test_replaying_a_history_redoes_its_fault_schedule(cluster: Cluster) -> None
     replay = replay_history(cluster, original.history.path, ARTIFACTS / "replay", drain_timeout=5)
     replayed = recorded_faults(Path(replay.directory) / "history.jsonl")
     assert [s.key for s in replayed] == [s.key for s in recorded]  # same faults, same nodes, same order
+    # the first fault comes at its offset, and every fault is held as long as its recorded one (within 1 s).
+    # A later fault waits for the pairs to be back from the one before, as in the original, and that recovery
+    # takes what the machine gives it: its time is not compared (a fresh clone's run under two workers: the
+    # restart 1.25 s later than recorded, after a slower recovery from the partition)
     offsets = [round(b.t - a.t, 3) for a, b in zip(recorded, replayed, strict=True)]
-    assert all(abs(d) <= 1.0 for d in offsets), offsets
+    assert abs(offsets[0]) <= 1.0, offsets
+
+    def holds(steps: list) -> list[float]:
+        return [b.t - a.t for a, b in itertools.pairwise(steps) if a.key[0] == "fault" and b.key[0] == "heal"]
+
+    assert len(holds(recorded)) >= 2 and len(holds(replayed)) == len(holds(recorded))
+    assert all(abs(b - a) <= 1.0 for a, b in zip(holds(recorded), holds(replayed), strict=True)), (
+        holds(recorded),
+        holds(replayed),
+    )
     # each client's sessions asked for the pairs the history's did, in the same order
     original_routes, replayed_routes = (
         sessions(original.history.path),
