@@ -50,7 +50,16 @@ def chaos(
 
 
 def replay(history: Path | str) -> str:
-    return f"make replay HISTORY={history}"
+    return f"make replay HISTORY={_as_typed_here(Path(history))}"
+
+
+def _as_typed_here(path: Path) -> Path:
+    """A path under the working folder (the checkout, where `make replay` runs) relative to it: a CI runner's
+    absolute path (/home/runner/work/...) names nothing on the machine its artifact is downloaded to."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def soak(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from harness.chaos.live_nodes import live_by_pair
+from harness.chaos.live_nodes import first_live
 from harness.check.marked_slow import READING
 from harness.errors import HarnessError
 from harness.wait import WaitTimeout, wait_until
@@ -34,8 +34,7 @@ def probe_full_consumer(run: ChaosRun, timeout: float = 30.0) -> None:
     read: dict[str, Any] = {}
     node = ""
     try:
-        live = live_by_pair(cluster)
-        node = live[sorted(live)[0]]
+        node = first_live(cluster)
         run.history.append(
             "probe", "invoke", "reading", what=READING, node=node, prefetch=PREFETCH, sent=SENT
         )

@@ -16,3 +16,9 @@ def live_by_pair(cluster: BrokerCluster) -> dict[str, str]:
     if without:
         raise HarnessError(f"no single live broker in pair {', '.join(without)}: {live}")
     return {pair: nodes[0] for pair, nodes in live.items()}
+
+
+def first_live(cluster: BrokerCluster) -> str:
+    """The live node of the first pair: where a single-broker probe talks, so a seed always picks the same one."""
+    live = live_by_pair(cluster)
+    return live[sorted(live)[0]]

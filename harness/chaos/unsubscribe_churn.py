@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.chaos.live_nodes import live_by_pair
+from harness.chaos.live_nodes import first_live
 from harness.check.freed import READING
 from harness.errors import HarnessError
 
@@ -28,8 +28,7 @@ def probe_unsubscribe_churn(run: ChaosRun) -> None:
     read: dict[str, int] = {}
     node = ""
     try:
-        live = live_by_pair(cluster)
-        node = live[sorted(live)[0]]
+        node = first_live(cluster)
         run.history.append("probe", "invoke", "reading", what=READING, node=node, held=HELD, cycles=CYCLES)
 
         def count() -> int:

@@ -522,3 +522,15 @@ def test_every_scenario_declares_the_fault_kinds_it_injects() -> None:
                 declared = named | (set(RANDOM_KINDS) if "RANDOM_KINDS" in starred else set())
                 declared |= set(COMBINED_KINDS) if "COMBINED_KINDS" in starred else set()
                 assert kinds <= declared, f"{path.name}::{node.name} injects {kinds - declared} undeclared"
+
+
+def test_a_replay_command_names_a_history_under_the_checkout_as_typed_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a soak on a CI runner writes under /home/runner/work/...: pasted after downloading the artifact into a
+    # checkout, only the path from the checkout's root still names the history
+    history = tmp_path / "runs" / "soak" / "20261207-soak" / "soak-w000" / "history.jsonl"
+    monkeypatch.chdir(tmp_path)
+    assert commands.replay(history) == "make replay HISTORY=runs/soak/20261207-soak/soak-w000/history.jsonl"
+    elsewhere = tmp_path.parent / "history.jsonl"
+    assert commands.replay(elsewhere) == f"make replay HISTORY={elsewhere}"
