@@ -153,6 +153,12 @@ class _Listener(stomp.ConnectionListener):
             self.state.lock.notify_all()
 
 
+# sessions are told apart by a serial, never by id(): CPython hands a freed session's address to the next
+# object, and a workload that kept id(session) of a closed session took a new session's deliveries for late
+# frames of an old one (another consumer's, even), so a redelivered copy was explained by the wrong close
+_session_serials = itertools.count(1)
+
+
 class StompSession:
     def __init__(
         self,
@@ -170,6 +176,7 @@ class StompSession:
         if protocol not in PROTOCOLS:
             raise HarnessError(f"unknown STOMP protocol {protocol!r}: expected one of {', '.join(PROTOCOLS)}")
         self.address = (host, port)
+        self.serial = next(_session_serials)
         self._protocol = protocol
         self._state = _State()
         # receipt ids need only be unique on this connection: a counter, where uuid4 cost more than the rest of

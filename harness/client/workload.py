@@ -115,9 +115,10 @@ class Workload:
         self.delivered_ids: set[str] = set()
         self._reconnect_requests: dict[str, threading.Event] = {}
         # session (by id) -> ids delivered on it whose ack the broker has not confirmed yet
+        # by session.serial: deliveries not yet confirmed acked, sessions closing or closed, when a close began
         self._pending: dict[int, set[str]] = {}
         self._closed: set[int] = set()
-        self._closing_since: dict[int, float] = {}  # id(session) -> when its close began
+        self._closing_since: dict[int, float] = {}
         self._next_seq: dict[str, int] = {}
         self._subscribed: set[str] = set()  # consumers and subscribers with a live subscription now
         self._subscribed_at: dict[str, str] = {}  # ...and the broker each one's subscription is on
@@ -332,7 +333,7 @@ class Workload:
             self.ack(process, session, delivery, message_id)
 
     def ack(self, process: str, session: StompSession, delivery: Delivery, message_id: str) -> None:
-        key = id(session)
+        key = session.serial
 
         def confirmed() -> None:
             with self._lock:
@@ -397,10 +398,10 @@ class Workload:
                 self.delivered_ids.add(message_id)
             if session is not None:
                 # recorded, not yet confirmed acked: if its session ends now, a copy coming back is ours
-                if id(session) in self._closed:
-                    closing_since = self._closing_since.get(id(session), self.history.now())
+                if session.serial in self._closed:
+                    closing_since = self._closing_since.get(session.serial, self.history.now())
                 else:
-                    self._pending.setdefault(id(session), set()).add(message_id)
+                    self._pending.setdefault(session.serial, set()).add(message_id)
         if closing_since is not None:
             # a frame the connection handed over after its close began: never acked, and the broker may
             # already have handed the message to another consumer (that copy can even be recorded first)
@@ -419,11 +420,11 @@ class Workload:
         with self._lock:
             self._subscribed.discard(process)
             self._subscribed_at.pop(process, None)
-            self._closing_since[id(session)] = since
+            self._closing_since[session.serial] = since
         session.close()
         with self._lock:
-            self._closed.add(id(session))
-            unconfirmed = sorted(self._pending.pop(id(session), set()))
+            self._closed.add(session.serial)
+            unconfirmed = sorted(self._pending.pop(session.serial, set()))
         self.history.append(
             process,
             "info",

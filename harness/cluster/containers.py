@@ -6,6 +6,7 @@ script, and a Docker test keeps the two agreeing."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 
 import docker.errors
@@ -28,6 +29,28 @@ def exec_in(container: Container, command: list[str], timeout: float = 60) -> tu
         raise
     stdout, stderr = result.output or (None, None)
     return result.exit_code, ((stdout or b"") + (stderr or b"")).decode(errors="replace")
+
+
+FREEZE_RETRY_FOR = 10.0  # seconds of "unable to freeze" answers before a freeze is given up
+
+
+def pause(container: Container, retry_for: float = FREEZE_RETRY_FOR) -> None:
+    """`docker pause`, tried again while cgroup v1's freezer answers "unable to freeze". runc gives up when a
+    task keeps escaping the freeze (a fork, or an exec joining the cgroup: the harness's own reads exec into
+    the brokers), and its authors call freezing under such traffic a game of chances (runc #2791); a fresh-clone
+    `make test` lost a test to one such answer. Any other refusal, or the same one past `retry_for`, is raised."""
+    deadline = time.monotonic() + retry_for
+    while True:
+        try:
+            container.pause()
+            return
+        except docker.errors.APIError as exc:
+            if "unable to freeze" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        container.reload()
+        if container.status == "paused":  # frozen after all: the answer came late, the freeze held
+            return
+        time.sleep(0.2)
 
 
 # (container id, its current life's start) -> (state so far, timestamp of the last log line read): each poll

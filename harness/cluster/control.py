@@ -386,7 +386,7 @@ class Cluster(BrokerCluster):
             case "restart":
                 container.restart(timeout=STOP_TIMEOUT)
             case "freeze":
-                container.pause()
+                containers.pause(container)
             case "start":
                 container.start()
             case "thaw":

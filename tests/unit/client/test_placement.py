@@ -3,6 +3,7 @@ pins or a recorded history; and the workload records it."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -87,8 +88,11 @@ def test_a_replay_takes_each_sessions_route_or_where_it_asked_for_none_the_pair_
 
 
 class FakeSession:
+    serials = itertools.count(1)
+
     def __init__(self, broker: str) -> None:
         self.broker_name = broker
+        self.serial = next(FakeSession.serials)
         self.connected = True
 
     def close(self) -> None:
