@@ -139,12 +139,16 @@ def seq(delivery: Delivery) -> int:
 
 
 class DroppingConsumer(Workload):
-    """Acks every 7th message without recording it: the consumer 'loses' what it acknowledged."""
+    """Acks every 7th message without recording it: the consumer 'loses' what it acknowledged. Only among each
+    producer's first DROP_BELOW sends, which the controls' first loads cover: after the heal `prompt` needs 100
+    deliveries of messages sent after the recovery, and a fresh-clone run's drops there left it 98 (unknown,
+    which failed the lost control for the wrong property)."""
 
+    DROP_BELOW = 100
     dropped: set[str]
 
     def handle_delivery(self, process: str, session: StompSession | None, delivery: Delivery) -> None:
-        if seq(delivery) % 7 == 3:
+        if seq(delivery) < self.DROP_BELOW and seq(delivery) % 7 == 3:
             self.__dict__.setdefault("dropped", set()).add(delivery.headers["harness-id"])
             if session is not None:
                 session.ack(delivery)

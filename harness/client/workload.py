@@ -114,7 +114,6 @@ class Workload:
         self.acknowledged_ids: set[str] = set()
         self.delivered_ids: set[str] = set()
         self._reconnect_requests: dict[str, threading.Event] = {}
-        # session (by id) -> ids delivered on it whose ack the broker has not confirmed yet
         # by session.serial: deliveries not yet confirmed acked, sessions closing or closed, when a close began
         self._pending: dict[int, set[str]] = {}
         self._closed: set[int] = set()
