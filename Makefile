@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 AMQ := $(VENV)/bin/amq-chaos
 
-.PHONY: help test test-k8s test-ci-examples unit chaos soak replay shrink matrix bugs index merge up status down sweep images tools browser lint docs clean bench pack
+.PHONY: help test test-k8s test-ci-examples unit chaos soak replay shrink matrix bugs index merge durations up status down sweep images tools browser lint docs clean bench pack
 
 help:
 	@echo "make test      the harness's own tests (builds images, starts clusters)"
@@ -20,6 +20,7 @@ help:
 	@echo "make matrix    one scenario on 5.16.1, 5.17.2 and 5.17.6 side by side (SCENARIO=, SEED=)"
 	@echo "make index     runs/index.html: every run, and a trend per scenario and design"
 	@echo "make merge     one chaos run from its shards' run folders (SHARDS=\"dir1 dir2 ...\"; SHARD=K/N make chaos)"
+	@echo "make durations refresh durations.json, which SHARD=K/N splits by, from the last make test and make chaos"
 	@echo "make bugs      the known-bug patterns on every version and design, a table (TRIES=, SEED=, VERSIONS=, PATTERNS=, JRE=)"
 	@echo "make up        start a cluster and print its endpoints; make status; make down"
 	@echo "make images    build the broker, VIP and SSH host images (ACTIVEMQ_VERSION=5.17.2|5.16.1|5.17.6)"
@@ -163,6 +164,11 @@ index: $(STAMP)
 merge: $(STAMP)
 	@test -n "$(SHARDS)" || { echo "error: give SHARDS=\"<run folder of shard 1> <of shard 2> ...\""; exit 2; }
 	$(AMQ) merge $(SHARDS)
+
+# durations.json from the JUnit files of this checkout's last `make test` and `make chaos` (or JUNIT="a.xml
+# b.xml"): SHARD=K/N balances the shares by these times, so commit it for every runner to split alike
+durations: $(STAMP)
+	$(AMQ) durations $(JUNIT)
 
 # the known-bug table: every pattern on every version and design (builds the images it lacks), TRIES tries
 # each; VERSIONS=5.17.2 PATTERNS=stranded,split-brain narrow it. About 80 minutes for everything, 2 tries.

@@ -201,6 +201,32 @@ def cmd_merge(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_durations(settings: Settings, args: argparse.Namespace) -> int:
+    """Refresh durations.json, which SHARD=K/N splits the items by, from JUnit files of this machine's runs."""
+    from harness.chaos.durations import DURATIONS_FILE, refresh
+    from harness.settings import ROOT
+
+    junits = [Path(f) for f in args.junit] or [
+        f
+        for f in (
+            settings.runs_dir / "tests" / "junit.xml",
+            settings.runs_dir / "chaos" / "latest" / "junit.xml",
+        )
+        if f.is_file()
+    ]
+    missing = [str(f) for f in junits if not f.is_file()]
+    if not junits or missing:
+        raise HarnessError(
+            f"no JUnit file {'at ' + ', '.join(missing) if missing else 'under ' + str(settings.runs_dir)}: "
+            "run make test or make chaos first, or give JUNIT=<file> ..."
+        )
+    given_ids, held = refresh(ROOT / DURATIONS_FILE, junits, ROOT)
+    print(
+        f"{DURATIONS_FILE}: {given_ids} items' times from {', '.join(map(str, junits))}; {held} held in all"
+    )
+    return OK
+
+
 COMMANDS = {
     "images": cmd_images,
     "up": cmd_up,
@@ -212,6 +238,7 @@ COMMANDS = {
     "shrink": cmd_shrink,
     "report": cmd_report,
     "merge": cmd_merge,
+    "durations": cmd_durations,
     "replay": cmd_replay,
     "matrix": cmd_matrix,
     "bugs": cmd_bugs,
@@ -291,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
         "merge", help="join the run folders of a chaos run's shards (SHARD=K/N) into one, with its report"
     )
     merge.add_argument("folders", nargs="+", metavar="folder")
+    durations = commands.add_parser(
+        "durations", help="refresh durations.json, which SHARD=K/N splits the items by, from JUnit files"
+    )
+    durations.add_argument(
+        "junit", nargs="*", help="JUnit files (default: runs/tests/junit.xml and runs/chaos/latest/junit.xml)"
+    )
     index = commands.add_parser("index", help="runs/index.html: every run, and a trend per scenario")
     index.add_argument("folder", nargs="?", help="the runs folder (default: $AMQ_CHAOS_RUNS_DIR or runs/)")
     chaos = commands.add_parser(

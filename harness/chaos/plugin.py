@@ -27,10 +27,19 @@ from typing import Any
 import pytest
 
 from harness import commands
+from harness.chaos.durations import DURATIONS_FILE, read_durations
 from harness.chaos.faults import refused
 from harness.chaos.run import ChaosRun
 from harness.chaos.schedule import RANDOM_KINDS, FaultPlan, fault_plan_from
-from harness.chaos.shard import Shard, parse_shard
+from harness.chaos.shard import (
+    SHARD_RECORD,
+    Shard,
+    Share,
+    heaviest_first,
+    parse_shard,
+    split_weighed,
+    weigh,
+)
 from harness.chaos.spec import RunSpec
 from harness.check.result import ScenarioResult
 from harness.check.weaknesses import declared_for_shape
@@ -368,12 +377,49 @@ def scenario_name(item: pytest.Item) -> str:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _select_scenario(config, items)
+    try:
+        durations = read_durations(config.rootpath / DURATIONS_FILE)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    groups = {item.nodeid: split_group(item) for item in items}
+    # weighed once, over every item collected: each runner's split and order see the same weights
+    members, weight = weigh(groups, durations, groups.__getitem__)
     shard = config.stash.get(SHARD, None)
     if shard is not None:  # any session, `make test`'s too: after every other selection, so all agree
-        share = shard.pick(item.nodeid for item in items)
-        kept = [item for item in items if item.nodeid in share]
-        config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in share])
+        shares = split_weighed(members, weight, shard.count)
+        share = shares[shard.index - 1]
+        kept = [item for item in items if item.nodeid in share.node_ids]
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in share.node_ids])
+        session = config.stash.get(SESSION, None)
+        if session is not None:
+            record_share(session.folder(), shard, sorted(groups), share, sum(weight.values()))
         items[:] = kept
+    by_id = {item.nodeid: item for item in items}
+    items[:] = [by_id[node_id] for node_id in heaviest_first(list(by_id), weight, groups.__getitem__)]
+
+
+def split_group(item: pytest.Item) -> str:
+    """What a share takes whole: a chaos scenario brings up its own cluster, so each goes alone; the tests of
+    one file of `make test` share the file's clusters (module and session fixtures), so they go together."""
+    if "chaos" in getattr(item, "fixturenames", ()):
+        return item.nodeid
+    return item.nodeid.split("::")[0]
+
+
+def record_share(run_dir: Path, shard: Shard, every: list[str], share: Share, seconds: float) -> None:
+    """shard.json in the run folder: which items this share ran of which, for the merge to check that the
+    shards it is given are one split of one suite (a runner with another durations file splits otherwise)."""
+    record = {
+        "shard": str(shard),
+        "items": every,
+        "share": sorted(share.node_ids),
+        "seconds": round(share.seconds, 1),
+        "suite_seconds": round(seconds, 1),
+    }
+    # xdist's workers each collect, and each writes the same record: a whole file, whichever lands last
+    temporary = run_dir / f".shard.json.{os.getpid()}"
+    temporary.write_text(json.dumps(record, indent=1) + "\n")
+    temporary.replace(run_dir / SHARD_RECORD)
 
 
 def _select_scenario(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -624,6 +670,12 @@ def pytest_terminal_summary(
         )
         write(f"report: {report}")
         write(rewrite_index(session.settings.runs_dir))
+    if session.shard and (run_dir / SHARD_RECORD).exists():
+        record = json.loads((run_dir / SHARD_RECORD).read_text())
+        write(
+            f"shard {session.shard}: {len(record['share'])} of {len(record['items'])} items, "
+            f"{record['seconds']:.0f} s of the suite's {record['suite_seconds']:.0f} s by {DURATIONS_FILE}"
+        )
     write(f"artifacts: {run_dir}")
 
 

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from harness.chaos.shard import SHARD_RECORD
 from harness.errors import HarnessError
 from harness.report.html import report_from_folder
 from harness.report.index import rewrite_index
@@ -69,7 +70,35 @@ def _check(shards: list[Path]) -> tuple[set[int], list[str]]:
         raise HarnessError(
             f"shard {', '.join(f'{k}/{count}' for k in missing)} missing: a merge needs every share"
         )
+    _check_split(shards)
     return seeds, [f"{k}/{count}" for k in sorted(indexes)]
+
+
+def _check_split(shards: list[Path]) -> None:
+    """Each shard's shard.json (harness.chaos.plugin) names every item of the suite and its own share: the
+    shards must have split one list of items (runners that collected other items, or split them by another
+    durations file, leave some item in no share or in two), and their shares must cover it once."""
+    records = []
+    for shard in shards:
+        try:
+            records.append(json.loads((shard / SHARD_RECORD).read_text()))
+        except (OSError, ValueError) as exc:
+            raise HarnessError(
+                f"{shard} has no readable {SHARD_RECORD} (what the shard ran of which items)"
+            ) from exc
+    if any(record["items"] != records[0]["items"] for record in records):
+        raise HarnessError(
+            "the shards collected different items (another checkout, SCENARIO or DESIGN): not one split"
+        )
+    shares = [set(record["share"]) for record in records]
+    left_out = set(records[0]["items"]) - set().union(*shares)
+    if left_out or sum(map(len, shares)) != len(records[0]["items"]):
+        named = (
+            f"{len(left_out)} item{'s' * (len(left_out) != 1)} in no share"
+            if left_out
+            else "items in two shares"
+        )
+        raise HarnessError(f"the shards split the items differently ({named}; is durations.json the same?)")
 
 
 def _copy_items(shard: Path, merged: Path) -> list[dict[str, Any]]:

@@ -65,6 +65,8 @@ def test_status_without_a_cluster(tmp_path: Path) -> None:
         (("replay", "/nonexistent/history.jsonl"), {}, "is not a readable history"),
         (("shrink", "/nonexistent/history.jsonl"), {}, "is not a readable history"),
         (("report", "/nonexistent"), {}, "has no summary.json"),
+        (("durations",), {}, "no JUnit file under"),
+        (("durations", "/nonexistent/junit.xml"), {}, "no JUnit file at /nonexistent/junit.xml"),
     ],
 )
 def test_long_run_commands_refuse_bad_input_in_one_line(

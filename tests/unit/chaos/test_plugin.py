@@ -383,12 +383,48 @@ def test_a_sharded_chaos_session_needs_one_seed_and_a_share_that_exists(suite: p
 
 
 def test_any_session_is_sharded_make_test_s_too(suite: pytest.Pytester) -> None:
-    suite.makepyfile(test_plain="def test_a():\n    pass\ndef test_b():\n    pass\ndef test_c():\n    pass\n")
-    first = suite.runpytest("test_plain.py", "--chaos-shard", "1/2", "-v")
+    """make test's shares take whole files: a file's tests share its clusters."""
+    suite.makepyfile(
+        test_plain="def test_a():\n    pass\ndef test_b():\n    pass\n",
+        test_other="def test_c():\n    pass\n",
+    )
+    first = suite.runpytest("test_plain.py", "test_other.py", "--chaos-shard", "1/2", "-v")
     first.assert_outcomes(passed=2, deselected=1)
-    second = suite.runpytest("test_plain.py", "--chaos-shard", "2/2", "-v")
+    first.stdout.fnmatch_lines(["*test_plain.py::test_a PASSED*", "*test_plain.py::test_b PASSED*"])
+    second = suite.runpytest("test_plain.py", "test_other.py", "--chaos-shard", "2/2", "-v")
     second.assert_outcomes(passed=1, deselected=2)
-    second.stdout.fnmatch_lines(["*test_plain.py::test_b PASSED*"])
+    second.stdout.fnmatch_lines(["*test_other.py::test_c PASSED*"])
+
+
+def test_shards_balance_the_recorded_durations_and_say_what_they_ran(suite: pytest.Pytester) -> None:
+    """With durations.json the long random-chaos items go to different shares, each shard runs its longest
+    item first, and shard.json records the split for the merge to check."""
+    times = {"test_random[seed]": 100, "test_random[hardened]": 90, "test_alpha[seed]": 30}
+    durations = {f"scenarios/test_suite.py::{name}": seconds for name, seconds in times.items()}
+    (suite.path / "durations.json").write_text(json.dumps(durations))
+    records = []
+    for k in (1, 2):
+        result = suite.runpytest("scenarios", "--chaos-seed", "5", "--chaos-shard", f"{k}/2", "-v")
+        result.assert_outcomes(passed=3, deselected=3)
+        records.append(json.loads((run_folder(suite) / "shard.json").read_text()))
+        ran = [line.split(" PASSED")[0].split("::")[-1] for line in result.outlines if " PASSED" in line]
+        assert ran[0] == ("test_random[seed]" if k == 1 else "test_random[hardened]")
+        result.stdout.fnmatch_lines(
+            [f"shard {k}/2: 3 of 6 items, * s of the suite's 440 s by durations.json"]
+        )
+    assert records[0]["items"] == records[1]["items"] and len(records[0]["items"]) == 6
+    assert set(records[0]["share"]).isdisjoint(records[1]["share"])
+    # the three unrecorded items weigh the mean, 73.3 s each: 100 and 90 open the two shares, the three
+    # unrecorded go 2-1 by name onto the lighter, and alpha[seed]'s 30 s closes the first
+    assert [r["seconds"] for r in records] == [203.3, 236.7]
+    assert records[0]["suite_seconds"] == records[1]["suite_seconds"] == pytest.approx(440.0, abs=0.1)
+
+
+def test_a_damaged_durations_file_stops_the_session_in_one_line(suite: pytest.Pytester) -> None:
+    (suite.path / "durations.json").write_text('{"scenarios/test_suite.py::test_alpha[seed]": "long"}')
+    result = suite.runpytest("scenarios", "--chaos-seed", "5", "--chaos-shard", "1/2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*durations.json must map node ids to seconds*make durations*"])
 
 
 def test_a_session_without_chaos_scenarios_is_left_alone(suite: pytest.Pytester) -> None:

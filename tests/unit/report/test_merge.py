@@ -19,16 +19,21 @@ from harness.report.merge import merge_runs
 ITEMS = [("kill-live-master", "seed"), ("kill-live-master", "hardened"), ("freeze-master", "seed")]
 
 
+def node_id(scenario: str, design: str) -> str:
+    return f"scenarios/test_faults.py::test_{scenario.replace('-', '_')}[{design}]"
+
+
 def shard_run(runs: Path, k: int, n: int, seed: int = 7, skipped: int = 0) -> Path:
-    """A shard's run folder as the plugin leaves it: its items' folders, summary.json, junit.xml."""
+    """A shard's run folder as the plugin leaves it: its items' folders, summary.json, junit.xml, shard.json."""
     folder = runs / "chaos" / f"2026120{k}-010000-seed{seed}-shard{k}of{n}"
     folder.mkdir(parents=True)
-    results, cases = [], []
+    results, cases, share = [], [], []
     for i, (scenario, design) in enumerate(ITEMS):
         if i % n != k - 1:
             continue
         item = folder / f"{scenario}-{design}"
         item.mkdir()
+        share.append(node_id(scenario, design))
         (item / "history.jsonl").write_text('{"type": "header"}\n')
         verdicts = [Verdict("lost", design == "seed", {"lost": int(design != "seed")}, {})]
         result = ScenarioResult(
@@ -45,6 +50,8 @@ def shard_run(runs: Path, k: int, n: int, seed: int = 7, skipped: int = 0) -> Pa
         )
     cases += ['<testcase name="test_known[seed]"><skipped message="known bug"/></testcase>'] * skipped
     (folder / "summary.json").write_text(json.dumps(results))
+    every = sorted(node_id(*item) for item in ITEMS)
+    (folder / "shard.json").write_text(json.dumps({"shard": f"{k}/{n}", "items": every, "share": share}))
     suite = f'<testsuite name="pytest" tests="{len(cases)}" skipped="{skipped}" failures="0" errors="0" time="{2.5 * len(results)}">'
     (folder / "junit.xml").write_text(f"<testsuites>{suite}{''.join(cases)}</testsuite></testsuites>")
     return folder
@@ -99,3 +106,35 @@ def test_a_shard_without_its_junit_file_leaves_nothing_half_merged(tmp_path: Pat
     with pytest.raises(HarnessError, match=r"junit\.xml is missing"):
         merge_runs(shards, runs)
     assert sorted(p.name for p in (runs / "chaos").iterdir()) == sorted(s.name for s in shards)
+
+
+def rewrite_record(shard: Path, **changes: object) -> None:
+    record = json.loads((shard / "shard.json").read_text())
+    (shard / "shard.json").write_text(json.dumps(record | changes))
+
+
+def test_shards_that_split_the_items_differently_are_refused(tmp_path: Path) -> None:
+    """Runners whose durations files differed each took a share of their own split: folder names that
+    look like one run, and items that one share left out (or two shares both ran)."""
+    runs = tmp_path / "runs"
+    first, second = shard_run(runs, 1, 2), shard_run(runs, 2, 2)
+    share = json.loads((first / "shard.json").read_text())["share"]
+    rewrite_record(first, share=share[1:])
+    with pytest.raises(HarnessError, match=r"1 item in no share; is durations\.json the same"):
+        merge_runs([first, second], runs)
+    rewrite_record(first, share=share)
+    rewrite_record(second, share=[*json.loads((second / "shard.json").read_text())["share"], share[0]])
+    with pytest.raises(HarnessError, match="items in two shares"):
+        merge_runs([first, second], runs)
+
+
+def test_shards_that_collected_different_items_or_left_no_record_are_refused(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    first, second = shard_run(runs, 1, 2), shard_run(runs, 2, 2)
+    rewrite_record(second, items=[node_id("kill-live-master", "seed")])
+    with pytest.raises(HarnessError, match="collected different items"):
+        merge_runs([first, second], runs)
+    (second / "shard.json").unlink()
+    with pytest.raises(HarnessError, match=r"no readable shard\.json"):
+        merge_runs([first, second], runs)
+    assert sorted(p.name for p in (runs / "chaos").iterdir()) == sorted(s.name for s in (first, second))
