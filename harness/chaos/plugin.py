@@ -73,6 +73,7 @@ SHARD = pytest.StashKey["Shard | None"]()
 LAST_SEED = "amq-chaos/last-seed"
 # pytest-timeout's limit for a scenario: bring-up, recovery, probes and drain, plus the scenario's own length
 BASE_TIMEOUT = 900.0
+SHARED_SCOPES = ("module", "package", "class")  # a fixture of one of these ties its tests to one share
 
 
 @dataclasses.dataclass
@@ -399,11 +400,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def split_group(item: pytest.Item) -> str:
-    """What a share takes whole: a chaos scenario brings up its own cluster, so each goes alone; the tests of
-    one file of `make test` share the file's clusters (module and session fixtures), so they go together."""
-    if "chaos" in getattr(item, "fixturenames", ()):
-        return item.nodeid
-    return item.nodeid.split("::")[0]
+    """What a share takes whole: the tests of a file that share a module's fixture (its stand-in hosts, say)
+    go together, so that only one share pays for it; every other item goes alone, a chaos scenario (each
+    brings up its own cluster) among them. Session fixtures are each worker's own whatever the split."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    if any(d.scope in SHARED_SCOPES for defs in definitions for d in defs):
+        return item.nodeid.split("::")[0]
+    return item.nodeid
 
 
 def record_share(run_dir: Path, shard: Shard, every: list[str], share: Share, seconds: float) -> None:

@@ -383,17 +383,36 @@ def test_a_sharded_chaos_session_needs_one_seed_and_a_share_that_exists(suite: p
 
 
 def test_any_session_is_sharded_make_test_s_too(suite: pytest.Pytester) -> None:
-    """make test's shares take whole files: a file's tests share its clusters."""
+    """make test's items go to shares one by one, but the tests of a file that share a module's fixture go
+    together, so only one runner pays for it."""
     suite.makepyfile(
-        test_plain="def test_a():\n    pass\ndef test_b():\n    pass\n",
-        test_other="def test_c():\n    pass\n",
+        test_plain="def test_a():\n    pass\ndef test_b():\n    pass\ndef test_c():\n    pass\n",
+        test_hosts="""
+import pytest
+
+@pytest.fixture(scope="module")
+def hosts():
+    return "stand-in hosts"
+
+def test_d(hosts):
+    pass
+
+def test_e(hosts):
+    pass
+
+def test_f():
+    pass
+""",
     )
-    first = suite.runpytest("test_plain.py", "test_other.py", "--chaos-shard", "1/2", "-v")
-    first.assert_outcomes(passed=2, deselected=1)
-    first.stdout.fnmatch_lines(["*test_plain.py::test_a PASSED*", "*test_plain.py::test_b PASSED*"])
-    second = suite.runpytest("test_plain.py", "test_other.py", "--chaos-shard", "2/2", "-v")
-    second.assert_outcomes(passed=1, deselected=2)
-    second.stdout.fnmatch_lines(["*test_other.py::test_c PASSED*"])
+    args = ["test_plain.py", "test_hosts.py", "-v", "-p", "no:randomly"]
+    first = suite.runpytest(*args, "--chaos-shard", "1/2")
+    second = suite.runpytest(*args, "--chaos-shard", "2/2")
+    shares = [passed_items(first), passed_items(second)]
+    assert sorted(i for share in shares for i in share) == sorted(
+        [*(f"test_plain.py::test_{t}" for t in "abc"), *(f"test_hosts.py::test_{t}" for t in "def")]
+    )
+    assert any({"test_hosts.py::test_d", "test_hosts.py::test_e"} <= share for share in shares)
+    assert [len(share) for share in shares] == [3, 3]  # the pair weighs two, the rest one each
 
 
 def test_shards_balance_the_recorded_durations_and_say_what_they_ran(suite: pytest.Pytester) -> None:
