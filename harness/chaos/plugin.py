@@ -383,8 +383,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     groups = {item.nodeid: split_group(item) for item in items}
-    # weighed once, over every item collected: each runner's split and order see the same weights
+    # weighed over every item collected, before any is deselected: every runner splits alike
     members, weight = weigh(groups, durations, groups.__getitem__)
+    files = {item.nodeid: order_group(item) for item in items}
+    _, file_weight = weigh(files, durations, files.__getitem__)
     shard = config.stash.get(SHARD, None)
     if shard is not None:  # any session, `make test`'s too: after every other selection, so all agree
         shares = split_weighed(members, weight, shard.count)
@@ -395,8 +397,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if session is not None:
             record_share(session.folder(), shard, sorted(groups), share, sum(weight.values()))
         items[:] = kept
+    # the longest first; the order keeps each file's tests as written, though (only a chaos scenario moves alone): a test may
+    # count on the one before it leaving the session's cluster as it found it, and a file's tests together
+    # set up its fixtures once
     by_id = {item.nodeid: item for item in items}
-    items[:] = [by_id[node_id] for node_id in heaviest_first(list(by_id), weight, groups.__getitem__)]
+    items[:] = [by_id[node_id] for node_id in heaviest_first(list(by_id), file_weight, files.__getitem__)]
 
 
 def split_group(item: pytest.Item) -> str:
@@ -408,6 +413,11 @@ def split_group(item: pytest.Item) -> str:
     if any(d.scope in SHARED_SCOPES for defs in definitions for d in defs):
         return item.nodeid.split("::")[0]
     return item.nodeid
+
+
+def order_group(item: pytest.Item) -> str:
+    """What keeps its order and runs in one block: a chaos scenario alone, any other test with its file."""
+    return item.nodeid if "chaos" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
 
 
 def record_share(run_dir: Path, shard: Shard, every: list[str], share: Share, seconds: float) -> None:

@@ -415,6 +415,18 @@ def test_f():
     assert [len(share) for share in shares] == [3, 3]  # the pair weighs two, the rest one each
 
 
+def test_the_longest_file_runs_first_with_its_tests_in_their_written_order(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_short="def test_x():\n    pass\n",
+        test_long="def test_a():\n    pass\ndef test_b():\n    pass\ndef test_c():\n    pass\n",
+    )
+    durations = {"test_short.py::test_x": 20, "test_long.py::test_c": 30, "test_long.py::test_a": 1}
+    (suite.path / "durations.json").write_text(json.dumps(durations))
+    result = suite.runpytest("test_short.py", "test_long.py", "-v")
+    ran = [line.split(" PASSED")[0] for line in result.outlines if " PASSED" in line]
+    assert ran == [*(f"test_long.py::test_{t}" for t in "abc"), "test_short.py::test_x"]
+
+
 def test_shards_balance_the_recorded_durations_and_say_what_they_ran(suite: pytest.Pytester) -> None:
     """With durations.json the long random-chaos items go to different shares, each shard runs its longest
     item first, and shard.json records the split for the merge to check."""
