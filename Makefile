@@ -69,10 +69,11 @@ browser:
 # on one worker, so a file's tests keep sharing its session cluster. WORKERS=1 runs them one at a time.
 WORKERS ?= $(shell $(PYTHON) -c 'import os; m = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30; print(max(1, min(os.cpu_count() or 1, 3, int(m // 4))))')
 
-# the JUnit file is what `make bench` reads the suite's wall time from; the slowest tests are listed at the end
+# the JUnit file is what `make bench` reads the suite's wall time from (a shard's, SHARD=2/3, is
+# junit-shard2of3.xml); the slowest tests are listed at the end
 test: images browser lint
 	$(PY) -m pytest tests -m "not k8s and not ci_examples" -n $(WORKERS) --dist loadfile --durations=15 \
-		--junitxml=runs/tests/junit.xml $(PYTEST_ARGS)
+		--junitxml=runs/tests/junit$(if $(SHARD),-shard$(subst /,of,$(SHARD))).xml $(PYTEST_ARGS)
 
 # ci/'s nightly-soak examples run as their platforms would, in clean clones, a 10-minute soak each (about
 # 25 minutes: too long for make test); CI_EXAMPLE_DURATION= changes the soak's length

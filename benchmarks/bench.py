@@ -165,24 +165,32 @@ def newest_chaos_with(items: int) -> SuiteRun | None:
     return None
 
 
-def newest_shards() -> tuple[int, list[SuiteRun], float] | None:
+TEST_SHARD_FILE = re.compile(r"^junit-shard(?P<k>[0-9]+)of(?P<n>[0-9]+)\.xml$")  # SHARD=K/N make test's
+
+
+def newest_shards(suite: str = "chaos") -> tuple[int, list[SuiteRun], float] | None:
     """(N, each shard's run, their wall time from the first start to the last end) of the newest complete
-    set of shards of one seed: side by side, the wall time is near the slowest shard's; one after another,
-    near their sum."""
-    sets: dict[tuple[str, str], dict[int, tuple[float, Path]]] = {}
-    for folder in (ROOT / "runs" / "chaos").glob("*-shard*of*"):
-        match = SHARD_FOLDER.search(folder.name)
-        if match and (folder / "junit.xml").exists():
-            key = (match["seed"], match["n"])
-            sets.setdefault(key, {})[int(match["k"])] = ((folder / "junit.xml").stat().st_mtime, folder)
-    complete = [(max(m for m, _ in shares.values()), int(n), shares) for (_, n), shares in sets.items()
-                if set(shares) == set(range(1, int(n) + 1))]  # fmt: skip
+    set of shards (of one seed, for chaos): side by side, the wall time is near the slowest shard's; one after
+    another, near their sum. suite "tests": `SHARD=K/N make test`'s JUnit files under runs/tests."""
+    sets: dict[tuple[str, str], dict[int, Path]] = {}
+    if suite == "tests":
+        for junit in (ROOT / "runs" / "tests").glob("junit-shard*of*.xml"):
+            match = TEST_SHARD_FILE.match(junit.name)
+            if match:
+                sets.setdefault(("", match["n"]), {})[int(match["k"])] = junit
+    else:
+        for folder in (ROOT / "runs" / "chaos").glob("*-shard*of*"):
+            match = SHARD_FOLDER.search(folder.name)
+            if match and (folder / "junit.xml").exists():
+                sets.setdefault((match["seed"], match["n"]), {})[int(match["k"])] = folder / "junit.xml"
+    complete = [(max(j.stat().st_mtime for j in shares.values()), int(n), shares)
+                for (_, n), shares in sets.items() if set(shares) == set(range(1, int(n) + 1))]  # fmt: skip
     if not complete:
         return None
     _, n, shares = max(complete, key=lambda c: c[0])
     runs, spans = [], []
     for k in sorted(shares):
-        junit = shares[k][1] / "junit.xml"
+        junit = shares[k]
         run = SuiteRun.read(junit)
         if run is None:
             return None
@@ -211,6 +219,23 @@ def _within_ten_minutes(figure: str, run: SuiteRun | None, unit: str, *, failure
     )
 
 
+def _shards_row(suite: str, shards: tuple[int, list[SuiteRun], float] | None, whole: SuiteRun | None) -> Row:
+    command = "`make chaos`" if suite == "chaos" else "`make test`"
+    if shards is None:
+        return Row(f"{command} in N shards (wall)", "no shards on record", "close to 1/N", "-", "-", None)
+    n, runs, wall = shards
+    slowest, total = max(r.seconds for r in runs), sum(r.seconds for r in runs)
+    side_by_side = wall < total * 0.9
+    return Row(
+        f"{command} in {n} shards, {'side by side' if side_by_side else 'one after another'}",
+        f"{minutes(wall)} wall (slowest shard {minutes(slowest)})",
+        f"close to 1/{n}",
+        f"shards' sum {minutes(total)}" + (f"; unsharded {minutes(whole.seconds)}" if whole else ""),
+        f"slowest {slowest / total:.2f} of the sum (1/{n} = {1 / n:.2f})",
+        None,
+    )
+
+
 def suite_rows(every: int | None) -> list[Row]:
     """Issue 30's figures, read from the last runs on record (each takes minutes: measured by running it)."""
     full = newest_chaos_with(every) if every else None
@@ -218,26 +243,8 @@ def suite_rows(every: int | None) -> list[Row]:
         _within_ten_minutes("`make test` (pytest wall time", last_test_run(), "tests", failures_miss=True),
         _within_ten_minutes("full `make chaos`, every item (wall", full, "items", failures_miss=False),
     ]
-    shards = newest_shards()
-    if shards is None:
-        rows.append(
-            Row("`make chaos` in N shards (wall)", "no shards on record", "close to 1/N", "-", "-", None)
-        )
-    else:
-        n, runs, wall = shards
-        slowest, total = max(r.seconds for r in runs), sum(r.seconds for r in runs)
-        side_by_side = wall < total * 0.9
-        reference = full.seconds if full else None
-        rows.append(
-            Row(
-                f"`make chaos` in {n} shards, {'side by side' if side_by_side else 'one after another'}",
-                f"{minutes(wall)} wall (slowest shard {minutes(slowest)})",
-                f"close to 1/{n}",
-                f"shards' sum {minutes(total)}" + (f"; unsharded {minutes(reference)}" if reference else ""),
-                f"slowest {slowest / total:.2f} of the sum (1/{n} = {1 / n:.2f})",
-                None,
-            )
-        )
+    for suite, whole in (("chaos", full), ("tests", last_test_run())):
+        rows.append(_shards_row(suite, newest_shards(suite), whole))
     return rows
 
 

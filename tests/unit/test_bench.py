@@ -45,10 +45,17 @@ def test_no_full_run_is_said_so(bench, tmp_path: Path) -> None:
     assert bench.minutes(614.5) == "10 min 14 s"
 
 
-def suite(folder: Path, items: int, seconds: float, failures: int = 0, ended: float | None = None) -> Path:
-    folder.mkdir(parents=True)
+def suite(
+    folder: Path,
+    items: int,
+    seconds: float,
+    failures: int = 0,
+    ended: float | None = None,
+    name: str = "junit.xml",
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     body = "".join(f'<testcase name="t{i}" time="1"/>' for i in range(items))
-    junit = folder / "junit.xml"
+    junit = folder / name
     junit.write_text(
         f'<testsuites><testsuite time="{seconds}" failures="{failures}" errors="0" '
         f'timestamp="2026-12-07T09:00:00">{body}</testsuite></testsuites>'
@@ -71,7 +78,7 @@ def test_make_test_and_full_chaos_rows_read_the_last_runs_wall_time(bench, tmp_p
             "<testcase", '<properties><property name="merged_shards" value="2"/></properties><testcase', 1
         )
     )
-    test_row, chaos_row, _ = bench.suite_rows(42)
+    test_row, chaos_row, *_ = bench.suite_rows(42)
     assert (
         test_row.now == "11 min 30 s"
         and test_row.met is False
@@ -98,3 +105,22 @@ def test_shards_side_by_side_and_one_after_another_are_told_apart(bench, tmp_pat
     n, _, wall = bench.newest_shards()
     assert (n, wall) == (2, 600.0)
     assert "one after another" in bench.suite_rows(None)[2].figure
+
+
+def test_make_test_shards_are_read_from_their_own_junit_files_not_as_the_whole_suite(
+    bench, tmp_path: Path
+) -> None:
+    """SHARD=K/N make test writes junit-shardKofN.xml: the make-test row keeps the whole suite's run."""
+    tests = tmp_path / "runs" / "tests"
+    suite(tests, 748, 1000.0, ended=5_000)
+    suite(tests, 380, 470.0, ended=10_470, name="junit-shard1of2.xml")
+    suite(tests, 368, 480.0, ended=10_960, name="junit-shard2of2.xml")
+    assert bench.newest_shards("tests") == (
+        2,
+        [bench.SuiteRun.read(tests / f"junit-shard{k}of2.xml") for k in (1, 2)],
+        960.0,
+    )
+    test_row, _, chaos_shards, test_shards = bench.suite_rows(None)
+    assert test_row.reference == "748 tests, 0 failed" and chaos_shards.now == "no shards on record"
+    assert test_shards.figure == "`make test` in 2 shards, one after another"
+    assert "slowest shard 8 min 00 s" in test_shards.now and "unsharded 16 min 40 s" in test_shards.reference
