@@ -397,9 +397,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if session is not None:
             record_share(session.folder(), shard, sorted(groups), share, sum(weight.values()))
         items[:] = kept
-    # the longest first; the order keeps each file's tests as written, though (only a chaos scenario moves alone): a test may
-    # count on the one before it leaving the session's cluster as it found it, and a file's tests together
-    # set up its fixtures once
+    # the longest first, but each file's tests together and as written (a chaos scenario moves alone): a
+    # test may count on the one before it leaving the session's cluster as it found it, and a file's tests
+    # together set up its fixtures once
     by_id = {item.nodeid: item for item in items}
     items[:] = [by_id[node_id] for node_id in heaviest_first(list(by_id), file_weight, files.__getitem__)]
 

@@ -5,8 +5,8 @@ machines, or Kubernetes Jobs) each run one share and a merge puts the runs back 
 The split balances time, not count: the items' recorded durations (`durations.json` at the checkout's root,
 refreshed by `make durations` from a run's JUnit files) are packed longest first onto the share that has
 least so far, as pytest-split does. An item with no recorded duration counts as the mean of those that have
-one. Items that must run together (a test file of `make test`, whose tests share its clusters) form one
-group and go to one share. Every runner given the same items, the same durations file and the same K/N
+one. Items that must run together (the tests of a file that share a module's fixture) form one group and
+go to one share. Every runner given the same items, the same durations file and the same K/N
 picks the same share: nothing depends on the order the items were collected in, and ties go by name."""
 
 from __future__ import annotations
