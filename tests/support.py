@@ -42,13 +42,24 @@ def as_env(settings: dict[str, str]) -> dict[str, str]:
     return {BY_NAME[k].env if k in BY_NAME else k: v for k, v in settings.items()}
 
 
+# settings that choose which items one pytest session runs: `SHARD=1/2 make test` exports them for its own
+# session, and a harness run that a test starts must not inherit them (it would run a share of its items)
+SESSION_ONLY = ("SHARD", "SCENARIO")
+
+
+def child_environ() -> dict[str, str]:
+    """This process's environment for a harness run a test starts, less the outer session's selection."""
+    dropped = {BY_NAME[name].env for name in SESSION_ONLY}
+    return {name: value for name, value in os.environ.items() if name not in dropped}
+
+
 def harness(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
     """`amq-chaos ARGS` with `env` added, as `make` runs it: a setting by its short name (SEED=7) reaches
     the harness as its environment variable (AMQ_CHAOS_SEED=7)."""
     return subprocess.run(
         [sys.executable, "-m", "harness", *args],
         cwd=ROOT,
-        env={**os.environ, **as_env(env)},
+        env={**child_environ(), **as_env(env)},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -60,7 +71,7 @@ def make_chaos_passes(env: dict[str, str], timeout: float) -> str:
     on the test workers already); its output, once it passed."""
     done = subprocess.run(
         ["make", "--no-print-directory", "chaos"],
-        cwd=ROOT, env={**os.environ, "WORKERS": "1", **env}, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT, env={**child_environ(), "WORKERS": "1", **env}, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]

@@ -4,7 +4,6 @@ behind, a taken VIP port refused, Ctrl-C during bring-up, and a killed harness's
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 
 from harness.cluster.control import PROJECT_PREFIX, RUN_LABEL, free_port, sweep_label
 from harness.settings import ROOT
-from tests.support import as_env, assert_one_line_error, harness
+from tests.support import as_env, assert_one_line_error, child_environ, harness
 
 
 def labelled_leftovers(run_dir: Path) -> list[str]:
@@ -113,7 +112,7 @@ def test_interrupted_bring_up_removes_what_it_started(docker_available: None, tm
 
     import docker
 
-    env = {**os.environ, **as_env({"VIP_PORT": str(free_port()), "RUNS_DIR": str(tmp_path)})}
+    env = {**child_environ(), **as_env({"VIP_PORT": str(free_port()), "RUNS_DIR": str(tmp_path)})}
     process = subprocess.Popen(
         [sys.executable, "-m", "harness", "up"],
         cwd=ROOT,

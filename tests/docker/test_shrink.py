@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from harness.check.weaknesses import SINGLE_FAULT
 from harness.cluster.control import Cluster, free_port
 from harness.design.catalog import design
 from harness.settings import ROOT
-from tests.support import as_env, cluster_settings, cut_the_vip
+from tests.support import as_env, child_environ, cluster_settings, cut_the_vip
 
 RUNS = ROOT / "runs" / "tests" / "shrink"
 
@@ -83,7 +82,7 @@ def test_a_failing_run_shrinks_to_the_fault_that_matters_and_its_scenario_fails_
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "scenarios/test_shrunk.py"],
         cwd=suite,
         env={
-            **os.environ,
+            **child_environ(),
             # as the harness reads them when pytest runs it directly (make would pass SEED= and the rest)
             **as_env(
                 {

@@ -153,3 +153,16 @@ def test_the_console_script_is_installed_with_its_version_and_exit_codes() -> No
     assert usage.startswith("usage: amq-chaos ")
     for code, meaning in EXIT_CODES:
         assert f"  {code:<4} {meaning}" in usage
+
+
+def test_a_harness_run_a_test_starts_does_not_inherit_the_outer_session_s_share(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`SHARD=1/2 make test` exports AMQ_CHAOS_SHARD for its own session; a `make chaos` that a test runs
+    inside it must still run every item it selects, not half of them."""
+    monkeypatch.setenv("AMQ_CHAOS_SHARD", "1/2")
+    monkeypatch.setenv("AMQ_CHAOS_SCENARIO", "kill-live-master")
+    done = harness("chaos", "--collect-only", "-q", SEED="1", RUNS_DIR=str(tmp_path), timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "deselected" not in done.stdout, done.stdout[-2000:]
+    assert "kill_live_master" in done.stdout and "random_chaos" in done.stdout
