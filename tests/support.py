@@ -43,13 +43,16 @@ def as_env(settings: dict[str, str]) -> dict[str, str]:
 
 
 # settings that choose which items one pytest session runs: `SHARD=1/2 make test` exports them for its own
-# session, and a harness run that a test starts must not inherit them (it would run a share of its items)
+# session, and a harness run that a test starts must not inherit them (it would run a share of its items):
+# neither the harness's name, nor the plain one a `make` the test runs would read, nor make's own record of
+# the outer command line (MAKEFLAGS carries `make test SHARD=1/2`'s assignment to every make below it)
 SESSION_ONLY = ("SHARD", "SCENARIO")
+MAKE_STATE = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
 
 
 def child_environ() -> dict[str, str]:
     """This process's environment for a harness run a test starts, less the outer session's selection."""
-    dropped = {BY_NAME[name].env for name in SESSION_ONLY}
+    dropped = {*SESSION_ONLY, *(BY_NAME[name].env for name in SESSION_ONLY), *MAKE_STATE}
     return {name: value for name, value in os.environ.items() if name not in dropped}
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import EXIT_CODES, MACHINE_FAILED
-from tests.support import assert_one_line_error, harness
+from tests.support import assert_one_line_error, child_environ, harness
 
 
 def test_unknown_version_is_refused_before_anything_starts(tmp_path: Path) -> None:
@@ -162,6 +162,10 @@ def test_a_harness_run_a_test_starts_does_not_inherit_the_outer_session_s_share(
     inside it must still run every item it selects, not half of them."""
     monkeypatch.setenv("AMQ_CHAOS_SHARD", "1/2")
     monkeypatch.setenv("AMQ_CHAOS_SCENARIO", "kill-live-master")
+    # what a `make` the test runs would read: `SHARD=1/2 make test`'s plain name, `make test SHARD=1/2`'s flags
+    monkeypatch.setenv("SHARD", "1/2")
+    monkeypatch.setenv("MAKEFLAGS", " -- SHARD=1/2")
+    assert not {"SHARD", "AMQ_CHAOS_SHARD", "MAKEFLAGS", "AMQ_CHAOS_SCENARIO"} & set(child_environ())
     done = harness("chaos", "--collect-only", "-q", SEED="1", RUNS_DIR=str(tmp_path), timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "deselected" not in done.stdout, done.stdout[-2000:]
