@@ -77,9 +77,7 @@ def heaviest_first(
     order given. pytest-xdist hands items out in the order collected, so the workers end close together
     rather than one waiting on a long scenario drawn last. Groups of equal weight (all of them, with no
     durations) keep the order given."""
-    groups: dict[str, list[str]] = {}
-    for node_id in node_ids:
-        groups.setdefault(group(node_id) if group else node_id, []).append(node_id)
+    groups = _grouped(node_ids, group)
     order = {key: i for i, key in enumerate(groups)}  # groups' first appearance in node_ids
     return [i for key in sorted(groups, key=lambda key: (-weight[key], order[key])) for i in groups[key]]
 
@@ -95,11 +93,17 @@ def weigh(
     unique = list(dict.fromkeys(node_ids))
     known = [durations[node_id] for node_id in unique if node_id in durations]
     unknown = statistics.fmean(known) if known else 1.0
-    groups: dict[str, list[str]] = {}
-    for node_id in unique:
-        groups.setdefault(group(node_id) if group else node_id, []).append(node_id)
+    groups = _grouped(unique, group)
     weight = {key: sum(durations.get(i, unknown) for i in members) for key, members in groups.items()}
     return groups, weight
+
+
+def _grouped(node_ids: Iterable[str], group: Callable[[str], str] | None) -> dict[str, list[str]]:
+    """The node ids by group, groups and members in the order given (each id its own group by default)."""
+    groups: dict[str, list[str]] = {}
+    for node_id in node_ids:
+        groups.setdefault(group(node_id) if group else node_id, []).append(node_id)
+    return groups
 
 
 def parse_shard(text: str) -> Shard | None:
